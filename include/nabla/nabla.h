@@ -1,0 +1,12 @@
+/* nabla/nabla.h — umbrella header: everything public in nabla. */
+#ifndef NABLA_NABLA_H
+#define NABLA_NABLA_H
+
+#include <nabla/error.h>
+#include <nabla/info.h>
+#include <nabla/graph.h>
+#include <nabla/op.h>
+#include <nabla/ops.h>
+#include <nabla/gradcheck.h>
+
+#endif /* NABLA_NABLA_H */

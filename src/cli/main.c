@@ -1,0 +1,163 @@
+/* nabla — the command-line tool.
+ *
+ *   nabla info                    version, BLAS bound at run time, threads
+ *   nabla ops                     the op registry: name, arity, hyper-parameters, domain
+ *   nabla check [--op NAME] [--seed N] [--seeds K] [--directional] [--json]
+ *                                 gradient-check every registered op (or one)
+ *
+ * Exit status: 0 success, 1 a check failed, 2 usage or runtime error. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nabla/nabla.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: nabla <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  info                         version and the BLAS bound at run time\n"
+            "  ops                          list the registered ops\n"
+            "  check [options]              gradient-check the registered ops\n"
+            "      --op NAME                only this op (repeatable)\n"
+            "      --seed N                 first seed of the checker's stream (default 2385)\n"
+            "      --seeds K                seeds per op (default 3)\n"
+            "      --directional            directional mode instead of per-coordinate\n"
+            "      --json                   one JSON object per op and seed\n"
+            "  help                         this text\n");
+}
+
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-') return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_info(void)
+{
+    char path[512];
+    const char *bound = nb_blas_name(path, sizeof path);
+    printf("nabla %s\n", nb_version());
+    printf("blas (configured): %s\n", nb_blas_configured());
+    printf("blas (bound):      %s%s%s%s\n", bound, path[0] ? " (" : "", path, path[0] ? ")" : "");
+    printf("blas threads:      %d\n", nb_blas_threads());
+    const char *cfg = nb_blas_config();
+    if (cfg && *cfg) printf("blas config:       %s\n", cfg);
+    printf("ops registered:    %zu\n", nb_op_count());
+    return 0;
+}
+
+static int cmd_ops(void)
+{
+    printf("%-12s %-5s %-16s %-22s %s\n", "op", "arity", "hyper", "test domain", "maths");
+    for (size_t k = 0; k < nb_op_count(); k++) {
+        const nb_op *op = nb_op_at(k);
+        char hyper[64] = "-", dom[64] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < op->n_hyper; i++) {
+            int w = snprintf(hyper + used, sizeof hyper - used, "%s%s=%g", i ? "," : "",
+                             op->hyper_names[i], op->hyper_default[i]);
+            if (w > 0) used += (size_t)w;
+        }
+        used = 0;
+        for (size_t i = 0; i < op->arity; i++) {
+            nb_interval d = nb_op_domain(op, i);
+            int w = snprintf(dom + used, sizeof dom - used, "%s[%g,%g]", i ? "x" : "", d.lo, d.hi);
+            if (w > 0) used += (size_t)w;
+        }
+        printf("%-12s %-5zu %-16s %-22s %s\n", op->name, op->arity, hyper, dom, op->maths);
+    }
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    nb_gradcheck_opts o;
+    nb_gradcheck_opts_init(&o);
+    unsigned long seeds = 3;
+    int json = 0;
+    const nb_op **ops = calloc((size_t)argc + 1, sizeof *ops);
+    size_t n_ops = 0;
+    if (!ops) {
+        fprintf(stderr, "nabla check: out of memory\n");
+        return 2;
+    }
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        unsigned long v;
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--directional") == 0) {
+            o.mode = NB_GC_DIRECTIONAL;
+        } else if (strcmp(a, "--op") == 0 || strcmp(a, "--seed") == 0 || strcmp(a, "--seeds") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "nabla check: %s needs a value\n", a);
+                goto out;
+            }
+            const char *val = argv[++i];
+            if (strcmp(a, "--op") == 0) {
+                const nb_op *op = nb_op_find(val);
+                if (!op) {
+                    fprintf(stderr, "nabla check: unknown op '%s' (`nabla ops` lists them)\n", val);
+                    goto out;
+                }
+                ops[n_ops++] = op;
+            } else if (parse_ulong(val, &v) != 0 || (strcmp(a, "--seeds") == 0 && (v == 0 || v > 1000))) {
+                fprintf(stderr, "nabla check: %s: '%s' is not a valid %s\n", a, val,
+                        strcmp(a, "--seed") == 0 ? "seed (0..ULONG_MAX)" : "count (1..1000)");
+                goto out;
+            } else if (strcmp(a, "--seed") == 0) {
+                o.seed = v;
+            } else {
+                seeds = v;
+            }
+        } else {
+            fprintf(stderr, "nabla check: unknown option '%s'\n", a);
+            usage(stderr);
+            goto out;
+        }
+    }
+    size_t n_failed = 0;
+    if (!json)
+        printf("nabla check: %s mode, %zu shapes per seed\n",
+               o.mode == NB_GC_DIRECTIONAL ? "directional" : "per-coordinate", o.n_shapes);
+    int st = nb_gradcheck_ops(n_ops ? ops : NULL, n_ops, &o, seeds, stdout, json, &n_failed);
+    rc = st == NB_OK ? 0 : st == NB_EDOMAIN ? 1 : 2;
+out:
+    free(ops);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "info") == 0) return cmd_info();
+    if (strcmp(cmd, "ops") == 0) return cmd_ops();
+    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("nabla %s\n", nb_version());
+        return 0;
+    }
+    fprintf(stderr, "nabla: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,47 @@
+/* gradcheck_internal.h — the checker's engine, shared by the targets
+ * (gradcheck.c: fdf, Jacobians, graphs; gradcheck_ops.c: registry ops). */
+#ifndef NABLA_GRADCHECK_INTERNAL_H
+#define NABLA_GRADCHECK_INTERNAL_H
+
+#include <gsl/gsl_rng.h>
+#include <nabla/gradcheck.h>
+
+/* A scalar objective over n coordinates that can be moved one at a time. */
+typedef struct nbi_objective {
+    size_t n;
+    double (*get)(void *ctx, size_t i);
+    void (*set)(void *ctx, size_t i, double v);
+    /* f at the current point; NB_OK or an error (then *f is ignored). */
+    int (*eval)(void *ctx, double *f);
+    void *ctx;
+} nbi_objective;
+
+/* Decides coordinate i with analytic derivative a; restores x_i after. */
+int nbi_check_coord(const nbi_objective *obj, size_t i, double a,
+                    const nb_gradcheck_opts *o, nb_gradcheck_entry *e, size_t *n_evals);
+
+/* Per-coordinate check of grad (n analytic values) against obj.  Adds to
+ * report (counts, entries).  index_offset is added to entry indices. */
+int nbi_check_coords(const nbi_objective *obj, const double *grad,
+                     const nb_gradcheck_opts *o, size_t index_offset,
+                     nb_gradcheck_report *report);
+
+/* Directional check: o->n_directions random u drawn from rng; <grad, u>
+ * against d/dt f(x + t u) at t = 0.  Entries are numbered from index_offset. */
+int nbi_check_directions(const nbi_objective *obj, const double *grad,
+                         const nb_gradcheck_opts *o, gsl_rng *rng,
+                         size_t index_offset, nb_gradcheck_report *report);
+
+/* Records one checked entry in the report (keeps the worst max_report). */
+void nbi_report_add(nb_gradcheck_report *r, const nb_gradcheck_entry *e, size_t max_report);
+void nbi_report_init(nb_gradcheck_report *r, const nb_gradcheck_opts *o);
+void nbi_report_finish(nb_gradcheck_report *r);
+int nbi_report_error(nb_gradcheck_report *r, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Effective options (defaults when o is NULL). */
+nb_gradcheck_opts nbi_opts(const nb_gradcheck_opts *o);
+
+#endif

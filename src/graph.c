@@ -1,0 +1,538 @@
+/* graph.c — the tape, its arena, parameters, forward replay and the reverse
+ * sweep.  See include/nabla/graph.h for the contracts and
+ * docs/architecture.md for the life of one training step. */
+#include <config.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nabla/graph.h>
+#include <nabla/op.h>
+#include "internal.h"
+
+#define NBI_ALIGN 16u
+#define NBI_BLOCK_MIN ((size_t)1 << 16)   /* 64 KiB */
+
+static void *default_alloc(void *ud, size_t size) { (void)ud; return malloc(size); }
+static void default_free(void *ud, void *p) { (void)ud; free(p); }
+
+void *nbi_graph_malloc(nb_graph *g, size_t size)
+{
+    return g->al.alloc(g->al.ud, size);
+}
+
+void nbi_graph_mfree(nb_graph *g, void *p)
+{
+    if (p) g->al.free(g->al.ud, p);
+}
+
+int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
+{
+    if (g == NULL || g->status != NB_OK) return status;
+    g->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->errmsg, sizeof g->errmsg, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+const char *nbi_shape_str(const nb_node *n, char *buf, size_t len)
+{
+    snprintf(buf, len, "(%zux%zu)", n->rows, n->cols);
+    return buf;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+nb_graph *nb_graph_alloc_with(const nb_allocator *allocator)
+{
+    nb_allocator al = { default_alloc, default_free, NULL };
+    if (allocator && allocator->alloc && allocator->free) al = *allocator;
+    nb_graph *g = al.alloc(al.ud, sizeof *g);
+    if (!g) return NULL;
+    memset(g, 0, sizeof *g);
+    g->al = al;
+    g->check_finite = 1;
+    return g;
+}
+
+nb_graph *nb_graph_alloc(void) { return nb_graph_alloc_with(NULL); }
+
+static void free_param(nb_graph *g, nb_node *p)
+{
+    nbi_graph_mfree(g, p->value);
+    nbi_graph_mfree(g, p->grad);
+    nbi_graph_mfree(g, p->name);
+    nbi_graph_mfree(g, p);
+}
+
+void nb_graph_free(nb_graph *g)
+{
+    if (!g) return;
+    for (size_t i = 0; i < g->n_params; i++) free_param(g, g->params[i]);
+    nbi_graph_mfree(g, g->params);
+    nbi_graph_mfree(g, g->tape);
+    nbi_block *b = g->blocks;
+    while (b) {
+        nbi_block *next = b->next;
+        nbi_graph_mfree(g, b);
+        b = next;
+    }
+    g->al.free(g->al.ud, g);
+}
+
+void nb_graph_reset(nb_graph *g)
+{
+    if (!g) return;
+    for (nbi_block *b = g->blocks; b; b = b->next) b->used = 0;
+    g->cur = g->blocks;
+    g->n_tape = 0;
+    nb_graph_clear_error(g);
+}
+
+int nb_graph_status(const nb_graph *g) { return g ? g->status : NB_EINVAL; }
+
+const char *nb_graph_errmsg(const nb_graph *g)
+{
+    return g ? g->errmsg : "graph is NULL";
+}
+
+void nb_graph_clear_error(nb_graph *g)
+{
+    if (!g) return;
+    g->status = NB_OK;
+    g->errmsg[0] = '\0';
+}
+
+void nb_graph_set_check_finite(nb_graph *g, int on)
+{
+    if (g) g->check_finite = on != 0;
+}
+
+/* ---- arena ------------------------------------------------------------- */
+
+static size_t header_size(void)
+{
+    return (sizeof(nbi_block) + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1);
+}
+
+void *nbi_arena_alloc(nb_graph *g, size_t size, int zero)
+{
+    if (size == 0) size = 1;
+    if (size > SIZE_MAX / 2) return NULL;
+    size = (size + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1);
+    /* Walk forward from the current block: blocks kept from earlier steps
+     * are reused in order, so a repeated step finds them all again. */
+    nbi_block *b = g->cur;
+    nbi_block *prev = NULL;
+    while (b && b->size - b->used < size) {
+        prev = b;
+        b = b->next;
+        if (b) b->used = 0;   /* blocks after cur are unused in this step */
+    }
+    if (!b) {
+        size_t want = size > NBI_BLOCK_MIN ? size : NBI_BLOCK_MIN;
+        /* Grow geometrically with the arena so that few blocks suffice. */
+        if (prev && prev->size * 2 > want && prev->size < ((size_t)1 << 28))
+            want = prev->size * 2;
+        b = nbi_graph_malloc(g, header_size() + want);
+        if (!b) return NULL;
+        b->next = NULL;
+        b->size = want;
+        b->used = 0;
+        if (prev) prev->next = b;
+        else g->blocks = b;
+    }
+    g->cur = b;
+    void *p = (char *)b + header_size() + b->used;
+    b->used += size;
+    if (zero) memset(p, 0, size);
+    return p;
+}
+
+static int push_tape(nb_graph *g, nb_node *n)
+{
+    if (g->n_tape == g->cap_tape) {
+        size_t cap = g->cap_tape ? g->cap_tape * 2 : 64;
+        nb_node **t = nbi_graph_malloc(g, cap * sizeof *t);
+        if (!t) return NB_ENOMEM;
+        if (g->n_tape) memcpy(t, g->tape, g->n_tape * sizeof *t);
+        nbi_graph_mfree(g, g->tape);
+        g->tape = t;
+        g->cap_tape = cap;
+    }
+    n->index = g->n_tape;
+    g->tape[g->n_tape++] = n;
+    return NB_OK;
+}
+
+/* ---- leaves ------------------------------------------------------------ */
+
+static int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
+{
+    if (rows == 0 || cols == 0)
+        return nbi_graph_error(g, NB_ESHAPE, "%s: (%zux%zu): empty matrices are not allowed",
+                               what, rows, cols);
+    if (rows > SIZE_MAX / sizeof(double) / cols)
+        return nbi_graph_error(g, NB_ERANGE, "%s: (%zux%zu): too large", what, rows, cols);
+    return NB_OK;
+}
+
+static int check_data_finite(nb_graph *g, const char *what, size_t rows,
+                             size_t cols, const double *data)
+{
+    if (!data) return NB_OK;
+    for (size_t k = 0; k < rows * cols; k++)
+        if (!isfinite(data[k]))
+            return nbi_graph_error(g, NB_EDOMAIN,
+                                   "%s: (%zux%zu): non-finite value %g at (%zu,%zu)",
+                                   what, rows, cols, data[k], k / cols, k % cols);
+    return NB_OK;
+}
+
+static nb_node *tape_leaf(nb_graph *g, const char *what, size_t rows,
+                          size_t cols, const double *data, unsigned flags)
+{
+    if (!g || g->status != NB_OK) return NULL;
+    if (check_dims(g, what, rows, cols) != NB_OK) return NULL;
+    if (check_data_finite(g, what, rows, cols, data) != NB_OK) return NULL;
+    nb_node *n = nbi_arena_alloc(g, sizeof *n, 1);
+    double *v = n ? nbi_arena_alloc(g, rows * cols * sizeof(double), data == NULL) : NULL;
+    if (!n || !v || push_tape(g, n) != NB_OK) {
+        nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", what, rows, cols);
+        return NULL;
+    }
+    if (data) memcpy(v, data, rows * cols * sizeof(double));
+    n->rows = rows;
+    n->cols = cols;
+    n->value = v;
+    n->flags = flags;
+    return n;
+}
+
+nb_node *nb_input(nb_graph *g, size_t rows, size_t cols, const double *data)
+{
+    return tape_leaf(g, "input", rows, cols, data, 0);
+}
+
+nb_node *nb_scalar(nb_graph *g, double value)
+{
+    return tape_leaf(g, "scalar", 1, 1, &value, 0);
+}
+
+nb_node *nb_leaf(nb_graph *g, size_t rows, size_t cols, const double *data)
+{
+    return tape_leaf(g, "leaf", rows, cols, data, NB_NODE_LEAF | NB_NODE_NEEDS_GRAD);
+}
+
+nb_node *nb_param(nb_graph *g, const char *name, size_t rows, size_t cols,
+                  const double *init)
+{
+    if (!g || g->status != NB_OK) return NULL;
+    if (check_dims(g, "param", rows, cols) != NB_OK) return NULL;
+    if (check_data_finite(g, "param", rows, cols, init) != NB_OK) return NULL;
+    char autoname[32];
+    if (!name) {
+        snprintf(autoname, sizeof autoname, "p%zu", g->n_params);
+        name = autoname;
+    }
+    if (!*name) {
+        nbi_graph_error(g, NB_EINVAL, "param: empty name");
+        return NULL;
+    }
+    if (nb_graph_param_find(g, name)) {
+        nbi_graph_error(g, NB_EINVAL, "param: name '%s' is already used", name);
+        return NULL;
+    }
+    if (g->n_params == g->cap_params) {
+        size_t cap = g->cap_params ? g->cap_params * 2 : 16;
+        nb_node **p = nbi_graph_malloc(g, cap * sizeof *p);
+        if (!p) goto oom;
+        if (g->n_params) memcpy(p, g->params, g->n_params * sizeof *p);
+        nbi_graph_mfree(g, g->params);
+        g->params = p;
+        g->cap_params = cap;
+    }
+    nb_node *n = nbi_graph_malloc(g, sizeof *n);
+    if (!n) goto oom;
+    memset(n, 0, sizeof *n);
+    size_t bytes = rows * cols * sizeof(double);
+    size_t nlen = strlen(name) + 1;
+    n->value = nbi_graph_malloc(g, bytes);
+    n->grad = nbi_graph_malloc(g, bytes);
+    n->name = nbi_graph_malloc(g, nlen);
+    if (!n->value || !n->grad || !n->name) {
+        free_param(g, n);
+        goto oom;
+    }
+    memcpy(n->name, name, nlen);
+    if (init) memcpy(n->value, init, bytes);
+    else memset(n->value, 0, bytes);
+    memset(n->grad, 0, bytes);
+    n->rows = rows;
+    n->cols = cols;
+    n->flags = NB_NODE_PARAM | NB_NODE_NEEDS_GRAD;
+    n->index = g->n_params;
+    g->params[g->n_params++] = n;
+    return n;
+oom:
+    nbi_graph_error(g, NB_ENOMEM, "param '%s': (%zux%zu): out of memory", name, rows, cols);
+    return NULL;
+}
+
+size_t nb_graph_param_count(const nb_graph *g) { return g ? g->n_params : 0; }
+
+nb_node *nb_graph_param_at(const nb_graph *g, size_t i)
+{
+    return g && i < g->n_params ? g->params[i] : NULL;
+}
+
+nb_node *nb_graph_param_find(const nb_graph *g, const char *name)
+{
+    if (!g || !name) return NULL;
+    for (size_t i = 0; i < g->n_params; i++)
+        if (strcmp(g->params[i]->name, name) == 0) return g->params[i];
+    return NULL;
+}
+
+size_t nb_graph_param_size(const nb_graph *g)
+{
+    size_t n = 0;
+    if (g)
+        for (size_t i = 0; i < g->n_params; i++)
+            n += g->params[i]->rows * g->params[i]->cols;
+    return n;
+}
+
+void nb_graph_zero_grad(nb_graph *g)
+{
+    if (!g) return;
+    for (size_t i = 0; i < g->n_params; i++) {
+        nb_node *p = g->params[i];
+        memset(p->grad, 0, p->rows * p->cols * sizeof(double));
+    }
+}
+
+size_t nb_graph_tape_size(const nb_graph *g) { return g ? g->n_tape : 0; }
+
+/* ---- applying ops ------------------------------------------------------ */
+
+static int scan_finite(nb_graph *g, const nb_node *n)
+{
+    size_t sz = n->rows * n->cols;
+    for (size_t k = 0; k < sz; k++) {
+        if (!isfinite(n->value[k])) {
+            char sh[48], ish[48];
+            const nb_node *x = n->in[0];
+            double xv = x && x->rows == n->rows && x->cols == n->cols ? x->value[k] : NAN;
+            if (isnan(xv))
+                return nbi_graph_error(g, NB_EDOMAIN,
+                                       "%s: %s: non-finite result %g at (%zu,%zu)",
+                                       n->op->name, nbi_shape_str(n, sh, sizeof sh),
+                                       n->value[k], k / n->cols, k % n->cols);
+            return nbi_graph_error(g, NB_EDOMAIN,
+                                   "%s: %s -> %s: non-finite result %g at (%zu,%zu) from input %g",
+                                   n->op->name, nbi_shape_str(x, ish, sizeof ish),
+                                   nbi_shape_str(n, sh, sizeof sh), n->value[k],
+                                   k / n->cols, k % n->cols, xv);
+        }
+    }
+    return NB_OK;
+}
+
+static void run_forward(nb_node *n)
+{
+    if (n->op->pointwise) nbi_pointwise_forward(n);
+    else n->op->forward(n);
+}
+
+nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
+                  const double *hyper)
+{
+    if (!g || g->status != NB_OK) return NULL;
+    char msg[256];
+    if (!op) {
+        nbi_graph_error(g, NB_EINVAL, "apply: op is NULL");
+        return NULL;
+    }
+    if (nb_op_validate(op, msg, sizeof msg) != NB_OK) {
+        nbi_graph_error(g, NB_EINVAL, "%s", msg);
+        return NULL;
+    }
+    if (op->arity > 0 && !inputs) {
+        nbi_graph_error(g, NB_EINVAL, "%s: inputs array is NULL", op->name);
+        return NULL;
+    }
+    for (size_t i = 0; i < op->arity; i++) {
+        if (!inputs[i]) {
+            nbi_graph_error(g, NB_EINVAL, "%s: input %zu of %zu is NULL", op->name,
+                            i + 1, op->arity);
+            return NULL;
+        }
+    }
+    double hp[NB_MAX_HYPER] = { 0 };
+    for (size_t i = 0; i < op->n_hyper; i++) {
+        hp[i] = hyper ? hyper[i] : op->hyper_default[i];
+        if (!isfinite(hp[i])) {
+            nbi_graph_error(g, NB_EDOMAIN, "%s: hyper-parameter %s = %g is not finite",
+                            op->name, op->hyper_names[i] ? op->hyper_names[i] : "?", hp[i]);
+            return NULL;
+        }
+    }
+    /* Shape rules may look at in[arity..] and find NULL there. */
+    const nb_node *in[NB_MAX_ARITY] = { NULL };
+    for (size_t i = 0; i < op->arity; i++) in[i] = inputs[i];
+    size_t rows = 0, cols = 0;
+    int st;
+    msg[0] = '\0';
+    if (op->pointwise) {
+        rows = inputs[0]->rows;
+        cols = inputs[0]->cols;
+        st = NB_OK;
+    } else {
+        st = op->shape(in, hp, &rows, &cols, msg, sizeof msg);
+    }
+    if (st != NB_OK) {
+        nbi_graph_error(g, st, "%s: %s", op->name, msg[0] ? msg : nb_strerror(st));
+        return NULL;
+    }
+    if (check_dims(g, op->name, rows, cols) != NB_OK) return NULL;
+    nb_node *n = nbi_arena_alloc(g, sizeof *n, 1);
+    if (!n) goto oom;
+    n->op = op;
+    n->rows = rows;
+    n->cols = cols;
+    memcpy(n->hp, hp, sizeof hp);
+    for (size_t i = 0; i < op->arity; i++) {
+        n->in[i] = inputs[i];
+        if (inputs[i]->flags & NB_NODE_NEEDS_GRAD) n->flags |= NB_NODE_NEEDS_GRAD;
+    }
+    n->value = nbi_arena_alloc(g, rows * cols * sizeof(double), 0);
+    if (!n->value) goto oom;
+    n->n_aux = op->pointwise ? rows * cols : op->aux ? op->aux(n) : 0;
+    if (n->n_aux) {
+        n->aux = nbi_arena_alloc(g, n->n_aux * sizeof(double), 1);
+        if (!n->aux) goto oom;
+    }
+    if (push_tape(g, n) != NB_OK) goto oom;
+    run_forward(n);
+    if (g->check_finite && scan_finite(g, n) != NB_OK) return NULL;
+    return n;
+oom:
+    nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", op->name, rows, cols);
+    return NULL;
+}
+
+nb_node *nb_apply_name(nb_graph *g, const char *op_name, nb_node *const *inputs,
+                       const double *hyper)
+{
+    if (!g || g->status != NB_OK) return NULL;
+    const nb_op *op = nb_op_find(op_name);
+    if (!op) {
+        nbi_graph_error(g, NB_ENOTFOUND, "apply: unknown op '%s' (see `nabla ops`)",
+                        op_name ? op_name : "(null)");
+        return NULL;
+    }
+    return nb_apply(g, op, inputs, hyper);
+}
+
+/* ---- evaluation -------------------------------------------------------- */
+
+int nb_graph_forward(nb_graph *g)
+{
+    if (!g) return NB_EINVAL;
+    if (g->status != NB_OK) return g->status;
+    for (size_t i = 0; i < g->n_tape; i++) {
+        nb_node *n = g->tape[i];
+        if (!n->op) continue;
+        run_forward(n);
+        if (g->check_finite && scan_finite(g, n) != NB_OK) return g->status;
+    }
+    return NB_OK;
+}
+
+static int sweep(nb_graph *g, nb_node *out, const double *seed)
+{
+    if (!g) return NB_EINVAL;
+    if (g->status != NB_OK) return g->status;
+    if (!out) return nbi_graph_error(g, NB_EINVAL, "backward: output node is NULL");
+    int on_tape = !(out->flags & NB_NODE_PARAM) && out->index < g->n_tape &&
+                  g->tape[out->index] == out;
+    if (!on_tape)
+        return nbi_graph_error(g, NB_EINVAL,
+                               "backward: the output node is not on this graph's tape");
+    /* Fresh gradient buffers for every tape node up to out that needs one. */
+    for (size_t i = 0; i <= out->index; i++) {
+        nb_node *n = g->tape[i];
+        if (!(n->flags & NB_NODE_NEEDS_GRAD)) continue;
+        size_t bytes = n->rows * n->cols * sizeof(double);
+        if (!n->grad) {
+            n->grad = nbi_arena_alloc(g, bytes, 1);
+            if (!n->grad)
+                return nbi_graph_error(g, NB_ENOMEM, "backward: out of memory");
+        } else {
+            memset(n->grad, 0, bytes);
+        }
+    }
+    if (!(out->flags & NB_NODE_NEEDS_GRAD)) return NB_OK;   /* nothing depends on a variable */
+    size_t sz = out->rows * out->cols;
+    for (size_t k = 0; k < sz; k++) out->grad[k] = seed ? seed[k] : 1.0;
+    for (size_t i = out->index + 1; i-- > 0;) {
+        nb_node *n = g->tape[i];
+        if (!n->op || !(n->flags & NB_NODE_NEEDS_GRAD)) continue;
+        /* Inputs that need no gradient have grad == NULL: backward skips them. */
+        if (n->op->pointwise) nbi_pointwise_backward(n);
+        else n->op->backward(n);
+    }
+    return NB_OK;
+}
+
+int nb_backward(nb_graph *g, nb_node *loss)
+{
+    if (g && g->status == NB_OK && loss && (loss->rows != 1 || loss->cols != 1)) {
+        char sh[48];
+        return nbi_graph_error(g, NB_ESHAPE,
+                               "backward: loss must be (1x1), got %s; use nb_backward_seed for a VJP",
+                               nbi_shape_str(loss, sh, sizeof sh));
+    }
+    return sweep(g, loss, NULL);
+}
+
+int nb_backward_seed(nb_graph *g, nb_node *out, const double *seed)
+{
+    if (g && g->status == NB_OK && out && seed) {
+        if (check_data_finite(g, "backward seed", out->rows, out->cols, seed) != NB_OK)
+            return g->status;
+    }
+    return sweep(g, out, seed);
+}
+
+/* ---- node access ------------------------------------------------------- */
+
+size_t nb_node_rows(const nb_node *n) { return n ? n->rows : 0; }
+size_t nb_node_cols(const nb_node *n) { return n ? n->cols : 0; }
+size_t nb_node_size(const nb_node *n) { return n ? n->rows * n->cols : 0; }
+double *nb_node_value(nb_node *n) { return n ? n->value : NULL; }
+const double *nb_node_cvalue(const nb_node *n) { return n ? n->value : NULL; }
+double *nb_node_grad(nb_node *n) { return n ? n->grad : NULL; }
+double nb_node_scalar(const nb_node *n)
+{
+    return n && n->rows == 1 && n->cols == 1 ? n->value[0] : NAN;
+}
+const char *nb_node_name(const nb_node *n) { return n ? n->name : NULL; }
+const nb_op *nb_node_op(const nb_node *n) { return n ? n->op : NULL; }
+nb_node *nb_node_input(const nb_node *n, size_t i)
+{
+    return n && n->op && i < n->op->arity ? n->in[i] : NULL;
+}
+const double *nb_node_hyper(const nb_node *n) { return n ? n->hp : NULL; }
+double *nb_node_aux(nb_node *n) { return n ? n->aux : NULL; }
+int nb_node_is_param(const nb_node *n) { return n && (n->flags & NB_NODE_PARAM) != 0; }
+int nb_node_needs_grad(const nb_node *n)
+{
+    return n && (n->flags & NB_NODE_NEEDS_GRAD) != 0;
+}

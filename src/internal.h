@@ -1,0 +1,93 @@
+/* internal.h — private declarations shared by nabla's sources.  Never
+ * installed.  Non-static internal names carry the nbi_ prefix and are kept
+ * out of the exported symbol list (libtool -export-symbols-regex '^nb_'). */
+#ifndef NABLA_INTERNAL_H
+#define NABLA_INTERNAL_H
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <nabla/graph.h>
+#include <nabla/op.h>
+
+#define NB_NODE_PARAM      1u  /* lives outside the tape */
+#define NB_NODE_NEEDS_GRAD 2u  /* a leaf/param, or depends on one */
+#define NB_NODE_LEAF       4u  /* nb_leaf: differentiable tape leaf */
+
+struct nb_node {
+    const nb_op *op;              /* NULL for inputs, leaves, parameters */
+    nb_node *in[NB_MAX_ARITY];
+    double hp[NB_MAX_HYPER];
+    size_t rows, cols;
+    double *value;                /* (rows, cols) */
+    double *grad;                 /* (rows, cols), or NULL */
+    double *aux;                  /* op workspace, n_aux doubles */
+    size_t n_aux;
+    unsigned flags;
+    char *name;                   /* parameters only */
+    size_t index;                 /* position on the tape / in the param list */
+};
+
+/* Arena: a list of blocks that reset rewinds without freeing. */
+typedef struct nbi_block {
+    struct nbi_block *next;
+    size_t size, used;
+    /* data follows, max-aligned */
+} nbi_block;
+
+struct nb_graph {
+    nb_allocator al;
+    nbi_block *blocks;     /* first block */
+    nbi_block *cur;        /* block being filled */
+    nb_node **tape;        /* tape nodes in creation order */
+    size_t n_tape, cap_tape;
+    nb_node **params;
+    size_t n_params, cap_params;
+    int status;
+    int check_finite;
+    char errmsg[320];
+};
+
+/* Records an error on g (sticky: kept if one is already set); returns status. */
+int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+void *nbi_graph_malloc(nb_graph *g, size_t size);
+void nbi_graph_mfree(nb_graph *g, void *p);
+/* Arena allocation, 16-byte aligned, zeroed when zero != 0; NULL when out of
+ * memory (no error recorded). */
+void *nbi_arena_alloc(nb_graph *g, size_t size, int zero);
+
+/* Writes "(RxC)" into buf. */
+const char *nbi_shape_str(const nb_node *n, char *buf, size_t len);
+
+/* Generic forward/backward of pointwise ops (aux holds f'(x)). */
+void nbi_pointwise_forward(nb_node *out);
+void nbi_pointwise_backward(nb_node *out);
+
+/* Broadcasting helpers for binary element-wise ops.  For an (R,C) result,
+ * the element (i,j) of input x is x->value[i*rs + j*cs]. */
+void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols,
+                       size_t *rs, size_t *cs);
+/* Adds g (rows, cols) into x->grad, summing over broadcast dimensions,
+ * each element multiplied by w[...] when w != NULL (w has the output shape). */
+void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
+                     size_t rows, size_t cols);
+
+/* Family tables (one per file under src/ops/). */
+extern const nb_op nbi_ops_arith[];
+extern const size_t nbi_n_ops_arith;
+extern const nb_op nbi_ops_matrix[];
+extern const size_t nbi_n_ops_matrix;
+extern const nb_op nbi_ops_elementwise[];
+extern const size_t nbi_n_ops_elementwise;
+extern const nb_op nbi_ops_activation[];
+extern const size_t nbi_n_ops_activation;
+extern const nb_op nbi_ops_softmax[];
+extern const size_t nbi_n_ops_softmax;
+extern const nb_op nbi_ops_loss[];
+extern const size_t nbi_n_ops_loss;
+
+#endif /* NABLA_INTERNAL_H */

@@ -1,0 +1,126 @@
+/* ops/arith.c — element-wise arithmetic with broadcasting.
+ *
+ * Broadcast rule (nb_shape_broadcast2): per dimension the sizes are equal or
+ * one of them is 1; the element (i,j) of an input is value[i*rs + j*cs] with
+ * stride 0 along a broadcast dimension.  Backward sums the incoming gradient
+ * over the dimensions an input was broadcast along (nbi_bcast_accum). */
+#include <config.h>
+
+#include "internal.h"
+
+/* Maps f over the (rows, cols) result, reading both inputs through their
+ * broadcast strides.  Static and called with constant f, so the compiler
+ * specialises it per op. */
+static inline void binary_map(nb_node *out, double (*f)(double, double))
+{
+    const nb_node *a = out->in[0], *b = out->in[1];
+    size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
+    nbi_bcast_strides(a, R, C, &ars, &acs);
+    nbi_bcast_strides(b, R, C, &brs, &bcs);
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < C; j++)
+            out->value[i * C + j] = f(a->value[i * ars + j * acs], b->value[i * brs + j * bcs]);
+}
+
+static double f_add(double a, double b) { return a + b; }
+static double f_sub(double a, double b) { return a - b; }
+static double f_mul(double a, double b) { return a * b; }
+static double f_div(double a, double b) { return a / b; }
+
+/* add: y = a + b;  da = g, db = g (summed over broadcast dims) */
+static void add_forward(nb_node *out) { binary_map(out, f_add); }
+static void add_backward(nb_node *out)
+{
+    nbi_bcast_accum(out->in[0], out->grad, NULL, 1.0, out->rows, out->cols);
+    nbi_bcast_accum(out->in[1], out->grad, NULL, 1.0, out->rows, out->cols);
+}
+
+/* sub: y = a - b;  da = g, db = -g */
+static void sub_forward(nb_node *out) { binary_map(out, f_sub); }
+static void sub_backward(nb_node *out)
+{
+    nbi_bcast_accum(out->in[0], out->grad, NULL, 1.0, out->rows, out->cols);
+    nbi_bcast_accum(out->in[1], out->grad, NULL, -1.0, out->rows, out->cols);
+}
+
+/* mul: y = a ⊙ b;  da = g ⊙ b, db = g ⊙ a */
+static void mul_forward(nb_node *out) { binary_map(out, f_mul); }
+static void mul_backward(nb_node *out)
+{
+    nb_node *an = out->in[0], *bn = out->in[1];
+    size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
+    nbi_bcast_strides(an, R, C, &ars, &acs);
+    nbi_bcast_strides(bn, R, C, &brs, &bcs);
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < C; j++) {
+            double g = out->grad[i * C + j];
+            size_t ka = i * ars + j * acs, kb = i * brs + j * bcs;
+            if (an->grad) an->grad[ka] += g * bn->value[kb];
+            if (bn->grad) bn->grad[kb] += g * an->value[ka];
+        }
+}
+
+/* div: y = a / b;  da = g / b, db = -g a / b^2 = -g y / b */
+static void div_forward(nb_node *out) { binary_map(out, f_div); }
+static void div_backward(nb_node *out)
+{
+    nb_node *an = out->in[0], *bn = out->in[1];
+    size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
+    nbi_bcast_strides(an, R, C, &ars, &acs);
+    nbi_bcast_strides(bn, R, C, &brs, &bcs);
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < C; j++) {
+            size_t k = i * C + j;
+            double g = out->grad[k];
+            size_t ka = i * ars + j * acs, kb = i * brs + j * bcs;
+            double b = bn->value[kb];
+            if (an->grad) an->grad[ka] += g / b;
+            if (bn->grad) bn->grad[kb] -= g * out->value[k] / b;
+        }
+}
+
+/* max: y = max(a, b) element-wise (broadcast);  da = g [a >= b], db = g [a < b]
+ * (ties send the gradient to a) */
+static double f_max(double a, double b) { return a >= b ? a : b; }
+static void max_forward(nb_node *out) { binary_map(out, f_max); }
+static void max_backward(nb_node *out)
+{
+    nb_node *an = out->in[0], *bn = out->in[1];
+    size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
+    nbi_bcast_strides(an, R, C, &ars, &acs);
+    nbi_bcast_strides(bn, R, C, &brs, &bcs);
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < C; j++) {
+            double g = out->grad[i * C + j];
+            size_t ka = i * ars + j * acs, kb = i * brs + j * bcs;
+            if (an->value[ka] >= bn->value[kb]) {
+                if (an->grad) an->grad[ka] += g;
+            } else if (bn->grad) {
+                bn->grad[kb] += g;
+            }
+        }
+}
+
+/* neg: y = -x;  dx = -g */
+static double neg_fn(double x, const double *hp, double *d) { (void)hp; *d = -1.0; return -x; }
+
+/* scale: y = c x;  dx = c g */
+static double scale_fn(double x, const double *hp, double *d) { *d = hp[0]; return hp[0] * x; }
+
+const nb_op nbi_ops_arith[] = {
+    { .name = "add", .maths = "y = a + b (broadcast); da = g, db = g", .arity = 2,
+      .shape = nb_shape_broadcast2, .forward = add_forward, .backward = add_backward },
+    { .name = "sub", .maths = "y = a - b (broadcast); da = g, db = -g", .arity = 2,
+      .shape = nb_shape_broadcast2, .forward = sub_forward, .backward = sub_backward },
+    { .name = "mul", .maths = "y = a*b element-wise (broadcast); da = g b, db = g a", .arity = 2,
+      .shape = nb_shape_broadcast2, .forward = mul_forward, .backward = mul_backward },
+    { .name = "div", .maths = "y = a/b element-wise (broadcast); da = g/b, db = -g a/b^2",
+      .arity = 2, .domain = { { -2.5, 2.5 }, { 0.5, 2.5 } },
+      .shape = nb_shape_broadcast2, .forward = div_forward, .backward = div_backward },
+    { .name = "max", .maths = "y = max(a,b) element-wise (broadcast); da = g [a>=b], db = g [a<b]",
+      .arity = 2, .shape = nb_shape_broadcast2, .forward = max_forward, .backward = max_backward },
+    { .name = "neg", .maths = "y = -x; dx = -g", .arity = 1, .pointwise = neg_fn },
+    { .name = "scale", .maths = "y = c x; dx = c g", .arity = 1, .n_hyper = 1,
+      .hyper_names = { "c" }, .hyper_default = { -1.735 }, .pointwise = scale_fn },
+};
+const size_t nbi_n_ops_arith = sizeof nbi_ops_arith / sizeof nbi_ops_arith[0];

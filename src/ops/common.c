@@ -1,0 +1,125 @@
+/* ops/common.c — what every op family shares: shape rules, broadcasting,
+ * the generic forward/backward of pointwise ops, op validation. */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+int nb_shape_same(const nb_node *const *in, const double *hp, size_t *rows,
+                  size_t *cols, char *msg, size_t len)
+{
+    (void)hp;
+    const nb_node *a = in[0];
+    for (size_t i = 1; i < NB_MAX_ARITY && in[i]; i++) {
+        if (in[i]->rows != a->rows || in[i]->cols != a->cols) {
+            snprintf(msg, len, "(%zux%zu) and (%zux%zu): shapes differ (input %zu vs 1)",
+                     a->rows, a->cols, in[i]->rows, in[i]->cols, i + 1);
+            return NB_ESHAPE;
+        }
+    }
+    *rows = a->rows;
+    *cols = a->cols;
+    return NB_OK;
+}
+
+int nb_shape_broadcast2(const nb_node *const *in, const double *hp,
+                        size_t *rows, size_t *cols, char *msg, size_t len)
+{
+    (void)hp;
+    const nb_node *a = in[0], *b = in[1];
+    int rok = a->rows == b->rows || a->rows == 1 || b->rows == 1;
+    int cok = a->cols == b->cols || a->cols == 1 || b->cols == 1;
+    if (!rok || !cok) {
+        snprintf(msg, len,
+                 "(%zux%zu) and (%zux%zu): cannot broadcast (%s differ and neither is 1)",
+                 a->rows, a->cols, b->rows, b->cols, !rok ? "rows" : "columns");
+        return NB_ESHAPE;
+    }
+    *rows = a->rows > b->rows ? a->rows : b->rows;
+    *cols = a->cols > b->cols ? a->cols : b->cols;
+    return NB_OK;
+}
+
+int nb_shape_scalar(const nb_node *const *in, const double *hp, size_t *rows,
+                    size_t *cols, char *msg, size_t len)
+{
+    (void)in; (void)hp; (void)msg; (void)len;
+    *rows = 1;
+    *cols = 1;
+    return NB_OK;
+}
+
+void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols, size_t *rs,
+                       size_t *cs)
+{
+    (void)rows; (void)cols;
+    *rs = x->rows == 1 ? 0 : x->cols;
+    *cs = x->cols == 1 ? 0 : 1;
+}
+
+void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
+                     size_t rows, size_t cols)
+{
+    if (!x->grad) return;
+    size_t rs, cs;
+    nbi_bcast_strides(x, rows, cols, &rs, &cs);
+    double *xg = x->grad;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            size_t k = i * cols + j;
+            xg[i * rs + j * cs] += sign * (w ? g[k] * w[k] : g[k]);
+        }
+}
+
+/* Pointwise ops: forward stores f'(x) in aux so backward is one multiply. */
+void nbi_pointwise_forward(nb_node *out)
+{
+    const nb_node *x = out->in[0];
+    nb_pointwise_fn f = out->op->pointwise;
+    size_t n = out->rows * out->cols;
+    for (size_t k = 0; k < n; k++) out->value[k] = f(x->value[k], out->hp, &out->aux[k]);
+}
+
+void nbi_pointwise_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    size_t n = out->rows * out->cols;
+    for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
+}
+
+nb_interval nb_op_domain(const nb_op *op, size_t i)
+{
+    nb_interval d = { -2.5, 2.5 };
+    if (op && i < NB_MAX_ARITY && !(op->domain[i].lo == 0 && op->domain[i].hi == 0))
+        d = op->domain[i];
+    return d;
+}
+
+int nb_op_validate(const nb_op *op, char *msg, size_t len)
+{
+    const char *name = op && op->name ? op->name : "(unnamed op)";
+    const char *why = NULL;
+    if (!op) why = "op is NULL";
+    else if (!op->name || !*op->name) why = "has no name";
+    else if (op->arity < 1 || op->arity > NB_MAX_ARITY) why = "arity must be 1..3";
+    else if (op->n_hyper > NB_MAX_HYPER) why = "too many hyper-parameters";
+    else if (op->n_kinks > NB_MAX_KINKS) why = "too many kinks";
+    else if (op->pointwise && op->arity != 1) why = "a pointwise op must have arity 1";
+    else if (!op->pointwise && (!op->shape || !op->forward || !op->backward))
+        why = "needs either pointwise, or shape + forward + backward";
+    else if (op->n_kinks && op->arity != 1) why = "kinks are declared for unary ops only";
+    if (!why && op) {
+        for (size_t i = 0; i < op->arity; i++) {
+            nb_interval d = nb_op_domain(op, i);
+            if (!(d.lo < d.hi)) { why = "domain interval must have lo < hi"; break; }
+        }
+    }
+    if (why) {
+        if (msg && len) snprintf(msg, len, "%s: invalid op definition: %s", name, why);
+        return NB_EINVAL;
+    }
+    return NB_OK;
+}

@@ -1,0 +1,187 @@
+/* ops/matrix.c — matrix product, transpose and reductions.
+ *
+ * Products go through GSL's BLAS (bound to OpenBLAS when configured) on
+ * views of node memory; backward uses the transpose flags instead of
+ * materialising transposes.  Shapes are validated before any BLAS call, so
+ * GSL's error handler is never reached. */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_matrix.h>
+
+#include "internal.h"
+
+static gsl_matrix_view view(double *p, size_t r, size_t c)
+{
+    return gsl_matrix_view_array(p, r, c);
+}
+
+/* matmul: C = A B, (m,k)x(k,n) -> (m,n);  dA = G B^T, dB = A^T G */
+static int matmul_shape(const nb_node *const *in, const double *hp, size_t *rows,
+                        size_t *cols, char *msg, size_t len)
+{
+    (void)hp;
+    if (in[0]->cols != in[1]->rows) {
+        snprintf(msg, len, "(%zux%zu) x (%zux%zu): inner sizes differ", in[0]->rows,
+                 in[0]->cols, in[1]->rows, in[1]->cols);
+        return NB_ESHAPE;
+    }
+    *rows = in[0]->rows;
+    *cols = in[1]->cols;
+    return NB_OK;
+}
+
+static void matmul_forward(nb_node *out)
+{
+    nb_node *a = out->in[0], *b = out->in[1];
+    gsl_matrix_view A = view(a->value, a->rows, a->cols);
+    gsl_matrix_view B = view(b->value, b->rows, b->cols);
+    gsl_matrix_view C = view(out->value, out->rows, out->cols);
+    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &A.matrix, &B.matrix, 0.0, &C.matrix);
+}
+
+static void matmul_backward(nb_node *out)
+{
+    nb_node *a = out->in[0], *b = out->in[1];
+    gsl_matrix_view G = view(out->grad, out->rows, out->cols);
+    if (a->grad) {   /* dA (m,k) += G (m,n) B^T (n,k) */
+        gsl_matrix_view B = view(b->value, b->rows, b->cols);
+        gsl_matrix_view dA = view(a->grad, a->rows, a->cols);
+        gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, &G.matrix, &B.matrix, 1.0, &dA.matrix);
+    }
+    if (b->grad) {   /* dB (k,n) += A^T (k,m) G (m,n) */
+        gsl_matrix_view A = view(a->value, a->rows, a->cols);
+        gsl_matrix_view dB = view(b->grad, b->rows, b->cols);
+        gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &A.matrix, &G.matrix, 1.0, &dB.matrix);
+    }
+}
+
+/* transpose: Y = X^T, (r,c) -> (c,r);  dX = G^T */
+static int transpose_shape(const nb_node *const *in, const double *hp, size_t *rows,
+                           size_t *cols, char *msg, size_t len)
+{
+    (void)hp; (void)msg; (void)len;
+    *rows = in[0]->cols;
+    *cols = in[0]->rows;
+    return NB_OK;
+}
+
+static void transpose_forward(nb_node *out)
+{
+    const nb_node *x = out->in[0];
+    for (size_t i = 0; i < x->rows; i++)
+        for (size_t j = 0; j < x->cols; j++) out->value[j * x->rows + i] = x->value[i * x->cols + j];
+}
+
+static void transpose_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    for (size_t i = 0; i < x->rows; i++)
+        for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j * x->rows + i];
+}
+
+/* sum: y = Σ x_ij -> (1,1);  dx_ij = g */
+static void sum_forward(nb_node *out)
+{
+    const nb_node *x = out->in[0];
+    double s = 0.0;
+    for (size_t k = 0; k < x->rows * x->cols; k++) s += x->value[k];
+    out->value[0] = s;
+}
+
+static void sum_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    double g = out->grad[0];
+    for (size_t k = 0; k < x->rows * x->cols; k++) x->grad[k] += g;
+}
+
+/* mean: y = Σ x_ij / (r c) -> (1,1);  dx_ij = g / (r c) */
+static void mean_forward(nb_node *out)
+{
+    sum_forward(out);
+    out->value[0] /= (double)(out->in[0]->rows * out->in[0]->cols);
+}
+
+static void mean_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    double g = out->grad[0] / (double)(x->rows * x->cols);
+    for (size_t k = 0; k < x->rows * x->cols; k++) x->grad[k] += g;
+}
+
+/* row_sums: y_i = Σ_j x_ij, (r,c) -> (r,1);  dx_ij = g_i */
+static int row_sums_shape(const nb_node *const *in, const double *hp, size_t *rows,
+                          size_t *cols, char *msg, size_t len)
+{
+    (void)hp; (void)msg; (void)len;
+    *rows = in[0]->rows;
+    *cols = 1;
+    return NB_OK;
+}
+
+static void row_sums_forward(nb_node *out)
+{
+    const nb_node *x = out->in[0];
+    for (size_t i = 0; i < x->rows; i++) {
+        double s = 0.0;
+        for (size_t j = 0; j < x->cols; j++) s += x->value[i * x->cols + j];
+        out->value[i] = s;
+    }
+}
+
+static void row_sums_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    for (size_t i = 0; i < x->rows; i++)
+        for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[i];
+}
+
+/* col_sums: y_j = Σ_i x_ij, (r,c) -> (1,c);  dx_ij = g_j */
+static int col_sums_shape(const nb_node *const *in, const double *hp, size_t *rows,
+                          size_t *cols, char *msg, size_t len)
+{
+    (void)hp; (void)msg; (void)len;
+    *rows = 1;
+    *cols = in[0]->cols;
+    return NB_OK;
+}
+
+static void col_sums_forward(nb_node *out)
+{
+    const nb_node *x = out->in[0];
+    memset(out->value, 0, x->cols * sizeof(double));
+    for (size_t i = 0; i < x->rows; i++)
+        for (size_t j = 0; j < x->cols; j++) out->value[j] += x->value[i * x->cols + j];
+}
+
+static void col_sums_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    for (size_t i = 0; i < x->rows; i++)
+        for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j];
+}
+
+const nb_op nbi_ops_matrix[] = {
+    { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
+      .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward },
+    { .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
+      .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward },
+    { .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
+      .shape = nb_shape_scalar, .forward = sum_forward, .backward = sum_backward },
+    { .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
+      .shape = nb_shape_scalar, .forward = mean_forward, .backward = mean_backward },
+    { .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
+      .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward },
+    { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
+      .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward },
+};
+const size_t nbi_n_ops_matrix = sizeof nbi_ops_matrix / sizeof nbi_ops_matrix[0];

@@ -1,0 +1,79 @@
+/* ops/softmax.c — row-wise softmax and log-softmax, computed with the row
+ * maximum subtracted so that no exp overflows. */
+#include <config.h>
+
+#include <math.h>
+
+#include "internal.h"
+
+/* Log-sum-exp of one row of n values. */
+static double row_lse(const double *x, size_t n)
+{
+    double m = x[0];
+    for (size_t j = 1; j < n; j++)
+        if (x[j] > m) m = x[j];
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++) s += exp(x[j] - m);
+    return m + log(s);
+}
+
+/* softmax: y_ij = e^(x_ij) / Σ_k e^(x_ik);  dx_ij = y_ij (g_ij - Σ_k g_ik y_ik) */
+static void softmax_forward(nb_node *out)
+{
+    const nb_node *x = out->in[0];
+    size_t C = x->cols;
+    for (size_t i = 0; i < x->rows; i++) {
+        const double *xr = x->value + i * C;
+        double *yr = out->value + i * C;
+        double lse = row_lse(xr, C);
+        for (size_t j = 0; j < C; j++) yr[j] = exp(xr[j] - lse);
+    }
+}
+
+static void softmax_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    size_t C = x->cols;
+    for (size_t i = 0; i < x->rows; i++) {
+        const double *yr = out->value + i * C, *gr = out->grad + i * C;
+        double dot = 0.0;
+        for (size_t j = 0; j < C; j++) dot += gr[j] * yr[j];
+        for (size_t j = 0; j < C; j++) x->grad[i * C + j] += yr[j] * (gr[j] - dot);
+    }
+}
+
+/* log_softmax: y_ij = x_ij - lse_i;  dx_ij = g_ij - e^(y_ij) Σ_k g_ik */
+static void log_softmax_forward(nb_node *out)
+{
+    const nb_node *x = out->in[0];
+    size_t C = x->cols;
+    for (size_t i = 0; i < x->rows; i++) {
+        const double *xr = x->value + i * C;
+        double lse = row_lse(xr, C);
+        for (size_t j = 0; j < C; j++) out->value[i * C + j] = xr[j] - lse;
+    }
+}
+
+static void log_softmax_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    size_t C = x->cols;
+    for (size_t i = 0; i < x->rows; i++) {
+        const double *yr = out->value + i * C, *gr = out->grad + i * C;
+        double gs = 0.0;
+        for (size_t j = 0; j < C; j++) gs += gr[j];
+        for (size_t j = 0; j < C; j++) x->grad[i * C + j] += gr[j] - exp(yr[j]) * gs;
+    }
+}
+
+const nb_op nbi_ops_softmax[] = {
+    { .name = "softmax", .maths = "y_ij = e^x_ij / sum_k e^x_ik; dx = y (g - sum_k g_k y_k)",
+      .arity = 1, .shape = nb_shape_same, .forward = softmax_forward,
+      .backward = softmax_backward },
+    { .name = "log_softmax", .maths = "y_ij = x_ij - lse_i; dx = g - softmax * sum_k g_k",
+      .arity = 1, .shape = nb_shape_same, .forward = log_softmax_forward,
+      .backward = log_softmax_backward },
+};
+const size_t nbi_n_ops_softmax = sizeof nbi_ops_softmax / sizeof nbi_ops_softmax[0];
