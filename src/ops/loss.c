@@ -114,9 +114,9 @@ static void softmax_ce_forward(nb_node *out)
             if (zr[j] > m) m = zr[j];
         double e = 0.0;
         for (size_t j = 0; j < C; j++) e += exp(zr[j] - m);
-        double lse = m + log(e);
+        double ls = log(e);
         for (size_t j = 0; j < C; j++) {
-            lr[j] = zr[j] - lse;
+            lr[j] = (zr[j] - m) - ls;
             s -= tr[j] * lr[j];
         }
     }

@@ -6,15 +6,18 @@
 
 #include "internal.h"
 
-/* Log-sum-exp of one row of n values. */
-static double row_lse(const double *x, size_t n)
+/* Row maximum m and s = sum_j e^(x_j - m) of one row of n values: the
+ * shifted x_j - m are exact for nearby values, so e^(x_j - m)/s and
+ * (x_j - m) - ln s keep full precision even for logits like 1000. */
+static double row_max_sum(const double *x, size_t n, double *s)
 {
     double m = x[0];
     for (size_t j = 1; j < n; j++)
         if (x[j] > m) m = x[j];
-    double s = 0.0;
-    for (size_t j = 0; j < n; j++) s += exp(x[j] - m);
-    return m + log(s);
+    double e = 0.0;
+    for (size_t j = 0; j < n; j++) e += exp(x[j] - m);
+    *s = e;
+    return m;
 }
 
 /* softmax: y_ij = e^(x_ij) / Σ_k e^(x_ik);  dx_ij = y_ij (g_ij - Σ_k g_ik y_ik) */
@@ -25,8 +28,8 @@ static void softmax_forward(nb_node *out)
     for (size_t i = 0; i < x->rows; i++) {
         const double *xr = x->value + i * C;
         double *yr = out->value + i * C;
-        double lse = row_lse(xr, C);
-        for (size_t j = 0; j < C; j++) yr[j] = exp(xr[j] - lse);
+        double sum, m = row_max_sum(xr, C, &sum);
+        for (size_t j = 0; j < C; j++) yr[j] = exp(xr[j] - m) / sum;
     }
 }
 
@@ -50,8 +53,9 @@ static void log_softmax_forward(nb_node *out)
     size_t C = x->cols;
     for (size_t i = 0; i < x->rows; i++) {
         const double *xr = x->value + i * C;
-        double lse = row_lse(xr, C);
-        for (size_t j = 0; j < C; j++) out->value[i * C + j] = xr[j] - lse;
+        double sum, m = row_max_sum(xr, C, &sum);
+        double ls = log(sum);
+        for (size_t j = 0; j < C; j++) out->value[i * C + j] = (xr[j] - m) - ls;
     }
 }
 

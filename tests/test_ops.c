@@ -1,0 +1,287 @@
+/* test_ops.c — the op registry: every registered op is gradient-checked
+ * (so a newly registered op is tested with no new test code), a broken op
+ * is caught and named, forward values match an independent implementation,
+ * and declared kinks are honoured. */
+#include <config.h>
+
+#include <string.h>
+
+#include <nabla/nabla.h>
+#include "testutil.h"
+
+/* Generic: every op in the registry, three seeds, per-coordinate and
+ * directional.  _i is the registry index (a loop test). */
+START_TEST(test_registry_op_gradcheck)
+{
+    const nb_op *op = nb_op_at((size_t)_i);
+    ck_assert_ptr_nonnull(op);
+    char msg[200];
+    ck_assert_msg(nb_op_validate(op, msg, sizeof msg) == NB_OK, "%s", msg);
+    ck_assert_ptr_eq(nb_op_find(op->name), op);
+    for (unsigned long seed = 11; seed < 14; seed++) {
+        for (int mode = 0; mode < 2; mode++) {
+            nb_gradcheck_opts o;
+            nb_gradcheck_opts_init(&o);
+            o.seed = seed;
+            o.mode = mode ? NB_GC_DIRECTIONAL : NB_GC_PER_COORD;
+            nb_gradcheck_report r;
+            int st = nb_gradcheck_op(op, NULL, &o, &r);
+            ck_assert_msg(st == NB_OK, "%s: %s", op->name, r.error);
+            ck_assert_msg(r.passed, "%s (seed %lu, mode %d): %zu of %zu failed, worst %zu ratio %g; %s",
+                          op->name, seed, mode, r.n_failed, r.n_checked, r.worst_index,
+                          r.worst_ratio, r.error);
+            ck_assert_uint_gt(r.n_checked, 0);
+            ck_assert(strstr(r.target, op->name) != NULL);
+            nb_gradcheck_report_free(&r);
+        }
+    }
+}
+END_TEST
+
+/* Registry names are unique and the typed builders reach the same ops. */
+START_TEST(test_registry_unique_names)
+{
+    size_t n = nb_op_count();
+    ck_assert_uint_ge(n, 38);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            ck_assert_str_ne(nb_op_at(i)->name, nb_op_at(j)->name);
+    ck_assert_ptr_null(nb_op_at(n));
+    ck_assert_ptr_null(nb_op_find("nope"));
+    ck_assert_ptr_null(nb_op_find(NULL));
+    const char *required[] = { "add", "sub", "mul", "div", "neg", "scale", "matmul", "transpose",
+                               "sum", "mean", "row_sums", "col_sums", "exp", "log", "square", "sqrt",
+                               "pow", "abs", "max", "sigmoid", "tanh", "relu", "leaky_relu", "elu",
+                               "softplus", "softsign", "silu", "gelu", "gelu_tanh", "hard_tanh",
+                               "identity", "softmax", "log_softmax", "mse", "bce", "bce_logits",
+                               "softmax_ce", "l2" };
+    for (size_t k = 0; k < sizeof required / sizeof required[0]; k++)
+        ck_assert_msg(nb_op_find(required[k]) != NULL, "op %s missing", required[k]);
+}
+END_TEST
+
+/* A deliberately broken sigmoid: backward forgets the (1 - s) factor. */
+static double broken_sigmoid_fn(double x, const double *hp, double *d)
+{
+    (void)hp;
+    double s = 1.0 / (1.0 + exp(-x));
+    *d = s;   /* should be s * (1 - s) */
+    return s;
+}
+
+static const nb_op broken_sigmoid = {
+    .name = "broken_sigmoid", .maths = "s = 1/(1+e^-x); ds/dx = s (wrong: forgets 1-s)",
+    .arity = 1, .domain = { { -4.0, 4.0 } }, .pointwise = broken_sigmoid_fn,
+};
+
+START_TEST(test_broken_op_is_caught)
+{
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_op(&broken_sigmoid, NULL, NULL, &r), NB_OK);
+    ck_assert_int_eq(r.passed, 0);
+    ck_assert_uint_eq(r.n_failed, r.n_checked);   /* wrong everywhere */
+    ck_assert(strstr(r.target, "broken_sigmoid") != NULL);
+    ck_assert_uint_gt(r.n_entries, 0);
+    ck_assert_int_eq(r.entries[0].verdict, NB_GC_FAIL);
+    /* The table names the op too. */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    nb_gradcheck_report_print(f, &r);
+    fclose(f);
+    ck_assert(strstr(buf, "broken_sigmoid") != NULL);
+    ck_assert(strstr(buf, "FAIL") != NULL);
+    free(buf);
+    nb_gradcheck_report_free(&r);
+
+    /* In a list with good ops, the summary counts exactly it and names it. */
+    const nb_op *ops[3] = { nb_op_find("tanh"), &broken_sigmoid, nb_op_find("sigmoid") };
+    size_t n_failed = 0;
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    int st = nb_gradcheck_ops(ops, 3, NULL, 2, f, 0, &n_failed);
+    fclose(f);
+    ck_assert_int_eq(st, NB_EDOMAIN);
+    ck_assert_uint_eq(n_failed, 1);
+    ck_assert_msg(strstr(buf, "broken_sigmoid FAIL") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "3 ops, 2 passed, 1 failed") != NULL, "%s", buf);
+    free(buf);
+}
+END_TEST
+
+/* A matrix op with a transposed gradient is caught as well. */
+static int bad_matmul_shape(const nb_node *const *in, const double *hp, size_t *rows,
+                            size_t *cols, char *msg, size_t len)
+{
+    return nb_op_find("matmul")->shape(in, hp, rows, cols, msg, len);
+}
+
+static void bad_matmul_forward(nb_node *out) { nb_op_find("matmul")->forward(out); }
+
+/* dA = G B (should be G B^T): only differs when B is not symmetric, and
+ * only type-checks for square B. */
+static void bad_matmul_backward(nb_node *out)
+{
+    nb_node *a = nb_node_input(out, 0), *b = nb_node_input(out, 1);
+    size_t m = nb_node_rows(a), k = nb_node_cols(a), n = nb_node_cols(b);
+    const double *G = nb_node_grad(out), *B = nb_node_cvalue(b), *A = nb_node_cvalue(a);
+    if (nb_node_grad(a))
+        for (size_t i = 0; i < m; i++)
+            for (size_t p = 0; p < k; p++)
+                for (size_t j = 0; j < n; j++)
+                    nb_node_grad(a)[i * k + p] += G[i * n + j] * B[(k == n ? j * n + p : p * n + j)];
+    if (nb_node_grad(b))
+        for (size_t p = 0; p < k; p++)
+            for (size_t j = 0; j < n; j++)
+                for (size_t i = 0; i < m; i++) nb_node_grad(b)[p * n + j] += A[i * k + p] * G[i * n + j];
+}
+
+static const nb_op bad_matmul = {
+    .name = "bad_matmul", .maths = "C = A B; dA = G B (wrong when B is square)", .arity = 2,
+    .shape = bad_matmul_shape, .forward = bad_matmul_forward, .backward = bad_matmul_backward,
+};
+
+START_TEST(test_transposed_gradient_caught)
+{
+    nb_gradcheck_opts o;
+    nb_gradcheck_opts_init(&o);
+    o.n_shapes = 12;   /* enough draws to hit a square B */
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_op(&bad_matmul, NULL, &o, &r), NB_OK);
+    ck_assert_int_eq(r.passed, 0);
+    ck_assert_uint_gt(r.n_failed, 0);
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
+/* A kink whose declared backward value is not what backward computes. */
+static double relu_half_fn(double x, const double *hp, double *d)
+{
+    (void)hp;
+    *d = x > 0.0 ? 1.0 : 0.0;
+    return x > 0.0 ? x : 0.0;
+}
+
+static const nb_op relu_wrong_decl = {
+    .name = "relu_wrong_decl", .maths = "relu declaring 0.5 at the kink", .arity = 1,
+    .n_kinks = 1, .kinks = { { 0.0, 0.5 } }, .pointwise = relu_half_fn,
+};
+
+/* A kink where backward takes a value outside the one-sided derivatives. */
+static double relu_outside_fn(double x, const double *hp, double *d)
+{
+    (void)hp;
+    *d = x > 0.0 ? 1.0 : x < 0.0 ? 0.0 : 2.0;
+    return x > 0.0 ? x : 0.0;
+}
+
+static const nb_op relu_outside = {
+    .name = "relu_outside", .maths = "relu with derivative 2 at 0", .arity = 1,
+    .n_kinks = 1, .kinks = { { 0.0, 2.0 } }, .pointwise = relu_outside_fn,
+};
+
+START_TEST(test_kinks)
+{
+    nb_gradcheck_report r;
+    /* The real relu: kinks found and accepted. */
+    ck_assert_int_eq(nb_gradcheck_op(nb_op_find("relu"), NULL, NULL, &r), NB_OK);
+    ck_assert(r.passed);
+    ck_assert_uint_eq(r.n_kinks, 6);   /* the (2x3) kink trial */
+    nb_gradcheck_report_free(&r);
+    ck_assert_int_eq(nb_gradcheck_op(&relu_wrong_decl, NULL, NULL, &r), NB_OK);
+    ck_assert_int_eq(r.passed, 0);
+    ck_assert_msg(strstr(r.error, "declares") != NULL, "%s", r.error);
+    nb_gradcheck_report_free(&r);
+    ck_assert_int_eq(nb_gradcheck_op(&relu_outside, NULL, NULL, &r), NB_OK);
+    ck_assert_int_eq(r.passed, 0);
+    ck_assert_uint_eq(r.n_failed, 6);
+    ck_assert(!isnan(r.entries[0].left));
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
+/* Forward values against Python's math module (independent implementation). */
+static double apply1(const char *name, double x, const double *hp)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_node *in[1] = { nb_input(g, 1, 1, &x) };
+    nb_node *y = nb_apply_name(g, name, in, hp);
+    double v = y ? nb_node_scalar(y) : NAN;
+    nb_graph_free(g);
+    return v;
+}
+
+START_TEST(test_forward_values)
+{
+    /* math.erf: 0.5*(1+erf(1/sqrt 2)) */
+    NB_ASSERT_NEAR(apply1("gelu", 1.0, NULL), 0.8413447460685429, 2e-16);
+    /* math.log1p(math.exp(2.385)) */
+    NB_ASSERT_NEAR(apply1("softplus", 2.385, NULL), 2.473092357134353, 4e-16);
+    NB_ASSERT_NEAR(apply1("tanh", 0.915, NULL), 0.7235234536550119, 2e-16);
+    NB_ASSERT_NEAR(apply1("sigmoid", -750.0, NULL), 0.0, 1e-300);   /* no overflow */
+    NB_ASSERT_NEAR(apply1("sigmoid", 5.0, NULL), 0.9933071490757153, 2e-16);
+    NB_ASSERT_NEAR(apply1("leaky_relu", -2.0, (double[]){ 0.2 }), -0.4, 1e-16);
+    NB_ASSERT_NEAR(apply1("elu", -1.0, (double[]){ 1.5 }), 1.5 * (exp(-1.0) - 1.0), 1e-16);
+    NB_ASSERT_NEAR(apply1("hard_tanh", 2.385, NULL), 1.0, 0.0);
+    NB_ASSERT_NEAR(apply1("softsign", 3.0, NULL), 0.75, 0.0);
+    NB_ASSERT_NEAR(apply1("silu", 2.0, NULL), 2.0 / (1.0 + exp(-2.0)), 2e-16);
+    /* torch.nn.functional.gelu(torch.tensor(1.0, dtype=float64), approximate='tanh') */
+    NB_ASSERT_NEAR(apply1("gelu_tanh", 1.0, NULL), 0.8411919906082768, 2e-16);
+    NB_ASSERT_NEAR(apply1("pow", 2.0, (double[]){ 2.385 }), pow(2.0, 2.385), 0.0);
+
+    /* Softmax cross-entropy stays finite for huge logits (fused, stable). */
+    nb_graph *g = nb_graph_alloc();
+    nb_node *z = nb_input(g, 1, 3, (double[]){ 1000.0, -1000.0, 999.0 });
+    nb_node *t = nb_input(g, 1, 3, (double[]){ 0.0, 0.0, 1.0 });
+    nb_node *L = nb_softmax_ce(g, z, t);
+    ck_assert_msg(L != NULL, "%s", nb_graph_errmsg(g));
+    NB_ASSERT_NEAR(nb_node_scalar(L), log1p(exp(-1.0)) + 1.0, 1e-12);
+    nb_node *Lb = nb_bce_logits(g, nb_input(g, 1, 2, (double[]){ 800.0, -800.0 }),
+                                nb_input(g, 1, 2, (double[]){ 0.0, 1.0 }));
+    ck_assert_msg(Lb != NULL, "%s", nb_graph_errmsg(g));
+    NB_ASSERT_NEAR(nb_node_scalar(Lb), 800.0, 1e-12);
+    nb_node *sm = nb_softmax(g, z);
+    double s = 0;
+    for (int k = 0; k < 3; k++) s += nb_node_value(sm)[k];
+    NB_ASSERT_NEAR(s, 1.0, 1e-15);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* nb_op_validate refuses malformed definitions. */
+START_TEST(test_op_validate)
+{
+    char msg[200];
+    nb_op o1 = { .name = "x", .arity = 0, .pointwise = broken_sigmoid_fn };
+    ck_assert_int_eq(nb_op_validate(&o1, msg, sizeof msg), NB_EINVAL);
+    nb_op o2 = { .name = "x", .arity = 2, .pointwise = broken_sigmoid_fn };
+    ck_assert_int_eq(nb_op_validate(&o2, msg, sizeof msg), NB_EINVAL);
+    ck_assert(strstr(msg, "pointwise") != NULL);
+    nb_op o3 = { .name = "x", .arity = 1, .pointwise = broken_sigmoid_fn, .domain = { { 2.0, 1.0 } } };
+    ck_assert_int_eq(nb_op_validate(&o3, msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_op_validate(NULL, msg, sizeof msg), NB_EINVAL);
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_op(&o3, NULL, NULL, &r), NB_EINVAL);
+    ck_assert(strstr(r.error, "domain") != NULL);
+    nb_gradcheck_report_free(&r);
+    ck_assert_int_eq(nb_gradcheck_op(NULL, NULL, NULL, &r), NB_EINVAL);
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("registry");
+    tcase_add_loop_test(tc, test_registry_op_gradcheck, 0, (int)nb_op_count());
+    tcase_add_test(tc, test_registry_unique_names);
+    tcase_add_test(tc, test_broken_op_is_caught);
+    tcase_add_test(tc, test_transposed_gradient_caught);
+    tcase_add_test(tc, test_kinks);
+    tcase_add_test(tc, test_forward_values);
+    tcase_add_test(tc, test_op_validate);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return nb_test_run(ops_suite()); }
