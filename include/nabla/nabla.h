@@ -8,5 +8,12 @@
 #include <nabla/op.h>
 #include <nabla/ops.h>
 #include <nabla/gradcheck.h>
+#include <nabla/config.h>
+#include <nabla/archive.h>
+#include <nabla/optim.h>
+#include <nabla/rng.h>
+#include <nabla/data.h>
+#include <nabla/nn.h>
+#include <nabla/experiment.h>
 
 #endif /* NABLA_NABLA_H */

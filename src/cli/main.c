@@ -5,6 +5,9 @@
  *   nabla check [--op NAME] [--seed N] [--seeds K] [--directional] [--json]
  *                                 gradient-check every registered op (or one)
  *   nabla demo [--seed N]         train a 2-4-1 tanh network on XOR and show it learn
+ *   nabla run CONFIG [--seed N] [--out DIR] [--set key=value ...] [--quiet]
+ *   nabla run --resume DIR        continue a killed run
+ *   nabla keys                    every config key with its default and meaning
  *
  * Exit status: 0 success, 1 a check failed, 2 usage or runtime error. */
 #include <config.h>
@@ -35,6 +38,13 @@ static void usage(FILE *out)
             "      --directional            directional mode instead of per-coordinate\n"
             "      --json                   one JSON object per op and seed\n"
             "  demo [--seed N]              train a small network on XOR and watch it learn\n"
+            "  run CONFIG [options]         run an experiment into a run directory\n"
+            "      --seed N                 override experiment.seed\n"
+            "      --out DIR                run directory (default runs/<name>-seed<seed>)\n"
+            "      --set key=value          override any config key (repeatable)\n"
+            "      --resume DIR             continue the run in DIR after a crash\n"
+            "      --quiet                  no progress output\n"
+            "  keys                         list every config key (docs/experiments.md)\n"
             "  help                         this text\n");
 }
 
@@ -219,6 +229,80 @@ static int cmd_demo(int argc, char **argv)
     return rc;
 }
 
+static int cmd_run(int argc, char **argv)
+{
+    nb_run_opts o;
+    nb_run_opts_init(&o);
+    o.log = stderr;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    if (!sets) {
+        fprintf(stderr, "nabla run: out of memory\n");
+        return 2;
+    }
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--quiet") == 0) {
+            o.log = NULL;
+        } else if (strcmp(a, "--seed") == 0 && has_value) {
+            if (parse_ulong(argv[++i], &o.seed) != 0 || o.seed > 4294967295ul) {
+                fprintf(stderr, "nabla run: --seed: '%s' is not a seed (0..4294967295)\n", argv[i]);
+                goto out;
+            }
+            o.has_seed = 1;
+        } else if (strcmp(a, "--out") == 0 && has_value) {
+            o.out_dir = argv[++i];
+        } else if (strcmp(a, "--set") == 0 && has_value) {
+            sets[o.n_sets++] = argv[++i];
+        } else if (strcmp(a, "--resume") == 0 && has_value) {
+            o.resume = 1;
+            o.out_dir = argv[++i];
+        } else if (strcmp(a, "--stop-after") == 0 && has_value) {
+            unsigned long v;
+            if (parse_ulong(argv[++i], &v) != 0 || v == 0) {
+                fprintf(stderr, "nabla run: --stop-after: '%s' is not a positive count\n", argv[i]);
+                goto out;
+            }
+            o.stop_after = v;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "nabla run: unknown option '%s'%s\n", a, has_value ? "" : " (or missing value)");
+            goto out;
+        } else if (!o.config_path) {
+            o.config_path = a;
+        } else {
+            fprintf(stderr, "nabla run: more than one config file ('%s' and '%s')\n", o.config_path, a);
+            goto out;
+        }
+    }
+    if (!o.resume && !o.config_path) {
+        fprintf(stderr, "nabla run: no config file (usage: nabla run CONFIG [options])\n");
+        goto out;
+    }
+    o.sets = sets;
+    char msg[1024];
+    int st = nb_experiment_run(&o, msg, sizeof msg);
+    if (st != NB_OK) {
+        fprintf(stderr, "nabla run: %s\n", msg[0] ? msg : nb_strerror(st));
+        rc = 1;
+    } else {
+        rc = 0;
+    }
+out:
+    free(sets);
+    return rc;
+}
+
+static int cmd_keys(void)
+{
+    size_t n;
+    const nb_config_key *k = nb_experiment_schema(&n);
+    for (size_t i = 0; i < n; i++)
+        printf("%-26s %-10s %s\n", k[i].name, k[i].required ? "(required)" : k[i].def ? k[i].def : "(unset)",
+               k[i].help ? k[i].help : "");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -229,6 +313,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "info") == 0) return cmd_info();
     if (strcmp(cmd, "ops") == 0) return cmd_ops();
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "keys") == 0) return cmd_keys();
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);

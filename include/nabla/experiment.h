@@ -1,0 +1,53 @@
+/* nabla/experiment.h — reproducible learning experiments.
+ *
+ * A run is a config file (docs/experiments.md) plus a seed.  It writes a
+ * run directory:
+ *   config.conf   the config as resolved (every key, with its origin)
+ *   meta.json     versions, BLAS bound, threads, seed, start/end times, final metrics
+ *   costs.csv     step,epoch,cost[,...] flushed row by row; no wall-clock values,
+ *                 so the same config and seed give a byte-identical file
+ *   results.txt   headline quantities and final parameters (%.17g)
+ *   model.nbm     final parameters (nb_model_load reads it)
+ *   checkpoint.nbk  written atomically; `--resume DIR` continues from it
+ *   cost.gp, cost.png (gnuplot, when installed; plot.txt says so otherwise)
+ *   timing.log    wall-clock per epoch (kept out of costs.csv)
+ *   gradcheck.log directional checks every log.gradcheck_every steps
+ */
+#ifndef NABLA_EXPERIMENT_H
+#define NABLA_EXPERIMENT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <nabla/config.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nb_run_opts {
+    const char *config_path;   /* ignored when resume is set (DIR/config.conf is used) */
+    const char *const *sets;   /* "key=value" overrides */
+    size_t n_sets;
+    const char *out_dir;       /* NULL: runs/<experiment.name>-seed<seed> */
+    int has_seed;              /* override experiment.seed with seed */
+    unsigned long seed;
+    int resume;                /* continue the run in out_dir */
+    int progress;              /* -1: a bar when log is a terminal; 0: plain lines; 1: bar */
+    FILE *log;                 /* progress and log lines (NULL: silent) */
+    size_t stop_after;         /* > 0: stop (as if killed) once this many steps are done */
+} nb_run_opts;
+
+void nb_run_opts_init(nb_run_opts *o);
+
+/* Runs (or resumes) an experiment.  NB_OK when it finished (or stopped at
+ * stop_after); otherwise a status with the reason in msg. */
+int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len);
+
+/* The experiment schema, for tools and tests (nb_config_alloc(schema, n)). */
+const nb_config_key *nb_experiment_schema(size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NABLA_EXPERIMENT_H */
