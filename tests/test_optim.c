@@ -1,0 +1,894 @@
+/* test_optim.c — optimizers against PyTorch, schedules, frozen parameters,
+ * refused gradients and options, allocation failures, and checkpoints that
+ * continue bit for bit.
+ *
+ * Reference values: PyTorch 1.13 (float64, ATEN_CPU_CAPABILITY=default),
+ * printed with %.17g by tests/ref/optim_ref.py.  Problem: one (2,3)
+ * parameter w on L(w) = 0.5 * sum(a * (w - c)^2), gradient a * (w - c) set
+ * explicitly before every step; one epoch per step. */
+#include <config.h>
+
+#include <float.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nabla/nabla.h>
+#include "testutil.h"
+
+/* ---- reference values (tests/ref/optim_ref.py, PyTorch 1.13.0a0) -------- */
+
+/* sgd: 1.13.0a0 */
+static const double ref_sgd[3][6] = {
+    { 2.1964999999999999, -0.6875, 0.3125, 3.6375000000000002, 0.025000000000000022, 1.3125 },
+    { 2.02685, -0.265625, 0.13906249999999998, 3.5306250000000001, 0.11500000000000002, 1.1484375 },
+    { 1.8741650000000001, 0.05078125, -0.021367187500000051, 3.4290937500000003, 0.16900000000000001, 1.0048828125 },
+};
+/* sgd_wd: 1.13.0a0 */
+static const double ref_sgd_wd[3][6] = {
+    { 2.1845749999999997, -0.68125000000000002, 0.31, 3.6187499999999999, 0.025625000000000009, 1.3049999999999999 },
+    { 2.0051946249999997, -0.25753124999999999, 0.13519999999999999, 3.4947187500000001, 0.11524687500000001, 1.1353499999999999 },
+    { 1.8446491893749997, 0.058139218749999999, -0.025616000000000055, 3.3775092187500002, 0.168571890625, 0.98775449999999987 },
+};
+/* momentum: 1.13.0a0 */
+static const double ref_momentum[3][6] = {
+    { 2.1964999999999999, -0.6875, 0.3125, 3.6375000000000002, 0.025000000000000022, 1.3125 },
+    { 1.8572, 0.24062500000000009, -0.029687500000000033, 3.4293750000000003, 0.25, 0.97968750000000004 },
+    { 1.41611, 1.2657812500000001, -0.48542968749999998, 3.1455937500000002, 0.45250000000000001, 0.55769531249999993 },
+};
+/* momentum_wd: 1.13.0a0 */
+static const double ref_momentum_wd[3][6] = {
+    { 2.1845749999999997, -0.68125000000000002, 0.31, 3.6187499999999999, 0.025625000000000009, 1.3049999999999999 },
+    { 1.8248121249999998, 0.25434374999999998, -0.035800000000000054, 3.3765937500000001, 0.250809375, 0.95984999999999987 },
+    { 1.3594202643749997, 1.2815204687500001, -0.4941560000000001, 3.0479404687500002, 0.45189751562500002, 0.52443449999999991 },
+};
+/* nesterov: 1.13.0a0 */
+static const double ref_nesterov[3][6] = {
+    { 2.0268499999999996, -0.18124999999999991, 0.14374999999999999, 3.5362499999999999, 0.16000000000000003, 1.14375 },
+    { 1.5840634999999996, 0.8354687500000002, -0.31360937500000002, 3.2516812499999999, 0.34989999999999999, 0.72023437499999998 },
+    { 1.1170000849999997, 1.5628867187500002, -0.82084035156250001, 2.9207909062499997, 0.41248600000000002, 0.29668652343749996 },
+};
+/* nesterov_wd: 1.13.0a0 */
+static const double ref_nesterov_wd[3][6] = {
+    { 2.0041924999999998, -0.16937499999999983, 0.13900000000000001, 3.5006249999999999, 0.16118750000000004, 1.1294999999999999 },
+    { 1.53701184625, 0.84837468750000022, -0.32102800000000009, 3.1709971874999998, 0.34915996874999999, 0.69256349999999989 },
+    { 1.049311585798125, 1.5644403076562501, -0.82624894400000015, 2.7912438876562495, 0.40840943842187499, 0.26040896549999981 },
+};
+/* adam: 1.13.0a0 */
+static const double ref_adam[3][6] = {
+    { 2.2850000005305038, -1.1500000001777777, 0.40000000053333334, 3.6500000008888889, -0.025000000666666661, 1.4000000005333333 },
+    { 2.1851791004220638, -1.0501442684362396, 0.30012718905329239, 3.5501442698721588, 0.073044238855662552, 1.3002390626979463 },
+    { 2.0856716501504029, -0.95053872664342998, 0.20047393487983128, 3.450538728816571, 0.16660596441022058, 1.2009028711344603 },
+};
+/* adamw: 1.13.0a0 */
+static const double ref_adamw[3][6] = {
+    { 2.2611500005305039, -1.1375000001777777, 0.39500000053333334, 3.6125000008888888, -0.02375000066666666, 1.3850000005333332 },
+    { 2.1387731193067356, -1.0262914859679615, 0.29118479931173014, 3.4765888693626676, 0.074487299305801863, 1.2714369978005111 },
+    { 2.0180323035328178, -0.91648266251244437, 0.18863869259420107, 3.3424108482207613, 0.16720015121947773, 1.1595201606937693 },
+};
+/* momentum_steplr: 1.13.0a0 */
+static const double ref_momentum_steplr[5][6] = {
+    { 2.1964999999999999, -0.6875, 0.3125, 3.6375000000000002, 0.025000000000000022, 1.3125 },
+    { 1.8572, 0.24062500000000009, -0.029687500000000033, 3.4293750000000003, 0.25, 0.97968750000000004 },
+    { 1.636655, 0.75320312500000008, -0.25755859375000001, 3.2874843750000005, 0.35125000000000001, 0.76869140624999999 },
+    { 1.38133175, 1.2453730468750002, -0.52798413085937501, 3.1150957031250006, 0.42212500000000003, 0.53075170898437496 },
+    { 1.2444029937500001, 1.4515136962890627, -0.6772759201049805, 3.0173321044921879, 0.43680625000000001, 0.40709285430908199 },
+};
+/* adam_explr: 1.13.0a0 */
+static const double ref_adam_explr[5][6] = {
+    { 2.2850000005305038, -1.1500000001777777, 0.40000000053333334, 3.6500000008888889, -0.025000000666666661, 1.4000000005333333 },
+    { 2.1951611904329078, -1.0601298416103935, 0.31011447020129651, 3.5601298429738315, 0.063239814903429628, 1.310215156481485 },
+    { 2.1145352116613108, -0.97942991668369517, 0.22937850183990877, 3.4794299186437363, 0.13949712015364635, 1.229717853417434 },
+    { 2.0422444536949422, -0.90701688107366751, 0.15690619458798238, 3.4070168835778474, 0.20352701703855838, 1.1576420124174556 },
+    { 1.9774800280579594, -0.84208038918034511, 0.091886724371165185, 3.3420803921795739, 0.25526896196365273, 1.0931828276184261 },
+};
+/* lr of steplr, epochs 0..7: 1.13.0a0 */
+static const double ref_lr_steplr[8] = { 0.23849999999999999, 0.23849999999999999, 0.23849999999999999, 0.02385, 0.02385, 0.02385, 0.002385, 0.002385 };
+/* lr of explr, epochs 0..7: 1.13.0a0 */
+static const double ref_lr_explr[8] = { 0.23849999999999999, 0.21465000000000001, 0.19318500000000002, 0.17386650000000003, 0.15647985000000003, 0.14083186500000003, 0.12674867850000002, 0.11407381065000002 };
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const double W0[6] = { 2.385, -1.25, 0.5, 3.75, -0.125, 1.5 };   /* (2,3) */
+static const double A[6] = { 1.0, 2.5, 0.75, 0.5, 4.0, 1.25 };          /* (2,3) */
+static const double C[6] = { 0.5, 1.0, -2.0, 1.5, 0.25, 0.0 };          /* (2,3) */
+
+/* grad := a * (w - c), the same two roundings as the reference script. */
+static void quad_grad(nb_node *w)
+{
+    const double *v = nb_node_cvalue(w);
+    double *g = nb_node_grad(w);
+    for (size_t i = 0; i < 6; i++) g[i] = A[i] * (v[i] - C[i]);
+}
+
+/* A deterministic gradient for any parameter: a function of its values and
+ * of the epoch. */
+static void some_grad(nb_node *p, size_t epoch)
+{
+    const double *v = nb_node_cvalue(p);
+    double *g = nb_node_grad(p);
+    for (size_t i = 0; i < nb_node_size(p); i++)
+        g[i] = A[i % 6] * (v[i] - C[(i + 1) % 6]) + 0.0125 * (double)epoch - 0.03;
+}
+
+static nb_optim_opts opts_of(nb_optim_kind kind, double lr)
+{
+    nb_optim_opts o;
+    nb_optim_opts_init(&o);
+    o.kind = kind;
+    o.lr = lr;
+    return o;
+}
+
+static int same_bits(const double *a, const double *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n * sizeof(double)) == 0;
+}
+
+/* Two archives hold the same names, shapes, bits and strings. */
+static int archives_equal(const nb_archive *a, const nb_archive *b)
+{
+    if (nb_archive_count(a) != nb_archive_count(b)) return 0;
+    if (nb_archive_str_count(a) != nb_archive_str_count(b)) return 0;
+    for (size_t i = 0; i < nb_archive_count(a); i++) {
+        const char *name = nb_archive_name_at(a, i);
+        size_t r1, c1, r2, c2;
+        const double *x = nb_archive_get(a, name, &r1, &c1);
+        const double *y = nb_archive_get(b, name, &r2, &c2);
+        if (y == NULL || r1 != r2 || c1 != c2 || !same_bits(x, y, r1 * c1)) return 0;
+    }
+    for (size_t i = 0; i < nb_archive_str_count(a); i++) {
+        const char *key = nb_archive_key_at(a, i);
+        const char *y = nb_archive_get_str(b, key);
+        if (y == NULL || strcmp(nb_archive_get_str(a, key), y) != 0) return 0;
+    }
+    return 1;
+}
+
+/* The optimizer's whole state as an archive (to compare before / after). */
+static nb_archive *snapshot(const nb_optim *opt)
+{
+    nb_archive *ar = nb_archive_alloc();
+    ck_assert_int_eq(nb_optim_save(opt, ar, "s/"), NB_OK);
+    return ar;
+}
+
+/* src without the tensor or key named skip, with key set_key := set_value
+ * (when set_key is not NULL). */
+static nb_archive *copy_archive(const nb_archive *src, const char *skip, const char *set_key,
+                                const char *set_value)
+{
+    nb_archive *ar = nb_archive_alloc();
+    for (size_t i = 0; i < nb_archive_count(src); i++) {
+        const char *name = nb_archive_name_at(src, i);
+        if (skip && strcmp(name, skip) == 0) continue;
+        size_t r, c;
+        const double *v = nb_archive_get(src, name, &r, &c);
+        ck_assert_int_eq(nb_archive_put(ar, name, r, c, v), NB_OK);
+    }
+    for (size_t i = 0; i < nb_archive_str_count(src); i++) {
+        const char *key = nb_archive_key_at(src, i);
+        if (skip && strcmp(key, skip) == 0) continue;
+        ck_assert_int_eq(nb_archive_put_str(ar, key, nb_archive_get_str(src, key)), NB_OK);
+    }
+    if (set_key) ck_assert_int_eq(nb_archive_put_str(ar, set_key, set_value), NB_OK);
+    return ar;
+}
+
+/* Graph with w (2,3), b (1,3), u (3,1). */
+static nb_graph *three_params(void)
+{
+    nb_graph *g = nb_graph_alloc();
+    ck_assert_ptr_nonnull(nb_param(g, "w", 2, 3, W0));
+    ck_assert_ptr_nonnull(nb_param(g, "b", 1, 3, (double[]){ 0.25, -0.5, 1.125 }));
+    ck_assert_ptr_nonnull(nb_param(g, "u", 3, 1, (double[]){ -2.75, 0.0625, 4.5 }));
+    return g;
+}
+
+static void grads_all(nb_graph *g, size_t epoch)
+{
+    for (size_t i = 0; i < nb_graph_param_count(g); i++) some_grad(nb_graph_param_at(g, i), epoch);
+}
+
+static int graphs_equal(nb_graph *a, nb_graph *b)
+{
+    for (size_t i = 0; i < nb_graph_param_count(a); i++) {
+        nb_node *p = nb_graph_param_at(a, i), *q = nb_graph_param_at(b, i);
+        if (!same_bits(nb_node_cvalue(p), nb_node_cvalue(q), nb_node_size(p))) return 0;
+    }
+    return nb_graph_param_count(a) == nb_graph_param_count(b);
+}
+
+/* ---- names and options ---------------------------------------------------- */
+
+START_TEST(test_names)
+{
+    static const char *const kinds[] = { "sgd", "momentum", "nesterov", "adam" };
+    for (int k = 0; k < NB_OPTIM_KIND_COUNT_; k++) {
+        ck_assert_str_eq(nb_optim_kind_name((nb_optim_kind)k), kinds[k]);
+        nb_optim_kind got = NB_OPTIM_KIND_COUNT_;
+        ck_assert_int_eq(nb_optim_kind_parse(kinds[k], &got), NB_OK);
+        ck_assert_int_eq(got, k);
+    }
+    static const char *const scheds[] = { "constant", "step", "exp" };
+    for (int k = 0; k < NB_SCHEDULE_KIND_COUNT_; k++) {
+        ck_assert_str_eq(nb_schedule_kind_name((nb_schedule_kind)k), scheds[k]);
+        nb_schedule_kind got = NB_SCHEDULE_KIND_COUNT_;
+        ck_assert_int_eq(nb_schedule_kind_parse(scheds[k], &got), NB_OK);
+        ck_assert_int_eq(got, k);
+    }
+    nb_optim_kind k = NB_OPTIM_NESTEROV;
+    ck_assert_int_eq(nb_optim_kind_parse("adamw", &k), NB_ENOTFOUND);
+    ck_assert_int_eq(nb_optim_kind_parse("SGD", &k), NB_ENOTFOUND);
+    ck_assert_int_eq(nb_optim_kind_parse("", &k), NB_ENOTFOUND);
+    ck_assert_int_eq(k, NB_OPTIM_NESTEROV);
+    ck_assert_int_eq(nb_optim_kind_parse(NULL, &k), NB_EINVAL);
+    ck_assert_int_eq(nb_optim_kind_parse("sgd", NULL), NB_EINVAL);
+    nb_schedule_kind s = NB_SCHEDULE_EXP;
+    ck_assert_int_eq(nb_schedule_kind_parse("cosine", &s), NB_ENOTFOUND);
+    ck_assert_int_eq(s, NB_SCHEDULE_EXP);
+    ck_assert_str_eq(nb_optim_kind_name((nb_optim_kind)42), "?");
+    ck_assert_str_eq(nb_schedule_kind_name((nb_schedule_kind)-1), "?");
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+    nb_optim_opts o;
+    memset(&o, 0xA5, sizeof o);
+    nb_optim_opts_init(&o);
+    ck_assert_int_eq(o.kind, NB_OPTIM_SGD);
+    ck_assert(o.lr == 0.01 && o.momentum == 0.9);
+    ck_assert(o.beta1 == 0.9 && o.beta2 == 0.999 && o.eps == 1e-8);
+    ck_assert(o.weight_decay == 0.0);
+    ck_assert_int_eq(o.schedule, NB_SCHEDULE_CONSTANT);
+    ck_assert(o.gamma == 0.1);
+    ck_assert_uint_eq(o.step_size, 10);
+    ck_assert_int_eq(nb_optim_opts_check(&o, NULL, 0), NB_OK);
+
+    nb_graph *g = nb_graph_alloc();
+    nb_param(g, "w", 2, 3, W0);
+    nb_optim *opt = nb_optim_alloc(g, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(opt);
+    nb_optim_opts got;
+    nb_optim_get_opts(opt, &got);
+    ck_assert(got.kind == o.kind && got.lr == o.lr && got.gamma == o.gamma &&
+              got.step_size == o.step_size);
+    ck_assert_uint_eq(nb_optim_steps(opt), 0);
+    ck_assert_str_eq(nb_optim_errmsg(opt), "");
+    ck_assert(nb_optim_is_trainable(opt, "w"));
+    nb_optim_free(opt);
+    nb_optim_free(NULL);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* Bad option set number i (an Adam otherwise at the defaults); returns the
+ * field the message must name, NULL past the last case. */
+static const char *bad_case(int i, nb_optim_opts *o)
+{
+    nb_optim_opts_init(o);
+    o->kind = NB_OPTIM_ADAM;
+    switch (i) {
+    case 0: o->lr = 0; return "lr";
+    case 1: o->lr = -2.385; return "lr";
+    case 2: o->lr = NAN; return "lr";
+    case 3: o->lr = INFINITY; return "lr";
+    case 4: o->momentum = 1.0; return "momentum";
+    case 5: o->momentum = -0.1; return "momentum";
+    case 6: o->momentum = NAN; return "momentum";
+    case 7: o->kind = NB_OPTIM_NESTEROV; o->momentum = 0.0; return "nesterov";
+    case 8: o->beta1 = 1.0; return "beta1";
+    case 9: o->beta1 = -0.5; return "beta1";
+    case 10: o->beta2 = 1.0; return "beta2";
+    case 11: o->beta2 = NAN; return "beta2";
+    case 12: o->eps = 0; return "eps";
+    case 13: o->eps = INFINITY; return "eps";
+    case 14: o->weight_decay = -0.01; return "weight_decay";
+    case 15: o->weight_decay = NAN; return "weight_decay";
+    case 16: o->gamma = 0; return "gamma";
+    case 17: o->gamma = -0.5; return "gamma";
+    case 18: o->gamma = INFINITY; return "gamma";
+    case 19: o->step_size = 0; return "step_size";
+    case 20: o->kind = (nb_optim_kind)17; return "kind";
+    case 21: o->schedule = (nb_schedule_kind)9; return "schedule";
+    default: return NULL;
+    }
+}
+
+START_TEST(test_bad_options)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_param(g, "w", 2, 3, W0);
+    nb_optim_opts o;
+    const char *field;
+    int i = 0;
+    for (; (field = bad_case(i, &o)) != NULL; i++) {
+        char msg[256] = "x";
+        ck_assert_int_eq(nb_optim_opts_check(&o, msg, sizeof msg), NB_EINVAL);
+        strcpy(msg, "x");
+        nb_optim *opt = nb_optim_alloc(g, &o, msg, sizeof msg);
+        ck_assert_msg(opt == NULL, "case %d (%s) accepted", i, field);
+        ck_assert_msg(strstr(msg, field) != NULL, "case %d: '%s' lacks '%s'", i, msg, field);
+    }
+    ck_assert_int_eq(i, 22);
+    /* Momentum 0 with plain momentum, beta 0 and a huge gamma are fine. */
+    nb_optim_opts ok = opts_of(NB_OPTIM_MOMENTUM, 2.385);
+    ok.momentum = 0.0;
+    ok.beta1 = 0.0;
+    ok.gamma = 3.0;
+    ck_assert_int_eq(nb_optim_opts_check(&ok, NULL, 0), NB_OK);
+    char msg[128];
+    ck_assert_ptr_null(nb_optim_alloc(NULL, &ok, msg, sizeof msg));
+    ck_assert_ptr_nonnull(strstr(msg, "graph"));
+    ck_assert_int_eq(nb_optim_opts_check(NULL, msg, sizeof msg), NB_EINVAL);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* ---- updates against PyTorch ---------------------------------------------- */
+
+typedef struct ref_case {
+    const char *name;
+    nb_optim_kind kind;
+    double wd;
+    nb_schedule_kind schedule;
+    double gamma;
+    size_t step_size;
+    size_t steps;
+    const double (*ref)[6];
+} ref_case;
+
+static const ref_case ref_cases[] = {
+    { "sgd", NB_OPTIM_SGD, 0.0, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_sgd },
+    { "sgd_wd", NB_OPTIM_SGD, 0.05, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_sgd_wd },
+    { "momentum", NB_OPTIM_MOMENTUM, 0.0, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_momentum },
+    { "momentum_wd", NB_OPTIM_MOMENTUM, 0.05, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_momentum_wd },
+    { "nesterov", NB_OPTIM_NESTEROV, 0.0, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_nesterov },
+    { "nesterov_wd", NB_OPTIM_NESTEROV, 0.05, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_nesterov_wd },
+    { "adam", NB_OPTIM_ADAM, 0.0, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_adam },
+    { "adamw", NB_OPTIM_ADAM, 0.1, NB_SCHEDULE_CONSTANT, 0.1, 10, 3, ref_adamw },
+    { "momentum_steplr", NB_OPTIM_MOMENTUM, 0.0, NB_SCHEDULE_STEP, 0.5, 2, 5, ref_momentum_steplr },
+    { "adam_explr", NB_OPTIM_ADAM, 0.0, NB_SCHEDULE_EXP, 0.9, 10, 5, ref_adam_explr },
+};
+
+START_TEST(test_against_pytorch)
+{
+    const ref_case *rc = &ref_cases[_i];
+    nb_graph *g = nb_graph_alloc();
+    nb_node *w = nb_param(g, "w", 2, 3, W0);
+    nb_optim_opts o = opts_of(rc->kind, 0.1);
+    o.weight_decay = rc->wd;
+    o.schedule = rc->schedule;
+    o.gamma = rc->gamma;
+    o.step_size = rc->step_size;
+    char msg[256];
+    nb_optim *opt = nb_optim_alloc(g, &o, msg, sizeof msg);
+    ck_assert_msg(opt != NULL, "%s", msg);
+    double maxdiff = 0;
+    for (size_t e = 0; e < rc->steps; e++) {
+        quad_grad(w);
+        ck_assert_int_eq(nb_optim_step(opt, e), NB_OK);
+        for (size_t i = 0; i < 6; i++) {
+            double d = fabs(nb_node_cvalue(w)[i] - rc->ref[e][i]);
+            if (d > maxdiff) maxdiff = d;
+            /* A few ulps: PyTorch may fuse a*b+c where C does not. */
+            NB_ASSERT_NEAR(nb_node_cvalue(w)[i], rc->ref[e][i], 1e-14);
+        }
+    }
+    ck_assert_uint_eq(nb_optim_steps(opt), rc->steps);
+    printf("optim vs PyTorch 1.13 %-16s %zu steps: max |diff| = %.3g\n", rc->name, rc->steps,
+           maxdiff);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_sgd_exact)
+{
+    /* lr = 1: w - g bit for bit; momentum's first step equals SGD's. */
+    const double gv[6] = { 0.1, -2.385, 1e-17, 3.0, -0.0, 1.0 / 3.0 };
+    for (int kind = NB_OPTIM_SGD; kind <= NB_OPTIM_MOMENTUM; kind++) {
+        nb_graph *g = nb_graph_alloc();
+        nb_node *w = nb_param(g, "w", 2, 3, W0);
+        memcpy(nb_node_grad(w), gv, sizeof gv);
+        nb_optim_opts o = opts_of((nb_optim_kind)kind, 1.0);
+        nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+        ck_assert_int_eq(nb_optim_step(opt, 0), NB_OK);
+        for (size_t i = 0; i < 6; i++) {
+            double want = W0[i] - gv[i];
+            ck_assert_msg(nb_node_cvalue(w)[i] == want, "kind %d [%zu]: %.17g != %.17g", kind,
+                          i, nb_node_cvalue(w)[i], want);
+        }
+        nb_optim_free(opt);
+        nb_graph_free(g);
+    }
+}
+END_TEST
+
+/* ---- schedules ------------------------------------------------------------ */
+
+START_TEST(test_schedules)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_optim_opts o = opts_of(NB_OPTIM_SGD, 0.2385);
+    nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+    ck_assert(nb_optim_lr(opt, 0) == 0.2385 && nb_optim_lr(opt, 1000000) == 0.2385);
+    nb_optim_free(opt);
+
+    /* PyTorch StepLR / ExponentialLR multiply as they go; nabla uses the
+     * closed form with pow(): a few ulps apart at most. */
+    o.schedule = NB_SCHEDULE_STEP;
+    o.gamma = 0.1;
+    o.step_size = 3;
+    opt = nb_optim_alloc(g, &o, NULL, 0);
+    for (size_t e = 0; e < 8; e++)
+        NB_ASSERT_NEAR(nb_optim_lr(opt, e), ref_lr_steplr[e], 4 * DBL_EPSILON * ref_lr_steplr[e]);
+    nb_optim_free(opt);
+    o.schedule = NB_SCHEDULE_EXP;
+    o.gamma = 0.9;
+    opt = nb_optim_alloc(g, &o, NULL, 0);
+    for (size_t e = 0; e < 8; e++)
+        NB_ASSERT_NEAR(nb_optim_lr(opt, e), ref_lr_explr[e], 8 * DBL_EPSILON * ref_lr_explr[e]);
+    nb_optim_free(opt);
+
+    /* By hand, exactly: halving every 3 epochs. */
+    o = opts_of(NB_OPTIM_SGD, 0.1);
+    o.schedule = NB_SCHEDULE_STEP;
+    o.gamma = 0.5;
+    o.step_size = 3;
+    opt = nb_optim_alloc(g, &o, NULL, 0);
+    const double hand[8] = { 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025 };
+    for (size_t e = 0; e < 8; e++) ck_assert(nb_optim_lr(opt, e) == hand[e]);
+    nb_optim_free(opt);
+    o.schedule = NB_SCHEDULE_EXP;
+    opt = nb_optim_alloc(g, &o, NULL, 0);
+    ck_assert(nb_optim_lr(opt, 4) == 0.1 / 16);
+    ck_assert(nb_optim_lr(opt, 5000) == 0.0);   /* underflows: allowed */
+    nb_optim_free(opt);
+    ck_assert(isnan(nb_optim_lr(NULL, 0)));
+    nb_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_schedule_overflow_refused)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_node *w = nb_param(g, "w", 2, 3, W0);
+    nb_optim_opts o = opts_of(NB_OPTIM_MOMENTUM, 0.1);
+    o.schedule = NB_SCHEDULE_EXP;
+    o.gamma = 10.0;
+    nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+    quad_grad(w);
+    ck_assert_int_eq(nb_optim_step(opt, 400), NB_EDOMAIN);
+    ck_assert_ptr_nonnull(strstr(nb_optim_errmsg(opt), "epoch 400"));
+    ck_assert(same_bits(nb_node_cvalue(w), W0, 6));
+    ck_assert_uint_eq(nb_optim_steps(opt), 0);
+    /* Underflow to lr 0 is a step that changes no value. */
+    o.gamma = 0.5;
+    nb_optim *opt2 = nb_optim_alloc(g, &o, NULL, 0);
+    ck_assert_int_eq(nb_optim_step(opt2, 5000), NB_OK);
+    ck_assert(same_bits(nb_node_cvalue(w), W0, 6));
+    ck_assert_str_eq(nb_optim_errmsg(opt2), "");
+    nb_optim_free(opt2);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* ---- frozen parameters, refused gradients --------------------------------- */
+
+START_TEST(test_frozen_param)
+{
+    for (int kind = 0; kind < NB_OPTIM_KIND_COUNT_; kind++) {
+        nb_graph *g = three_params();
+        nb_node *b = nb_graph_param_find(g, "b");
+        double b0[3];
+        memcpy(b0, nb_node_cvalue(b), sizeof b0);
+        nb_optim_opts o = opts_of((nb_optim_kind)kind, 0.1);
+        o.weight_decay = 0.05;   /* would move b even with a zero gradient */
+        nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+        ck_assert_int_eq(nb_optim_set_trainable(opt, "b", 0), NB_OK);
+        ck_assert(!nb_optim_is_trainable(opt, "b"));
+        ck_assert(nb_optim_is_trainable(opt, "w"));
+        for (size_t e = 0; e < 3; e++) {
+            grads_all(g, e);
+            nb_node_grad(b)[1] = NAN;   /* a frozen gradient is not even read */
+            ck_assert_int_eq(nb_optim_step(opt, e), NB_OK);
+        }
+        ck_assert(same_bits(nb_node_cvalue(b), b0, 3));
+        ck_assert(!same_bits(nb_node_cvalue(nb_graph_param_find(g, "w")), W0, 6));
+
+        /* Its update count stayed 0 (Adam's bias correction restarts there). */
+        nb_archive *ar = snapshot(opt);
+        ck_assert_str_eq(nb_archive_get_str(ar, "s/param/0/step"), "3");
+        ck_assert_str_eq(nb_archive_get_str(ar, "s/param/1/step"), "0");
+        ck_assert_str_eq(nb_archive_get_str(ar, "s/param/1/trainable"), "0");
+        nb_archive_free(ar);
+
+        ck_assert_int_eq(nb_optim_set_trainable(opt, "b", 1), NB_OK);
+        grads_all(g, 3);
+        ck_assert_int_eq(nb_optim_step(opt, 3), NB_OK);
+        ck_assert(!same_bits(nb_node_cvalue(b), b0, 3));
+
+        ck_assert_int_eq(nb_optim_set_trainable(opt, "nope", 0), NB_ENOTFOUND);
+        ck_assert_ptr_nonnull(strstr(nb_optim_errmsg(opt), "'nope'"));
+        /* A parameter created after the optimizer is not one of its own. */
+        ck_assert_ptr_nonnull(nb_param(g, "late", 1, 1, NULL));
+        ck_assert_int_eq(nb_optim_set_trainable(opt, "late", 0), NB_ENOTFOUND);
+        ck_assert_int_eq(nb_optim_set_trainable(opt, NULL, 0), NB_EINVAL);
+        ck_assert_int_eq(nb_optim_set_trainable(NULL, "b", 0), NB_EINVAL);
+        ck_assert(!nb_optim_is_trainable(opt, "late"));
+        nb_optim_free(opt);
+        nb_graph_free(g);
+    }
+}
+END_TEST
+
+START_TEST(test_nonfinite_gradient_refused)
+{
+    static const double bad[] = { NAN, INFINITY, -INFINITY };
+    for (int kind = 0; kind < NB_OPTIM_KIND_COUNT_; kind++) {
+        for (size_t k = 0; k < 3; k++) {
+            nb_graph *g = three_params();
+            nb_optim_opts o = opts_of((nb_optim_kind)kind, 0.1);
+            o.weight_decay = 0.01;
+            nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+            grads_all(g, 0);
+            ck_assert_int_eq(nb_optim_step(opt, 0), NB_OK);   /* some state */
+
+            nb_graph *before = three_params();
+            for (size_t i = 0; i < 3; i++)
+                memcpy(nb_node_value(nb_graph_param_at(before, i)),
+                       nb_node_cvalue(nb_graph_param_at(g, i)),
+                       nb_node_size(nb_graph_param_at(g, i)) * sizeof(double));
+            nb_archive *s0 = snapshot(opt);
+
+            /* The bad value sits in the LAST parameter: the first two would
+             * have been updated already without the up-front scan. */
+            grads_all(g, 1);
+            nb_node_grad(nb_graph_param_find(g, "u"))[2] = bad[k];
+            ck_assert_int_eq(nb_optim_step(opt, 1), NB_EDOMAIN);
+            const char *m = nb_optim_errmsg(opt);
+            ck_assert_msg(strstr(m, "'u'") && strstr(m, "(2, 0)"), "%s", m);
+            ck_assert(graphs_equal(g, before));
+            ck_assert_uint_eq(nb_optim_steps(opt), 1);
+            nb_archive *s1 = snapshot(opt);
+            ck_assert(archives_equal(s0, s1));
+
+            /* A good gradient goes through afterwards, and clears the message. */
+            grads_all(g, 1);
+            ck_assert_int_eq(nb_optim_step(opt, 1), NB_OK);
+            ck_assert_str_eq(nb_optim_errmsg(opt), "");
+            ck_assert_int_eq(nb_optim_step(NULL, 1), NB_EINVAL);
+
+            nb_archive_free(s1);
+            nb_archive_free(s0);
+            nb_graph_free(before);
+            nb_optim_free(opt);
+            nb_graph_free(g);
+        }
+    }
+}
+END_TEST
+
+/* ---- memory --------------------------------------------------------------- */
+
+typedef struct counting {
+    size_t allocs, frees;
+    long fail_at;
+} counting;
+
+static void *count_alloc(void *ud, size_t n)
+{
+    counting *c = ud;
+    if (c->fail_at >= 0 && (long)c->allocs == c->fail_at) {
+        c->allocs++;
+        return NULL;
+    }
+    c->allocs++;
+    return malloc(n);
+}
+
+static void count_free(void *ud, void *p)
+{
+    counting *c = ud;
+    if (p) c->frees++;
+    free(p);
+}
+
+START_TEST(test_allocation_failures)
+{
+    for (int kind = 0; kind < NB_OPTIM_KIND_COUNT_; kind++) {
+        for (long k = 0;; k++) {
+            counting c = { 0, 0, -1 };
+            nb_allocator al = { count_alloc, count_free, &c };
+            nb_graph *g = nb_graph_alloc_with(&al);
+            nb_param(g, "w", 2, 3, W0);
+            nb_param(g, "b", 1, 3, NULL);
+            size_t base = c.allocs;
+            c.fail_at = (long)base + k;
+            nb_optim_opts o = opts_of((nb_optim_kind)kind, 0.1);
+            char msg[256];
+            nb_optim *opt = nb_optim_alloc(g, &o, msg, sizeof msg);
+            c.fail_at = -1;
+            if (opt == NULL) {
+                ck_assert_msg(strstr(msg, "out of memory") != NULL, "%s", msg);
+                nb_graph_free(g);
+                ck_assert_uint_eq(c.allocs - 1, c.frees);
+                continue;
+            }
+            nb_optim_free(opt);
+            nb_graph_free(g);
+            ck_assert_uint_eq(c.allocs, c.frees);
+            ck_assert_int_ge(k, 2);   /* struct, slots (+ state) */
+            break;
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_no_params)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_optim_opts o = opts_of(NB_OPTIM_ADAM, 0.1);
+    nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+    ck_assert_ptr_nonnull(opt);
+    ck_assert_int_eq(nb_optim_step(opt, 0), NB_OK);
+    ck_assert_uint_eq(nb_optim_steps(opt), 1);
+    nb_archive *ar = nb_archive_alloc();
+    ck_assert_int_eq(nb_optim_save(opt, ar, NULL), NB_OK);
+    nb_optim *opt2 = nb_optim_alloc(g, &o, NULL, 0);
+    char msg[256];
+    ck_assert_int_eq(nb_optim_restore(opt2, ar, NULL, msg, sizeof msg), NB_OK);
+    ck_assert_uint_eq(nb_optim_steps(opt2), 1);
+    nb_archive_free(ar);
+    nb_optim_free(opt2);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+typedef struct cont_case {
+    nb_optim_kind kind;
+    double wd;
+    nb_schedule_kind schedule;
+} cont_case;
+
+static const cont_case cont_cases[] = {
+    { NB_OPTIM_SGD, 0.0, NB_SCHEDULE_CONSTANT },
+    { NB_OPTIM_SGD, 0.05, NB_SCHEDULE_STEP },
+    { NB_OPTIM_MOMENTUM, 0.0, NB_SCHEDULE_CONSTANT },
+    { NB_OPTIM_MOMENTUM, 0.05, NB_SCHEDULE_EXP },
+    { NB_OPTIM_NESTEROV, 0.0, NB_SCHEDULE_STEP },
+    { NB_OPTIM_NESTEROV, 0.05, NB_SCHEDULE_CONSTANT },
+    { NB_OPTIM_ADAM, 0.0, NB_SCHEDULE_STEP },
+    { NB_OPTIM_ADAM, 0.1, NB_SCHEDULE_EXP },
+};
+
+START_TEST(test_save_restore_continuation)
+{
+    const cont_case *cc = &cont_cases[_i];
+    nb_optim_opts o = opts_of(cc->kind, 0.05);
+    o.weight_decay = cc->wd;
+    o.schedule = cc->schedule;
+    o.gamma = cc->schedule == NB_SCHEDULE_EXP ? 0.9 : 0.5;
+    o.step_size = 3;
+    o.momentum = 0.8;
+    o.beta1 = 0.85;
+    o.beta2 = 0.995;
+    o.eps = 2.385e-7;
+
+    nb_graph *ga = three_params();
+    char msg[512];
+    nb_optim *a = nb_optim_alloc(ga, &o, msg, sizeof msg);
+    ck_assert_msg(a != NULL, "%s", msg);
+    for (size_t e = 0; e < 5; e++) {
+        grads_all(ga, e);
+        ck_assert_int_eq(nb_optim_step(a, e), NB_OK);
+        if (e == 2) ck_assert_int_eq(nb_optim_set_trainable(a, "u", 0), NB_OK);
+    }
+
+    /* One checkpoint file: the model under "model/", the optimizer under
+     * "optim/", plus metadata of the caller. */
+    const char *base = getenv("TMPDIR");
+    char dir[4096], cpath[4200];
+    snprintf(dir, sizeof dir, "%s/nb-optim-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cpath, sizeof cpath, "%s/ckpt.nbar", dir);
+    nb_archive *ck = nb_archive_alloc();
+    ck_assert_int_eq(nb_archive_put_str(ck, "kind", "nabla-checkpoint"), NB_OK);
+    ck_assert_int_eq(nb_model_put(ga, ck, "model/"), NB_OK);
+    ck_assert_int_eq(nb_optim_save(a, ck, "optim/"), NB_OK);
+    ck_assert_int_eq(nb_archive_write(ck, cpath, msg, sizeof msg), NB_OK);
+    nb_archive_free(ck);
+
+    /* A fresh graph and a fresh optimizer built with default options: the
+     * checkpoint brings the hyperparameters along. */
+    nb_graph *gb = nb_graph_alloc();
+    nb_param(gb, "w", 2, 3, NULL);
+    nb_param(gb, "b", 1, 3, NULL);
+    nb_param(gb, "u", 3, 1, NULL);
+    nb_optim_opts dflt = opts_of(cc->kind, 0.01);
+    nb_optim *b = nb_optim_alloc(gb, &dflt, msg, sizeof msg);
+    nb_archive *back = NULL;
+    ck_assert_int_eq(nb_archive_read(cpath, &back, msg, sizeof msg), NB_OK);
+    ck_assert_msg(nb_model_get(gb, back, "model/", msg, sizeof msg) == NB_OK, "%s", msg);
+    ck_assert_msg(nb_optim_restore(b, back, "optim/", msg, sizeof msg) == NB_OK, "%s", msg);
+    ck_assert_str_eq(msg, "");
+    nb_archive_free(back);
+    unlink(cpath);
+    rmdir(dir);
+
+    nb_optim_opts oa, ob;
+    nb_optim_get_opts(a, &oa);
+    nb_optim_get_opts(b, &ob);
+    ck_assert(oa.kind == ob.kind && oa.lr == ob.lr && oa.momentum == ob.momentum &&
+              oa.beta1 == ob.beta1 && oa.beta2 == ob.beta2 && oa.eps == ob.eps &&
+              oa.weight_decay == ob.weight_decay && oa.schedule == ob.schedule &&
+              oa.gamma == ob.gamma && oa.step_size == ob.step_size);
+    ck_assert_uint_eq(nb_optim_steps(b), 5);
+    ck_assert(!nb_optim_is_trainable(b, "u"));
+    ck_assert(graphs_equal(ga, gb));
+
+    for (size_t e = 5; e < 10; e++) {
+        grads_all(ga, e);
+        grads_all(gb, e);
+        ck_assert_int_eq(nb_optim_step(a, e), NB_OK);
+        ck_assert_int_eq(nb_optim_step(b, e), NB_OK);
+        if (e == 7) {
+            nb_optim_set_trainable(a, "u", 1);
+            nb_optim_set_trainable(b, "u", 1);
+        }
+    }
+    ck_assert_msg(graphs_equal(ga, gb), "continuation differs for %s",
+                  nb_optim_kind_name(cc->kind));
+    nb_archive *sa = snapshot(a), *sb = snapshot(b);
+    ck_assert(archives_equal(sa, sb));
+    ck_assert_uint_eq(nb_optim_steps(b), 10);
+    nb_archive_free(sa);
+    nb_archive_free(sb);
+    nb_optim_free(a);
+    nb_optim_free(b);
+    nb_graph_free(ga);
+    nb_graph_free(gb);
+}
+END_TEST
+
+START_TEST(test_restore_refused)
+{
+    nb_graph *g = three_params();
+    nb_optim_opts o = opts_of(NB_OPTIM_ADAM, 0.1);
+    nb_optim *src = nb_optim_alloc(g, &o, NULL, 0);
+    for (size_t e = 0; e < 3; e++) {
+        grads_all(g, e);
+        nb_optim_step(src, e);
+    }
+    nb_archive *ck = nb_archive_alloc();
+    ck_assert_int_eq(nb_optim_save(src, ck, "optim/"), NB_OK);
+    ck_assert_ptr_nonnull(nb_archive_get(ck, "optim/exp_avg/w", NULL, NULL));
+    ck_assert_ptr_nonnull(nb_archive_get(ck, "optim/exp_avg_sq/u", NULL, NULL));
+    ck_assert_str_eq(nb_archive_get_str(ck, "optim/kind"), "adam");
+    ck_assert_str_eq(nb_archive_get_str(ck, "optim/param/2/shape"), "3x1");
+
+    /* Target: a fresh Adam on a graph of the same layout. */
+    nb_graph *h = three_params();
+    nb_optim *dst = nb_optim_alloc(h, &o, NULL, 0);
+    nb_archive *fresh = snapshot(dst);
+    char msg[512];
+
+    struct { const char *skip, *key, *value; int st; const char *needle; } cases[] = {
+        { "optim/exp_avg_sq/u", NULL, NULL, NB_ENOTFOUND, "optim/exp_avg_sq/u" },
+        { "optim/param/1/step", NULL, NULL, NB_ENOTFOUND, "param/1/step" },
+        { NULL, "optim/lr", "abc", NB_EFORMAT, "lr" },
+        { NULL, "optim/lr", "0.1 ", NB_EFORMAT, "lr" },
+        { NULL, "optim/beta2", "1", NB_EFORMAT, "beta2" },
+        { NULL, "optim/kind", "sgd", NB_EINVAL, "'sgd'" },
+        { NULL, "optim/kind", "rmsprop", NB_EFORMAT, "rmsprop" },
+        { NULL, "optim/steps", "-1", NB_EFORMAT, "steps" },
+        { NULL, "optim/param_count", "4", NB_ESHAPE, "4 parameters" },
+        { NULL, "optim/param/2/name", "v", NB_ESHAPE, "'v'" },
+        { NULL, "optim/param/2/shape", "1x3", NB_ESHAPE, "(1x3)" },
+        { NULL, "optim/param/2/shape", "3by1", NB_EFORMAT, "shape" },
+        { NULL, "optim/param/2/trainable", "2", NB_EFORMAT, "trainable" },
+        { NULL, "optim/schedule", "cosine", NB_EFORMAT, "cosine" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        nb_archive *bad = copy_archive(ck, cases[k].skip, cases[k].key, cases[k].value);
+        int st = nb_optim_restore(dst, bad, "optim/", msg, sizeof msg);
+        ck_assert_msg(st == cases[k].st, "case %zu: %s (%s)", k, nb_status_name(st), msg);
+        ck_assert_msg(strstr(msg, cases[k].needle) != NULL, "case %zu: '%s'", k, msg);
+        /* Nothing was written: not the parameters checked before the fault. */
+        nb_archive *now = snapshot(dst);
+        ck_assert_msg(archives_equal(fresh, now), "case %zu: state changed", k);
+        ck_assert_uint_eq(nb_optim_steps(dst), 0);
+        nb_archive_free(now);
+        nb_archive_free(bad);
+    }
+    /* A tensor of the wrong shape. */
+    nb_archive *bad = copy_archive(ck, NULL, NULL, NULL);
+    ck_assert_int_eq(nb_archive_put(bad, "optim/exp_avg/b", 3, 1, W0), NB_OK);
+    ck_assert_int_eq(nb_optim_restore(dst, bad, "optim/", msg, sizeof msg), NB_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(msg, "optim/exp_avg/b"));
+    nb_archive_free(bad);
+
+    /* Another prefix, another layout of graph, another kind. */
+    ck_assert_int_eq(nb_optim_restore(dst, ck, "other/", msg, sizeof msg), NB_ENOTFOUND);
+    nb_graph *h2 = nb_graph_alloc();
+    nb_param(h2, "w", 2, 3, NULL);
+    nb_param(h2, "b", 1, 3, NULL);
+    nb_optim *two = nb_optim_alloc(h2, &o, NULL, 0);
+    ck_assert_int_eq(nb_optim_restore(two, ck, "optim/", msg, sizeof msg), NB_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(msg, "3 parameters"));
+    nb_optim_opts m = opts_of(NB_OPTIM_MOMENTUM, 0.1);
+    nb_optim *mom = nb_optim_alloc(h, &m, NULL, 0);
+    ck_assert_int_eq(nb_optim_restore(mom, ck, "optim/", msg, sizeof msg), NB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(msg, "'adam'"));
+    ck_assert_int_eq(nb_optim_restore(NULL, ck, "optim/", msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_optim_save(NULL, ck, "optim/"), NB_EINVAL);
+    ck_assert_int_eq(nb_optim_save(src, NULL, "optim/"), NB_EINVAL);
+
+    /* And the untouched checkpoint does restore. */
+    ck_assert_int_eq(nb_optim_restore(dst, ck, "optim/", msg, sizeof msg), NB_OK);
+    ck_assert_uint_eq(nb_optim_steps(dst), 3);
+
+    nb_optim_free(mom);
+    nb_optim_free(two);
+    nb_graph_free(h2);
+    nb_archive_free(fresh);
+    nb_archive_free(ck);
+    nb_optim_free(dst);
+    nb_optim_free(src);
+    nb_graph_free(h);
+    nb_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_save_diverged_state_refused)
+{
+    /* A momentum buffer that overflowed cannot go into an archive. */
+    nb_graph *g = nb_graph_alloc();
+    nb_node *w = nb_param(g, "w", 1, 2, (double[]){ 2.385, 1.0 });
+    nb_optim_opts o = opts_of(NB_OPTIM_MOMENTUM, 0.1);
+    nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+    nb_node_grad(w)[0] = DBL_MAX;
+    nb_node_grad(w)[1] = DBL_MAX;
+    ck_assert_int_eq(nb_optim_step(opt, 0), NB_OK);
+    ck_assert_int_eq(nb_optim_step(opt, 1), NB_OK);   /* v = 0.9*MAX + MAX = inf */
+    nb_archive *ar = nb_archive_alloc();
+    ck_assert_int_eq(nb_optim_save(opt, ar, "o/"), NB_EDOMAIN);
+    nb_archive_free(ar);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+END_TEST
+
+static Suite *optim_suite(void)
+{
+    Suite *s = suite_create("optim");
+    TCase *tc = tcase_create("options");
+    tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_bad_options);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("updates");
+    tcase_add_loop_test(tc, test_against_pytorch, 0, (int)(sizeof ref_cases / sizeof ref_cases[0]));
+    tcase_add_test(tc, test_sgd_exact);
+    tcase_add_test(tc, test_schedules);
+    tcase_add_test(tc, test_schedule_overflow_refused);
+    tcase_add_test(tc, test_frozen_param);
+    tcase_add_test(tc, test_nonfinite_gradient_refused);
+    tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_no_params);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("checkpoints");
+    tcase_add_loop_test(tc, test_save_restore_continuation, 0,
+                        (int)(sizeof cont_cases / sizeof cont_cases[0]));
+    tcase_add_test(tc, test_restore_refused);
+    tcase_add_test(tc, test_save_diverged_state_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return nb_test_run(optim_suite()); }
