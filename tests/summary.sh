@@ -25,6 +25,15 @@ for trs in "$dir"/*.trs; do
         if [ $((fails + errs)) -gt 0 ]; then
             grep -E ':[EF]:' "$log" | head -n 20 | sed 's/^/    /'
         fi
+    elif line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null | tail -n 1) && [ -n "$line" ]; then
+        # shell suites print their own "N passed, N failed" line
+        p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+        f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+        printf '%-28s %s\n' "$name:" "$line"
+        passed=$((passed + p))
+        failed=$((failed + f))
+        if [ "$result" = FAIL ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+        [ "$f" -gt 0 ] && grep -E '^FAIL' "$log" | head -n 20 | sed 's/^/    /'
     else
         case "$result" in
         PASS) passed=$((passed + 1)); printf '%-28s %s\n' "$name:" "pass" ;;

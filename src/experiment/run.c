@@ -1206,6 +1206,8 @@ static int setup_config(run *r)
     if (o->resume) {
         if (!o->out_dir) return fail(r, NB_EINVAL, "resume: no run directory given");
         path_join(path, sizeof path, o->out_dir, "config.conf");
+        if (!file_exists(path))
+            return fail(r, NB_ESTATE, "resume: '%s' holds no run (no config.conf)", o->out_dir);
     } else {
         if (!o->config_path) return fail(r, NB_EINVAL, "run: no config file given");
         snprintf(path, sizeof path, "%s", o->config_path);
