@@ -359,7 +359,8 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
         nbi_graph_error(g, NB_EINVAL, "apply: op is NULL");
         return NULL;
     }
-    if (nb_op_validate(op, msg, sizeof msg) != NB_OK) {
+    /* Registry ops are validated once by the test suite; others every time. */
+    if (!nbi_op_in_registry(op) && nb_op_validate(op, msg, sizeof msg) != NB_OK) {
         nbi_graph_error(g, NB_EINVAL, "%s", msg);
         return NULL;
     }

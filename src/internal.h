@@ -76,6 +76,9 @@ void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols,
 void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
                      size_t rows, size_t cols);
 
+/* 1 when op points into one of the registry's family tables. */
+int nbi_op_in_registry(const nb_op *op);
+
 /* Family tables (one per file under src/ops/). */
 extern const nb_op nbi_ops_arith[];
 extern const size_t nbi_n_ops_arith;

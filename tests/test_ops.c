@@ -60,6 +60,37 @@ START_TEST(test_registry_unique_names)
 }
 END_TEST
 
+/* Every typed builder reaches the registry op of its own name. */
+START_TEST(test_builders_reach_their_ops)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_node *a = nb_input(g, 2, 2, (double[]){ 0.5, 1.25, 2.385, 0.75 });
+    nb_node *b = nb_input(g, 2, 2, (double[]){ 0.25, 0.5, 0.125, 0.625 });
+    struct { nb_node *n; const char *name; } t[] = {
+        { nb_add(g, a, b), "add" }, { nb_sub(g, a, b), "sub" }, { nb_mul(g, a, b), "mul" },
+        { nb_div(g, a, b), "div" }, { nb_max(g, a, b), "max" }, { nb_neg(g, a), "neg" },
+        { nb_scale(g, a, 2.0), "scale" }, { nb_matmul(g, a, b), "matmul" },
+        { nb_transpose(g, a), "transpose" }, { nb_sum(g, a), "sum" }, { nb_mean(g, a), "mean" },
+        { nb_row_sums(g, a), "row_sums" }, { nb_col_sums(g, a), "col_sums" }, { nb_exp(g, a), "exp" },
+        { nb_log(g, a), "log" }, { nb_square(g, a), "square" }, { nb_sqrt(g, a), "sqrt" },
+        { nb_pow(g, a, 1.5), "pow" }, { nb_abs(g, a), "abs" }, { nb_sigmoid(g, a), "sigmoid" },
+        { nb_tanh(g, a), "tanh" }, { nb_relu(g, a), "relu" }, { nb_leaky_relu(g, a, 0.1), "leaky_relu" },
+        { nb_elu(g, a, 1.0), "elu" }, { nb_softplus(g, a), "softplus" }, { nb_softsign(g, a), "softsign" },
+        { nb_silu(g, a), "silu" }, { nb_gelu(g, a), "gelu" }, { nb_gelu_tanh(g, a), "gelu_tanh" },
+        { nb_hard_tanh(g, a), "hard_tanh" }, { nb_identity(g, a), "identity" },
+        { nb_softmax(g, a), "softmax" }, { nb_log_softmax(g, a), "log_softmax" },
+        { nb_mse(g, a, b), "mse" }, { nb_bce(g, b, b), "bce" }, { nb_bce_logits(g, a, b), "bce_logits" },
+        { nb_softmax_ce(g, a, b), "softmax_ce" }, { nb_l2(g, a, 0.5), "l2" },
+    };
+    ck_assert_msg(nb_graph_status(g) == NB_OK, "%s", nb_graph_errmsg(g));
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+        ck_assert_ptr_nonnull(t[k].n);
+        ck_assert_str_eq(nb_node_op(t[k].n)->name, t[k].name);
+    }
+    nb_graph_free(g);
+}
+END_TEST
+
 /* A deliberately broken sigmoid: backward forgets the (1 - s) factor. */
 static double broken_sigmoid_fn(double x, const double *hp, double *d)
 {
@@ -275,6 +306,7 @@ static Suite *ops_suite(void)
     TCase *tc = tcase_create("registry");
     tcase_add_loop_test(tc, test_registry_op_gradcheck, 0, (int)nb_op_count());
     tcase_add_test(tc, test_registry_unique_names);
+    tcase_add_test(tc, test_builders_reach_their_ops);
     tcase_add_test(tc, test_broken_op_is_caught);
     tcase_add_test(tc, test_transposed_gradient_caught);
     tcase_add_test(tc, test_kinks);

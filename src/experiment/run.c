@@ -1286,7 +1286,8 @@ static int setup_training(run *r)
     }
     nb_optim_opts oo;
     nb_optim_opts_init(&oo);
-    nb_optim_kind_parse(ok, &oo.kind);
+    if (nb_optim_kind_parse(ok, &oo.kind) != NB_OK)
+        return fail(r, NB_ECONFIG, "optimizer.kind: unknown optimizer '%s'", ok);
     oo.lr = cfg_double(r, "optimizer.lr");
     oo.momentum = cfg_double(r, "optimizer.momentum");
     oo.beta1 = cfg_double(r, "optimizer.beta1");
@@ -1294,8 +1295,8 @@ static int setup_training(run *r)
     oo.eps = cfg_double(r, "optimizer.eps");
     oo.weight_decay = cfg_double(r, "optimizer.weight_decay");
     const char *sc = cfg_str(r, "optimizer.schedule");
-    oo.schedule = strcmp(sc, "step") == 0 ? NB_SCHEDULE_STEP : strcmp(sc, "exp") == 0 ? NB_SCHEDULE_EXP
-                                                                                       : NB_SCHEDULE_CONSTANT;
+    if (nb_schedule_kind_parse(sc, &oo.schedule) != NB_OK)
+        return fail(r, NB_ECONFIG, "optimizer.schedule: unknown schedule '%s'", sc);
     oo.gamma = cfg_double(r, "optimizer.gamma");
     oo.step_size = cfg_size(r, "optimizer.step_size");
     char omsg[256] = "";

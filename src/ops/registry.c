@@ -4,6 +4,7 @@
  * docs/extending.md); to add a family, add a row below. */
 #include <config.h>
 
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -43,4 +44,13 @@ const nb_op *nb_op_find(const char *name)
         for (size_t i = 0; i < *families[f].n; i++)
             if (strcmp(families[f].ops[i].name, name) == 0) return &families[f].ops[i];
     return NULL;
+}
+
+int nbi_op_in_registry(const nb_op *op)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        if ((uintptr_t)op >= (uintptr_t)families[f].ops &&
+            (uintptr_t)op < (uintptr_t)(families[f].ops + *families[f].n))
+            return 1;
+    return 0;
 }
