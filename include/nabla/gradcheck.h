@@ -83,14 +83,21 @@ typedef struct nb_gradcheck_report {
     size_t worst_index;      /* coordinate with the largest ratio */
     double worst_ratio;
     size_t n_evals;          /* evaluations of f */
-    size_t n_fdf_mismatch;   /* fdf targets: coordinates where fdf() disagrees with f()/df() */
+    size_t n_fdf_mismatch;   /* fdf targets: coordinates (directions, in directional mode)
+                                where fdf() disagrees with f()/df() beyond the error bar */
     unsigned long seed;
     size_t n_entries;        /* entries below, worst first (<= opts.max_report) */
     nb_gradcheck_entry *entries;
     char target[128];        /* what was checked: "fdf (n=3)", "op sigmoid (2x3)" */
     char replay[256];        /* how to replay the same check */
-    char error[256];         /* why the check could not run, when it returned an error */
+    char error[256];         /* why the check could not run (error return), or, with NB_OK,
+                                what else failed: fdf() disagreeing with f()/df(), a kink
+                                whose declared backward value is wrong */
 } nb_gradcheck_report;
+
+/* Every check initialises *report from scratch: free a report's contents
+ * (nb_gradcheck_report_free) before passing it to another check, or its
+ * entries leak. */
 
 /* Fills *opts with the defaults above. */
 void nb_gradcheck_opts_init(nb_gradcheck_opts *opts);
