@@ -480,8 +480,10 @@ static void check_coord_at(const nbi_objective *obj, size_t i, double a, double 
     memset(e, 0, sizeof *e);
     e->index = i;
     e->x = x0;
+    if (obj->focus) obj->focus(obj->ctx, i, 1);
     decide(&F, &in, o, e);
     obj->set(obj->ctx, i, x0);
+    if (obj->focus) obj->focus(obj->ctx, i, 0);
 }
 
 /* f at the objective's current point (NaN when it cannot be evaluated). */
@@ -796,7 +798,7 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
     /* Re-read x into the private copy: df might have written into it. */
     gsl_vector_memcpy(xc, x);
     fdf_ctx c = { fdf, xc };
-    nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c };
+    nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c, NULL };
     if (fdf->fdf && !fdf_same_value(&obj, f0, f2, o, &r->n_evals)) {
         r->n_fdf_mismatch++;
         snprintf(r->error, sizeof r->error, "fdf() returns f = %.17g but f() returns %.17g", f2,
@@ -965,7 +967,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
     }
     gsl_vector_memcpy(xc, x);
     jac_ctx c = { fdf, xc, f, 0, v, 0, { 0 }, val, 0, 0, &r->n_evals };
-    nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c };
+    nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c, NULL };
     if (o->mode == NB_GC_DIRECTIONAL) {
         /* One fresh pair (v, u) per direction: v^T J u against d/dt <v, f(x + t u)>. */
         nb_gradcheck_opts one = *o;
@@ -1040,6 +1042,9 @@ typedef struct graph_ctx {
     nb_node *loss;
     size_t *offset;   /* (n_params + 1) cumulative sizes */
     size_t np;
+    nbi_partial partial;
+    int partial_ok;   /* partial re-evaluation available */
+    int focused;      /* a coordinate is in focus */
 } graph_ctx;
 
 static double *graph_slot(graph_ctx *c, size_t i)
@@ -1053,12 +1058,41 @@ static double *graph_slot(graph_ctx *c, size_t i)
     return &nb_graph_param_at(c->g, lo)->value[i - c->offset[lo]];
 }
 
+/* Per-coordinate mode re-evaluates only what the coordinate reaches: the
+ * rows or columns of each product, bias and activation downstream of it
+ * (nbi_partial_*), instead of the whole forward pass. */
+static void graph_focus(void *p, size_t i, int on)
+{
+    graph_ctx *c = p;
+    if (!c->partial_ok) return;
+    if (!on) {
+        nbi_partial_unfocus(&c->partial);
+        c->focused = 0;
+        return;
+    }
+    size_t lo = 0, hi = c->np;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (c->offset[mid] <= i) lo = mid;
+        else hi = mid;
+    }
+    nb_node *pn = nb_graph_param_at(c->g, lo);
+    size_t k = i - c->offset[lo];
+    nbi_partial_focus(&c->partial, pn, k / pn->cols, k % pn->cols);
+    c->focused = 1;
+}
+
 static double graph_get(void *p, size_t i) { return *graph_slot(p, i); }
 static void graph_set(void *p, size_t i, double v) { *graph_slot(p, i) = v; }
 
 static int graph_eval(void *p, double *f)
 {
     graph_ctx *c = p;
+    if (c->focused) {
+        nbi_partial_eval(&c->partial);
+        *f = c->loss->value[0];
+        return isfinite(*f) ? NB_OK : NB_EDOMAIN;
+    }
     int st = nb_graph_forward(c->g);
     if (st != NB_OK) {
         nb_graph_clear_error(c->g);   /* a perturbed point left the domain */
@@ -1113,8 +1147,15 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
         nb_node *pk = nb_graph_param_at(g, k);
         memcpy(grad + offset[k], pk->grad, pk->rows * pk->cols * sizeof(double));
     }
-    graph_ctx c = { g, loss, offset, np };
-    nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c };
+    graph_ctx c;
+    memset(&c, 0, sizeof c);
+    c.g = g;
+    c.loss = loss;
+    c.offset = offset;
+    c.np = np;
+    /* Without memory for it, every evaluation is a full forward pass. */
+    c.partial_ok = o.mode == NB_GC_PER_COORD && nbi_partial_init(&c.partial, g, loss->index + 1) == NB_OK;
+    nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c, graph_focus };
     handler_guard h = guard_on();
     if (o.mode == NB_GC_DIRECTIONAL) {
         rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -1127,6 +1168,7 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
         st = nbi_check_coords(&obj, grad, &o, 0, report);
     }
     guard_off(h);
+    if (c.partial_ok) nbi_partial_free(&c.partial);
     /* Values back at x (every coordinate was restored exactly). */
     nb_graph_clear_error(g);
     nb_graph_forward(g);

@@ -14,6 +14,10 @@ typedef struct nbi_objective {
     /* f at the current point; NB_OK or an error (then *f is ignored). */
     int (*eval)(void *ctx, double *f);
     void *ctx;
+    /* Optional: called with on = 1 before the evaluations of coordinate i
+     * (per-coordinate mode) and on = 0 after x_i is restored, so an
+     * objective can prepare a cheaper evaluation of one coordinate. */
+    void (*focus)(void *ctx, size_t i, int on);
 } nbi_objective;
 
 /* Decides coordinate i with analytic derivative a; restores x_i after. */

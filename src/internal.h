@@ -66,6 +66,26 @@ const char *nbi_shape_str(const nb_node *n, char *buf, size_t len);
 /* Generic forward/backward of pointwise ops (aux holds f'(x)). */
 void nbi_pointwise_forward(nb_node *out);
 void nbi_pointwise_backward(nb_node *out);
+void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r);
+
+/* Partial re-evaluation for per-coordinate checks: with one element of a
+ * parameter in focus, only the regions of the tape it reaches are
+ * recomputed; unfocus restores their values bit for bit. */
+typedef struct nbi_partial {
+    nb_graph *g;
+    size_t n;            /* tape nodes covered */
+    nb_rect *rect;       /* (n) dirty region per node, r0 == r1 when clean */
+    double *save;        /* saved values of the dirty regions */
+    size_t cap_save, used_save;
+    size_t first;        /* first dirty node (n when none) */
+} nbi_partial;
+
+/* Covers the first n tape nodes (up to the loss). */
+int nbi_partial_init(nbi_partial *P, nb_graph *g, size_t n);
+void nbi_partial_free(nbi_partial *P);
+void nbi_partial_focus(nbi_partial *P, const nb_node *param, size_t row, size_t col);
+void nbi_partial_eval(nbi_partial *P);
+void nbi_partial_unfocus(nbi_partial *P);
 
 /* Broadcasting helpers for binary element-wise ops.  For an (R,C) result,
  * the element (i,j) of input x is x->value[i*rs + j*cs]. */

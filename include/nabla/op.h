@@ -52,6 +52,19 @@ typedef void (*nb_backward_fn)(nb_node *out);
  * forward for backward); NULL means none. */
 typedef size_t (*nb_aux_fn)(const nb_node *out);
 
+/* A rectangle of a node's value: rows [r0, r1), columns [c0, c1). */
+typedef struct nb_rect {
+    size_t r0, r1, c0, c1;
+} nb_rect;
+
+/* Optional, for fast per-coordinate gradient checks: the part of out that a
+ * change of input i confined to *in can reach (an over-approximation is
+ * fine), written to *res.  NULL: the whole output. */
+typedef void (*nb_region_fn)(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res);
+/* Optional: recomputes only *res of out's value, with the same arithmetic
+ * as forward there.  NULL: forward recomputes everything. */
+typedef void (*nb_forward_region_fn)(nb_node *out, const nb_rect *res);
+
 typedef struct nb_interval {
     double lo, hi;
 } nb_interval;
@@ -82,6 +95,9 @@ struct nb_op {
     nb_forward_fn forward;
     nb_backward_fn backward;
     nb_aux_fn aux;
+    /* Optional: partial re-evaluation (pointwise ops have it built in). */
+    nb_region_fn region;
+    nb_forward_region_fn forward_region;
 };
 
 /* ---- the registry ------------------------------------------------------ */
@@ -107,6 +123,10 @@ int nb_shape_same(const nb_node *const *in, const double *hp, size_t *rows,
  * matrix, row vector vs matrix for a bias, column vector vs matrix). */
 int nb_shape_broadcast2(const nb_node *const *in, const double *hp,
                         size_t *rows, size_t *cols, char *msg, size_t len);
+/* Region rule of element-wise ops with nb_shape_broadcast2: a broadcast
+ * dimension spreads a change over the whole output dimension. */
+void nb_region_broadcast2(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res);
+
 /* A 1x1 result whatever the input shapes (reductions, losses with
  * same-shaped inputs are checked by nb_shape_same first). */
 int nb_shape_scalar(const nb_node *const *in, const double *hp, size_t *rows,

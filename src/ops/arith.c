@@ -22,6 +22,18 @@ static inline void binary_map(nb_node *out, double (*f)(double, double))
             out->value[i * C + j] = f(a->value[i * ars + j * acs], b->value[i * brs + j * bcs]);
 }
 
+/* binary_map over the rectangle r of the result only. */
+static inline void binary_map_rect(nb_node *out, const nb_rect *r, double (*f)(double, double))
+{
+    const nb_node *a = out->in[0], *b = out->in[1];
+    size_t ars, acs, brs, bcs, C = out->cols;
+    nbi_bcast_strides(a, out->rows, C, &ars, &acs);
+    nbi_bcast_strides(b, out->rows, C, &brs, &bcs);
+    for (size_t i = r->r0; i < r->r1; i++)
+        for (size_t j = r->c0; j < r->c1; j++)
+            out->value[i * C + j] = f(a->value[i * ars + j * acs], b->value[i * brs + j * bcs]);
+}
+
 static double f_add(double a, double b) { return a + b; }
 static double f_sub(double a, double b) { return a - b; }
 static double f_mul(double a, double b) { return a * b; }
@@ -29,6 +41,7 @@ static double f_div(double a, double b) { return a / b; }
 
 /* add: y = a + b;  da = g, db = g (summed over broadcast dims) */
 static void add_forward(nb_node *out) { binary_map(out, f_add); }
+static void add_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_add); }
 static void add_backward(nb_node *out)
 {
     nbi_bcast_accum(out->in[0], out->grad, NULL, 1.0, out->rows, out->cols);
@@ -37,6 +50,7 @@ static void add_backward(nb_node *out)
 
 /* sub: y = a - b;  da = g, db = -g */
 static void sub_forward(nb_node *out) { binary_map(out, f_sub); }
+static void sub_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_sub); }
 static void sub_backward(nb_node *out)
 {
     nbi_bcast_accum(out->in[0], out->grad, NULL, 1.0, out->rows, out->cols);
@@ -45,6 +59,7 @@ static void sub_backward(nb_node *out)
 
 /* mul: y = a ⊙ b;  da = g ⊙ b, db = g ⊙ a */
 static void mul_forward(nb_node *out) { binary_map(out, f_mul); }
+static void mul_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_mul); }
 static void mul_backward(nb_node *out)
 {
     nb_node *an = out->in[0], *bn = out->in[1];
@@ -62,6 +77,7 @@ static void mul_backward(nb_node *out)
 
 /* div: y = a / b;  da = g / b, db = -g a / b^2 = -g y / b */
 static void div_forward(nb_node *out) { binary_map(out, f_div); }
+static void div_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_div); }
 static void div_backward(nb_node *out)
 {
     nb_node *an = out->in[0], *bn = out->in[1];
@@ -83,6 +99,7 @@ static void div_backward(nb_node *out)
  * (ties send the gradient to a) */
 static double f_max(double a, double b) { return a >= b ? a : b; }
 static void max_forward(nb_node *out) { binary_map(out, f_max); }
+static void max_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_max); }
 static void max_backward(nb_node *out)
 {
     nb_node *an = out->in[0], *bn = out->in[1];
@@ -109,16 +126,21 @@ static double scale_fn(double x, const double *hp, double *d) { *d = hp[0]; retu
 
 const nb_op nbi_ops_arith[] = {
     { .name = "add", .maths = "y = a + b (broadcast); da = g, db = g", .arity = 2,
-      .shape = nb_shape_broadcast2, .forward = add_forward, .backward = add_backward },
+      .shape = nb_shape_broadcast2, .forward = add_forward, .backward = add_backward,
+      .region = nb_region_broadcast2, .forward_region = add_forward_region },
     { .name = "sub", .maths = "y = a - b (broadcast); da = g, db = -g", .arity = 2,
-      .shape = nb_shape_broadcast2, .forward = sub_forward, .backward = sub_backward },
+      .shape = nb_shape_broadcast2, .forward = sub_forward, .backward = sub_backward,
+      .region = nb_region_broadcast2, .forward_region = sub_forward_region },
     { .name = "mul", .maths = "y = a*b element-wise (broadcast); da = g b, db = g a", .arity = 2,
-      .shape = nb_shape_broadcast2, .forward = mul_forward, .backward = mul_backward },
+      .shape = nb_shape_broadcast2, .forward = mul_forward, .backward = mul_backward,
+      .region = nb_region_broadcast2, .forward_region = mul_forward_region },
     { .name = "div", .maths = "y = a/b element-wise (broadcast); da = g/b, db = -g a/b^2",
       .arity = 2, .domain = { { -2.5, 2.5 }, { 0.5, 2.5 } },
-      .shape = nb_shape_broadcast2, .forward = div_forward, .backward = div_backward },
+      .shape = nb_shape_broadcast2, .forward = div_forward, .backward = div_backward,
+      .region = nb_region_broadcast2, .forward_region = div_forward_region },
     { .name = "max", .maths = "y = max(a,b) element-wise (broadcast); da = g [a>=b], db = g [a<b]",
-      .arity = 2, .shape = nb_shape_broadcast2, .forward = max_forward, .backward = max_backward },
+      .arity = 2, .shape = nb_shape_broadcast2, .forward = max_forward, .backward = max_backward,
+      .region = nb_region_broadcast2, .forward_region = max_forward_region },
     { .name = "neg", .maths = "y = -x; dx = -g", .arity = 1, .pointwise = neg_fn },
     { .name = "scale", .maths = "y = c x; dx = c g", .arity = 1, .n_hyper = 1,
       .hyper_names = { "c" }, .hyper_default = { -1.735 }, .pointwise = scale_fn },

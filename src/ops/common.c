@@ -51,6 +51,14 @@ int nb_shape_scalar(const nb_node *const *in, const double *hp, size_t *rows,
     return NB_OK;
 }
 
+void nb_region_broadcast2(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res)
+{
+    const nb_node *x = out->in[i];
+    *res = *in;
+    if (x->rows == 1 && out->rows > 1) res->r0 = 0, res->r1 = out->rows;
+    if (x->cols == 1 && out->cols > 1) res->c0 = 0, res->c1 = out->cols;
+}
+
 void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols, size_t *rs,
                        size_t *cs)
 {
@@ -88,6 +96,17 @@ void nbi_pointwise_backward(nb_node *out)
     if (!x->grad) return;
     size_t n = out->rows * out->cols;
     for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
+}
+
+void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r)
+{
+    const nb_node *x = out->in[0];
+    nb_pointwise_fn f = out->op->pointwise;
+    for (size_t i = r->r0; i < r->r1; i++)
+        for (size_t j = r->c0; j < r->c1; j++) {
+            size_t k = i * out->cols + j;
+            out->value[k] = f(x->value[k], out->hp, &out->aux[k]);
+        }
 }
 
 nb_interval nb_op_domain(const nb_op *op, size_t i)

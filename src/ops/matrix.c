@@ -59,6 +59,26 @@ static void matmul_backward(nb_node *out)
     }
 }
 
+/* A change of rows R of A reaches rows R of C; of columns K of B, columns K. */
+static void matmul_region(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res)
+{
+    if (i == 0) *res = (nb_rect){ in->r0, in->r1, 0, out->cols };
+    else *res = (nb_rect){ 0, out->rows, in->c0, in->c1 };
+}
+
+/* C[r] = A[rows of r] B[:, cols of r], through BLAS on submatrix views. */
+static void matmul_forward_region(nb_node *out, const nb_rect *r)
+{
+    nb_node *a = out->in[0], *b = out->in[1];
+    gsl_matrix_view A = view(a->value, a->rows, a->cols);
+    gsl_matrix_view B = view(b->value, b->rows, b->cols);
+    gsl_matrix_view C = view(out->value, out->rows, out->cols);
+    gsl_matrix_view As = gsl_matrix_submatrix(&A.matrix, r->r0, 0, r->r1 - r->r0, a->cols);
+    gsl_matrix_view Bs = gsl_matrix_submatrix(&B.matrix, 0, r->c0, b->rows, r->c1 - r->c0);
+    gsl_matrix_view Cs = gsl_matrix_submatrix(&C.matrix, r->r0, r->c0, r->r1 - r->r0, r->c1 - r->c0);
+    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &As.matrix, &Bs.matrix, 0.0, &Cs.matrix);
+}
+
 /* transpose: Y = X^T, (r,c) -> (c,r);  dX = G^T */
 static int transpose_shape(const nb_node *const *in, const double *hp, size_t *rows,
                            size_t *cols, char *msg, size_t len)
@@ -74,6 +94,19 @@ static void transpose_forward(nb_node *out)
     const nb_node *x = out->in[0];
     for (size_t i = 0; i < x->rows; i++)
         for (size_t j = 0; j < x->cols; j++) out->value[j * x->rows + i] = x->value[i * x->cols + j];
+}
+
+static void transpose_region(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res)
+{
+    (void)out; (void)i;
+    *res = (nb_rect){ in->c0, in->c1, in->r0, in->r1 };
+}
+
+static void transpose_forward_region(nb_node *out, const nb_rect *r)
+{
+    const nb_node *x = out->in[0];
+    for (size_t i = r->r0; i < r->r1; i++)
+        for (size_t j = r->c0; j < r->c1; j++) out->value[i * out->cols + j] = x->value[j * x->cols + i];
 }
 
 static void transpose_backward(nb_node *out)
@@ -136,6 +169,22 @@ static void row_sums_forward(nb_node *out)
     }
 }
 
+static void row_sums_region(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res)
+{
+    (void)out; (void)i;
+    *res = (nb_rect){ in->r0, in->r1, 0, 1 };
+}
+
+static void row_sums_forward_region(nb_node *out, const nb_rect *r)
+{
+    const nb_node *x = out->in[0];
+    for (size_t i = r->r0; i < r->r1; i++) {
+        double s = 0.0;
+        for (size_t j = 0; j < x->cols; j++) s += x->value[i * x->cols + j];
+        out->value[i] = s;
+    }
+}
+
 static void row_sums_backward(nb_node *out)
 {
     nb_node *x = out->in[0];
@@ -162,6 +211,21 @@ static void col_sums_forward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) out->value[j] += x->value[i * x->cols + j];
 }
 
+static void col_sums_region(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res)
+{
+    (void)out; (void)i;
+    *res = (nb_rect){ 0, 1, in->c0, in->c1 };
+}
+
+/* Same summation order as col_sums_forward: down the rows. */
+static void col_sums_forward_region(nb_node *out, const nb_rect *r)
+{
+    const nb_node *x = out->in[0];
+    for (size_t j = r->c0; j < r->c1; j++) out->value[j] = 0.0;
+    for (size_t i = 0; i < x->rows; i++)
+        for (size_t j = r->c0; j < r->c1; j++) out->value[j] += x->value[i * x->cols + j];
+}
+
 static void col_sums_backward(nb_node *out)
 {
     nb_node *x = out->in[0];
@@ -172,16 +236,20 @@ static void col_sums_backward(nb_node *out)
 
 const nb_op nbi_ops_matrix[] = {
     { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
-      .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward },
+      .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
+      .region = matmul_region, .forward_region = matmul_forward_region },
     { .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
-      .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward },
+      .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward,
+      .region = transpose_region, .forward_region = transpose_forward_region },
     { .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
       .shape = nb_shape_scalar, .forward = sum_forward, .backward = sum_backward },
     { .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
       .shape = nb_shape_scalar, .forward = mean_forward, .backward = mean_backward },
     { .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
-      .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward },
+      .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward,
+      .region = row_sums_region, .forward_region = row_sums_forward_region },
     { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
-      .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward },
+      .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
+      .region = col_sums_region, .forward_region = col_sums_forward_region },
 };
 const size_t nbi_n_ops_matrix = sizeof nbi_ops_matrix / sizeof nbi_ops_matrix[0];

@@ -21,17 +21,27 @@ static double row_max_sum(const double *x, size_t n, double *s)
 }
 
 /* softmax: y_ij = e^(x_ij) / Σ_k e^(x_ik);  dx_ij = y_ij (g_ij - Σ_k g_ik y_ik) */
-static void softmax_forward(nb_node *out)
+/* Row-wise ops: a change in rows R reaches rows R, every column. */
+static void rows_region(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res)
+{
+    (void)i;
+    *res = (nb_rect){ in->r0, in->r1, 0, out->cols };
+}
+
+static void softmax_rows(nb_node *out, size_t r0, size_t r1)
 {
     const nb_node *x = out->in[0];
     size_t C = x->cols;
-    for (size_t i = 0; i < x->rows; i++) {
+    for (size_t i = r0; i < r1; i++) {
         const double *xr = x->value + i * C;
         double *yr = out->value + i * C;
         double sum, m = row_max_sum(xr, C, &sum);
         for (size_t j = 0; j < C; j++) yr[j] = exp(xr[j] - m) / sum;
     }
 }
+
+static void softmax_forward(nb_node *out) { softmax_rows(out, 0, out->rows); }
+static void softmax_forward_region(nb_node *out, const nb_rect *r) { softmax_rows(out, r->r0, r->r1); }
 
 static void softmax_backward(nb_node *out)
 {
@@ -47,16 +57,22 @@ static void softmax_backward(nb_node *out)
 }
 
 /* log_softmax: y_ij = x_ij - lse_i;  dx_ij = g_ij - e^(y_ij) Σ_k g_ik */
-static void log_softmax_forward(nb_node *out)
+static void log_softmax_rows(nb_node *out, size_t r0, size_t r1)
 {
     const nb_node *x = out->in[0];
     size_t C = x->cols;
-    for (size_t i = 0; i < x->rows; i++) {
+    for (size_t i = r0; i < r1; i++) {
         const double *xr = x->value + i * C;
         double sum, m = row_max_sum(xr, C, &sum);
         double ls = log(sum);
         for (size_t j = 0; j < C; j++) out->value[i * C + j] = (xr[j] - m) - ls;
     }
+}
+
+static void log_softmax_forward(nb_node *out) { log_softmax_rows(out, 0, out->rows); }
+static void log_softmax_forward_region(nb_node *out, const nb_rect *r)
+{
+    log_softmax_rows(out, r->r0, r->r1);
 }
 
 static void log_softmax_backward(nb_node *out)
@@ -75,9 +91,11 @@ static void log_softmax_backward(nb_node *out)
 const nb_op nbi_ops_softmax[] = {
     { .name = "softmax", .maths = "y_ij = e^x_ij / sum_k e^x_ik; dx = y (g - sum_k g_k y_k)",
       .arity = 1, .shape = nb_shape_same, .forward = softmax_forward,
-      .backward = softmax_backward },
+      .backward = softmax_backward,
+      .region = rows_region, .forward_region = softmax_forward_region },
     { .name = "log_softmax", .maths = "y_ij = x_ij - lse_i; dx = g - softmax * sum_k g_k",
       .arity = 1, .shape = nb_shape_same, .forward = log_softmax_forward,
-      .backward = log_softmax_backward },
+      .backward = log_softmax_backward,
+      .region = rows_region, .forward_region = log_softmax_forward_region },
 };
 const size_t nbi_n_ops_softmax = sizeof nbi_ops_softmax / sizeof nbi_ops_softmax[0];
