@@ -185,7 +185,7 @@ static int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
 static int check_data_finite(nb_graph *g, const char *what, size_t rows,
                              size_t cols, const double *data)
 {
-    if (!data) return NB_OK;
+    if (!data || nbi_all_finite(data, rows * cols)) return NB_OK;
     for (size_t k = 0; k < rows * cols; k++)
         if (!isfinite(data[k]))
             return nbi_graph_error(g, NB_EDOMAIN,
@@ -324,6 +324,7 @@ size_t nb_graph_tape_size(const nb_graph *g) { return g ? g->n_tape : 0; }
 static int scan_finite(nb_graph *g, const nb_node *n)
 {
     size_t sz = n->rows * n->cols;
+    if (nbi_all_finite(n->value, sz)) return NB_OK;
     for (size_t k = 0; k < sz; k++) {
         if (!isfinite(n->value[k])) {
             char sh[48], ish[48];

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
 #include <nabla/graph.h>
 #include <nabla/op.h>
 
@@ -98,6 +100,21 @@ void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
 
 /* 1 when op points into one of the registry's family tables. */
 int nbi_op_in_registry(const nb_op *op);
+
+/* 1 when every v[0..n) is finite.  Integer test of the exponent bits with
+ * an OR reduction, which vectorises (an isfinite() loop with an early exit
+ * does not); callers look for the offending element only when it fails. */
+static inline int nbi_all_finite(const double *v, size_t n)
+{
+    const uint64_t expo = UINT64_C(0x7ff0000000000000);
+    uint64_t bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t b;
+        memcpy(&b, &v[k], sizeof b);
+        bad |= (uint64_t)((b & expo) == expo);
+    }
+    return bad == 0;
+}
 
 /* Family tables (one per file under src/ops/). */
 extern const nb_op nbi_ops_arith[];

@@ -301,6 +301,10 @@ const char *nb_optim_errmsg(const nb_optim *opt) { return opt ? opt->errmsg : ""
 static void update_sgd_family(nb_optim_kind kind, double *w, const double *g, double *v,
                               size_t n, double lr, double mu, double wd)
 {
+    if (kind == NB_OPTIM_SGD && wd == 0) {   /* the common case, as one vector loop */
+        for (size_t i = 0; i < n; i++) w[i] = w[i] - lr * g[i];
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         double d = g[i];
         if (wd != 0) d = d + wd * w[i];
@@ -356,7 +360,8 @@ int nb_optim_step(nb_optim *opt, size_t epoch)
         if (!s->trainable) continue;
         const double *g = nb_node_grad(s->p);
         size_t cols = nb_node_cols(s->p);
-        for (size_t i = 0; g != NULL && i < s->n; i++)
+        if (g == NULL || nbi_all_finite(g, s->n)) continue;
+        for (size_t i = 0; i < s->n; i++)
             if (!isfinite(g[i]))
                 return fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
                             "optim: gradient of parameter '%s' (%zux%zu) is %g at (%zu, %zu); "
