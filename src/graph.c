@@ -219,6 +219,26 @@ nb_node *nb_input(nb_graph *g, size_t rows, size_t cols, const double *data)
     return tape_leaf(g, "input", rows, cols, data, 0);
 }
 
+nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data)
+{
+    if (!g || g->status != NB_OK) return NULL;
+    if (!data) {
+        nbi_graph_error(g, NB_EINVAL, "input_view: (%zux%zu): data is NULL", rows, cols);
+        return NULL;
+    }
+    if (check_dims(g, "input_view", rows, cols) != NB_OK) return NULL;
+    if (check_data_finite(g, "input_view", rows, cols, data) != NB_OK) return NULL;
+    nb_node *n = nbi_arena_alloc(g, sizeof *n, 1);
+    if (!n || push_tape(g, n) != NB_OK) {
+        nbi_graph_error(g, NB_ENOMEM, "input_view: (%zux%zu): out of memory", rows, cols);
+        return NULL;
+    }
+    n->rows = rows;
+    n->cols = cols;
+    n->value = (double *)data;   /* never written: inputs need no gradient */
+    return n;
+}
+
 nb_node *nb_scalar(nb_graph *g, double value)
 {
     return tape_leaf(g, "scalar", 1, 1, &value, 0);

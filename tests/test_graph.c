@@ -76,6 +76,31 @@ START_TEST(test_broadcast_bias_and_scalar)
 }
 END_TEST
 
+/* A view borrows the caller's data: no copy, same checks. */
+START_TEST(test_input_view)
+{
+    nb_graph *g = nb_graph_alloc();
+    double x[4] = { 2.385, -1.5, 0.25, 4.0 };
+    nb_node *v = nb_input_view(g, 2, 2, x);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_ptr_eq(nb_node_cvalue(v), x);
+    nb_node *s = nb_sum(g, nb_square(g, v));
+    NB_ASSERT_NEAR(nb_node_scalar(s), 2.385 * 2.385 + 2.25 + 0.0625 + 16.0, 1e-14);
+    x[3] = 1.0;   /* the caller may change it; a replay sees the change */
+    ck_assert_int_eq(nb_graph_forward(g), NB_OK);
+    NB_ASSERT_NEAR(nb_node_scalar(s), 2.385 * 2.385 + 2.25 + 0.0625 + 1.0, 1e-14);
+    nb_graph_reset(g);
+    ck_assert_ptr_null(nb_input_view(g, 2, 2, NULL));
+    ck_assert_int_eq(nb_graph_status(g), NB_EINVAL);
+    nb_graph_reset(g);
+    x[1] = NAN;
+    ck_assert_ptr_null(nb_input_view(g, 2, 2, x));
+    ck_assert_int_eq(nb_graph_status(g), NB_EDOMAIN);
+    ck_assert_msg(strstr(nb_graph_errmsg(g), "(0,1)") != NULL, "%s", nb_graph_errmsg(g));
+    nb_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_matmul_values)
 {
     nb_graph *g = nb_graph_alloc();
@@ -322,6 +347,7 @@ static Suite *graph_suite(void)
     TCase *tc = tcase_create("tape");
     tcase_add_test(tc, test_status_table);
     tcase_add_test(tc, test_broadcast_bias_and_scalar);
+    tcase_add_test(tc, test_input_view);
     tcase_add_test(tc, test_matmul_values);
     tcase_add_test(tc, test_params_survive_reset);
     tcase_add_test(tc, test_forward_replay);

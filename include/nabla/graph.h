@@ -76,6 +76,11 @@ void nb_graph_set_check_finite(nb_graph *g, int on);
  * data NULL gives zeros.  NaN/Inf in data is an NB_EDOMAIN error. */
 nb_node *nb_input(nb_graph *g, size_t rows, size_t cols, const double *data);
 
+/* The same without the copy: the node's value is data itself, borrowed.
+ * data must stay valid and unchanged until the next reset (nabla never
+ * writes to it).  For mini-batches gathered into the caller's buffer. */
+nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data);
+
 /* A 1x1 constant. */
 nb_node *nb_scalar(nb_graph *g, double value);
 

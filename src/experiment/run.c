@@ -492,10 +492,10 @@ static int build_model(run *r)
 static nb_node *build_loss(run *r, const double *X, const double *T, size_t n, nb_node **out)
 {
     nb_graph *g = r->g;
-    nb_node *x = nb_input(g, n, r->train.d, X);
+    nb_node *x = nb_input_view(g, n, r->train.d, X);
     for (size_t l = 0; l < r->n_layers; l++) x = nb_dense_forward(g, &r->layer[l], x);
     *out = x;
-    nb_node *t = nb_input(g, n, r->k, T);
+    nb_node *t = nb_input_view(g, n, r->k, T);
     nb_node *L = NULL;
     switch (r->loss_kind) {
     case LOSS_SOFTMAX_CE: L = nb_softmax_ce(g, x, t); break;
