@@ -63,8 +63,11 @@ nb_gradcheck_opts nbi_opts(const nb_gradcheck_opts *o)
     nb_gradcheck_opts_init(&d);
     if (!o) return d;
     d = *o;
-    /* Zero or nonsense fields fall back to defaults rather than disabling
-     * the check: a tolerance of 0 would make every coordinate fail. */
+    /* Fields whose zero (or a nonsense value) would make the check
+     * meaningless fall back to defaults: tol_factor (0 would fail every
+     * coordinate), n_directions, n_shapes.  Others keep their value, zero
+     * included (ulps = 0, detect_kinks = 0, max_report = 0, seed = 0 are all
+     * legitimate): start from nb_gradcheck_opts_init(), not from {0}. */
     nb_gradcheck_opts def;
     nb_gradcheck_opts_init(&def);
     if (!(d.tol_factor > 0) || !isfinite(d.tol_factor)) d.tol_factor = def.tol_factor;
@@ -611,7 +614,10 @@ void nb_gradcheck_report_print(FILE *out, const nb_gradcheck_report *r)
     fprintf(out, "gradcheck %s: %s — %zu %s checked, %zu failed, %zu on kinks (%zu evaluations)\n",
             r->target[0] ? r->target : "(target)", r->passed ? "PASS" : "FAIL", r->n_checked,
             unit, r->n_failed, r->n_kinks, r->n_evals);
-    if (r->error[0]) fprintf(out, "  error: %s\n", r->error);
+    if (r->n_fdf_mismatch)
+        fprintf(out, "  fdf() disagrees with f()/df() at %zu %s\n", r->n_fdf_mismatch, unit);
+    /* No coordinate checked: the check could not run, and this is why. */
+    if (r->error[0]) fprintf(out, "  %s: %s\n", r->n_checked ? "note" : "error", r->error);
     if (r->n_entries) {
         fprintf(out, "  %-10s %-12s %-22s %-22s %-10s %-10s %s\n",
                 r->mode == NB_GC_DIRECTIONAL ? "direction" : "coord", "x", "analytic", "numeric",
@@ -661,7 +667,8 @@ void nb_gradcheck_report_json(FILE *out, const nb_gradcheck_report *r)
             r->mode == NB_GC_DIRECTIONAL ? "directional" : "per-coordinate", r->n_checked,
             r->n_failed, r->n_kinks, r->worst_index);
     json_num(out, r->worst_ratio);
-    fprintf(out, ",\"n_evals\":%zu,\"seed\":%lu,\"replay\":", r->n_evals, r->seed);
+    fprintf(out, ",\"n_evals\":%zu,\"n_fdf_mismatch\":%zu,\"seed\":%lu,\"replay\":", r->n_evals,
+            r->n_fdf_mismatch, r->seed);
     json_str(out, r->replay);
     if (r->error[0]) {
         fputs(",\"error\":", out);

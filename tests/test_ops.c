@@ -185,6 +185,56 @@ START_TEST(test_transposed_gradient_caught)
 }
 END_TEST
 
+/* A backward that overwrites (=) instead of adding (+=): right for an op
+ * used once, wrong as soon as an input feeds two nodes. */
+static void overwrite_backward(nb_node *out)
+{
+    nb_node *x = nb_node_input(out, 0);
+    if (!nb_node_grad(x)) return;
+    for (size_t k = 0; k < nb_node_size(out); k++)
+        nb_node_grad(x)[k] = nb_node_grad(out)[k] * 2.0 * nb_node_cvalue(x)[k];
+}
+
+static void square_forward(nb_node *out)
+{
+    const nb_node *x = nb_node_input(out, 0);
+    for (size_t k = 0; k < nb_node_size(out); k++) nb_node_value(out)[k] = nb_node_cvalue(x)[k] * nb_node_cvalue(x)[k];
+}
+
+static const nb_op overwriting_square = {
+    .name = "overwriting_square", .maths = "y = x^2; dx = 2 x g (assigned, not added)", .arity = 1,
+    .shape = nb_shape_same, .forward = square_forward, .backward = overwrite_backward,
+};
+
+START_TEST(test_overwriting_backward_caught)
+{
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_op(&overwriting_square, NULL, NULL, &r), NB_OK);
+    ck_assert_int_eq(r.passed, 0);
+    ck_assert_msg(strstr(r.error, "overwrites") != NULL, "%s", r.error);
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
+/* Kink values may follow a hyper-parameter: leaky_relu and elu take alpha. */
+START_TEST(test_kink_follows_hyper)
+{
+    nb_gradcheck_report r;
+    double alpha = 0.2;
+    ck_assert_int_eq(nb_gradcheck_op(nb_op_find("leaky_relu"), &alpha, NULL, &r), NB_OK);
+    ck_assert_msg(r.passed, "%s", r.error);
+    ck_assert_uint_eq(r.n_kinks, 6);
+    nb_gradcheck_report_free(&r);
+    alpha = 0.35;
+    ck_assert_int_eq(nb_gradcheck_op(nb_op_find("elu"), &alpha, NULL, &r), NB_OK);
+    ck_assert_msg(r.passed, "%s", r.error);
+    ck_assert_uint_eq(r.n_kinks, 6);
+    nb_gradcheck_report_free(&r);
+    NB_ASSERT_NEAR(nb_op_kink_grad(nb_op_find("leaky_relu"), 0, (double[]){ 0.3 }), 0.3, 0.0);
+    NB_ASSERT_NEAR(nb_op_kink_grad(nb_op_find("relu"), 0, NULL), 0.0, 0.0);
+}
+END_TEST
+
 /* A kink whose declared backward value is not what backward computes. */
 static double relu_half_fn(double x, const double *hp, double *d)
 {
@@ -310,6 +360,8 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_broken_op_is_caught);
     tcase_add_test(tc, test_transposed_gradient_caught);
     tcase_add_test(tc, test_kinks);
+    tcase_add_test(tc, test_overwriting_backward_caught);
+    tcase_add_test(tc, test_kink_follows_hyper);
     tcase_add_test(tc, test_forward_values);
     tcase_add_test(tc, test_op_validate);
     suite_add_tcase(s, tc);

@@ -99,7 +99,8 @@ typedef struct nb_gradcheck_report {
  * (nb_gradcheck_report_free) before passing it to another check, or its
  * entries leak. */
 
-/* Fills *opts with the defaults above. */
+/* Fills *opts with the defaults above.  Always start from it: a zeroed
+ * struct means ulps = 0, detect_kinks = 0, max_report = 0 and seed = 0. */
 void nb_gradcheck_opts_init(nb_gradcheck_opts *opts);
 
 /* Checks a user's own cost and hand-derived gradient, the very struct given

@@ -140,7 +140,9 @@ size_t nb_node_size(const nb_node *n);              /* rows*cols */
  * nb_graph_forward() afterwards to propagate a change). */
 double *nb_node_value(nb_node *n);
 const double *nb_node_cvalue(const nb_node *n);
-/* Gradient, (rows, cols); NULL before the first backward that reached it. */
+/* Gradient, (rows, cols).  Parameters always have one (zeros until a
+ * backward reaches them); tape nodes get one at the first backward that
+ * reaches them, NULL before and for nodes that need none (constants). */
 double *nb_node_grad(nb_node *n);
 /* Scalar value of a 1x1 node (NaN for NULL or non-1x1). */
 double nb_node_scalar(const nb_node *n);

@@ -74,7 +74,13 @@ typedef struct nb_interval {
 typedef struct nb_kink {
     double x;
     double grad;
+    /* > 0: the value is hyper-parameter number grad_hyper - 1 instead of
+     * grad (leaky_relu and elu take alpha at 0). */
+    size_t grad_hyper;
 } nb_kink;
+
+/* The derivative backward declares at kink k for hyper-parameters hp. */
+double nb_op_kink_grad(const nb_op *op, size_t k, const double *hp);
 
 struct nb_op {
     const char *name;        /* registry key, lower case: "leaky_relu" */

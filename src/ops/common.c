@@ -109,6 +109,14 @@ void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r)
         }
 }
 
+double nb_op_kink_grad(const nb_op *op, size_t k, const double *hp)
+{
+    const nb_kink *kk = &op->kinks[k];
+    if (kk->grad_hyper > 0 && kk->grad_hyper <= op->n_hyper)
+        return hp ? hp[kk->grad_hyper - 1] : op->hyper_default[kk->grad_hyper - 1];
+    return kk->grad;
+}
+
 nb_interval nb_op_domain(const nb_op *op, size_t i)
 {
     nb_interval d = { -2.5, 2.5 };
@@ -130,6 +138,8 @@ int nb_op_validate(const nb_op *op, char *msg, size_t len)
     else if (!op->pointwise && (!op->shape || !op->forward || !op->backward))
         why = "needs either pointwise, or shape + forward + backward";
     else if (op->n_kinks && op->arity != 1) why = "kinks are declared for unary ops only";
+    for (size_t k = 0; !why && op && k < op->n_kinks && k < NB_MAX_KINKS; k++)
+        if (op->kinks[k].grad_hyper > op->n_hyper) why = "a kink names a hyper-parameter the op lacks";
     if (!why && op) {
         for (size_t i = 0; i < op->arity; i++) {
             nb_interval d = nb_op_domain(op, i);
