@@ -2256,6 +2256,52 @@ START_TEST(test_partial_reevaluation_catches)
 }
 END_TEST
 
+
+/* GSL failures reported by the user's callbacks come back as NB_EGSL with a
+ * message, and the report can be freed. */
+static int failing_f(const gsl_vector *x, void *params, gsl_vector *f)
+{
+    (void)x; (void)params; (void)f;
+    return GSL_EDOM;
+}
+
+static int ok_f(const gsl_vector *x, void *params, gsl_vector *f)
+{
+    (void)params;
+    for (size_t i = 0; i < f->size; i++) gsl_vector_set(f, i, 2.385 * gsl_vector_get(x, 0) + (double)i);
+    return GSL_SUCCESS;
+}
+
+static int failing_df(const gsl_vector *x, void *params, gsl_matrix *J)
+{
+    (void)x; (void)params; (void)J;
+    return GSL_EBADFUNC;
+}
+
+START_TEST(test_gsl_failure_status)
+{
+    gsl_multifit_nlinear_fdf fdf;
+    memset(&fdf, 0, sizeof fdf);
+    fdf.f = failing_f;
+    fdf.df = failing_df;
+    fdf.n = 3;
+    fdf.p = 1;
+    gsl_vector *x = gsl_vector_alloc(1);
+    gsl_vector_set(x, 0, 0.75);
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_jaccheck_fdf(&fdf, x, NULL, &r), NB_EGSL);
+    ck_assert_msg(strstr(r.error, "f(x) returned an error status") != NULL, "%s", r.error);
+    ck_assert_int_eq(r.passed, 0);
+    nb_gradcheck_report_free(&r);
+    fdf.f = ok_f;
+    ck_assert_int_eq(nb_jaccheck_fdf(&fdf, x, NULL, &r), NB_EGSL);
+    ck_assert_msg(strstr(r.error, "df(x) returned an error status") != NULL, "%s", r.error);
+    nb_gradcheck_report_free(&r);
+    ck_assert_str_eq(nb_status_name(NB_EGSL), "NB_EGSL");
+    gsl_vector_free(x);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -2281,6 +2327,10 @@ static Suite *gradcheck_suite(void)
     tcase_add_loop_test(tc, test_bug_transposed, 0, 2);
     tcase_add_loop_test(tc, test_bug_regularised_bias, 0, 2);
     tcase_add_loop_test(tc, test_bug_one_in_1000, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("gsl failures");
+    tcase_add_test(tc, test_gsl_failure_status);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("partial re-evaluation");
