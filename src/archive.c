@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <nabla/archive.h>
+#include "internal.h"
 
 #define MAGIC_LEN 8u
 #define HEADER_LEN 32u   /* magic, version, n_strings, n_tensors */
@@ -59,22 +60,6 @@ struct nb_archive {
     size_t ns, cap_s;
 };
 
-static int fail(char *msg, size_t len, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *msg, size_t len, int status, const char *fmt, ...)
-{
-    if (msg != NULL && len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 static void clear_msg(char *msg, size_t len)
 {
@@ -401,7 +386,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
 {
     clear_msg(msg, len);
     if (ar == NULL || path == NULL || path[0] == '\0')
-        return fail(msg, len, NB_EINVAL, "archive write: NULL archive or empty path");
+        return nbi_fail(msg, len, NB_EINVAL, "archive write: NULL archive or empty path");
 
     size_t plen = strlen(path);
     size_t tlen = plen + 64;
@@ -410,7 +395,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
     if (tmp == NULL || dir == NULL) {
         afree(ar, tmp);
         afree(ar, dir);
-        return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
     }
 
     /* A fresh temporary next to path: O_EXCL, so two writers (or a leftover
@@ -423,7 +408,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
     }
     if (fd < 0) {
         err = errno;
-        int st = fail(msg, len, NB_EIO, "%s: cannot create a temporary file %s: %s",
+        int st = nbi_fail(msg, len, NB_EIO, "%s: cannot create a temporary file %s: %s",
                       path, tmp, strerror(err));
         afree(ar, tmp);
         afree(ar, dir);
@@ -434,7 +419,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
         err = errno;
         close(fd);
         unlink(tmp);
-        int st = fail(msg, len, NB_EIO, "%s: fdopen: %s", tmp, strerror(err));
+        int st = nbi_fail(msg, len, NB_EIO, "%s: fdopen: %s", tmp, strerror(err));
         afree(ar, tmp);
         afree(ar, dir);
         return st;
@@ -450,7 +435,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
     if (!w.err && rename(tmp, path) != 0) { w.err = errno; what = "rename"; }
     if (w.err) {
         unlink(tmp);
-        int st = fail(msg, len, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
+        int st = nbi_fail(msg, len, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
                       path, what, tmp, strerror(w.err ? w.err : EIO));
         afree(ar, tmp);
         afree(ar, dir);
@@ -464,12 +449,12 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0) {
             err = errno;
-            st = fail(msg, len, NB_EIO, "%s: written, but its directory %s cannot be opened "
+            st = nbi_fail(msg, len, NB_EIO, "%s: written, but its directory %s cannot be opened "
                       "to fsync it: %s", path, dir, strerror(err));
         } else {
             if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP) {
                 err = errno;
-                st = fail(msg, len, NB_EIO, "%s: written, but fsync of directory %s failed: %s",
+                st = nbi_fail(msg, len, NB_EIO, "%s: written, but fsync of directory %s failed: %s",
                           path, dir, strerror(err));
             }
             close(dfd);
@@ -503,27 +488,27 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
     *size = 0;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return fail(msg, len, NB_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return nbi_fail(msg, len, NB_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) {
         int e = errno;
         fclose(f);
-        return fail(msg, len, NB_EIO, "%s: fstat: %s", path, strerror(e));
+        return nbi_fail(msg, len, NB_EIO, "%s: fstat: %s", path, strerror(e));
     }
     if (!S_ISREG(sb.st_mode)) {
         fclose(f);
-        return fail(msg, len, NB_EIO, "%s: not a regular file", path);
+        return nbi_fail(msg, len, NB_EIO, "%s: not a regular file", path);
     }
     if ((uintmax_t)sb.st_size > (uintmax_t)(SIZE_MAX - 1)) {
         fclose(f);
-        return fail(msg, len, NB_ERANGE, "%s: %jd bytes do not fit in memory", path,
+        return nbi_fail(msg, len, NB_ERANGE, "%s: %jd bytes do not fit in memory", path,
                     (intmax_t)sb.st_size);
     }
     size_t n = (size_t)sb.st_size;
     unsigned char *b = al->alloc(al->ud, n ? n : 1);
     if (b == NULL) {
         fclose(f);
-        return fail(msg, len, NB_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+        return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory for %zu bytes", path, n);
     }
     size_t got = n ? fread(b, 1, n, f) : 0;
     int err = ferror(f) ? errno : 0;
@@ -531,7 +516,7 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
     fclose(f);
     if (got != n || more || err) {
         al->free(al->ud, b);
-        return fail(msg, len, NB_EIO, "%s: read failed%s%s", path, err ? ": " : " (file changed "
+        return nbi_fail(msg, len, NB_EIO, "%s: read failed%s%s", path, err ? ": " : " (file changed "
                     "while being read)", err ? strerror(err) : "");
     }
     *buf = b;
@@ -544,15 +529,15 @@ static int check_name(const cursor *c, uint64_t n, const char *what, size_t inde
                       const char *path, char *msg, size_t len)
 {
     if (n == 0)
-        return fail(msg, len, NB_EFORMAT, "%s: %s %zu has an empty name", path, what, index);
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu has an empty name", path, what, index);
     if (n > NB_ARCHIVE_NAME_MAX)
-        return fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes (at most %u allowed)",
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes (at most %u allowed)",
                     path, what, index, (uintmax_t)n, (unsigned)NB_ARCHIVE_NAME_MAX);
     if (n > c->left)
-        return fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes, only %zu bytes left",
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes, only %zu bytes left",
                     path, what, index, (uintmax_t)n, c->left);
     if (memchr(c->p, 0, (size_t)n) != NULL)
-        return fail(msg, len, NB_EFORMAT, "%s: %s %zu: name holds a NUL byte", path, what, index);
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name holds a NUL byte", path, what, index);
     return NB_OK;
 }
 
@@ -569,7 +554,7 @@ static int check_unique(nb_archive *ar, const char **names, size_t n, const char
     qsort(names, n, sizeof *names, cmp_str_ptr);
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i - 1], names[i]) == 0)
-            return fail(msg, len, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, names[i]);
+            return nbi_fail(msg, len, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, names[i]);
     (void)ar;
     return NB_OK;
 }
@@ -579,50 +564,50 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
 {
     uint64_t ns, nt;
     if (!take_u64(c, &ns) || !take_u64(c, &nt))
-        return fail(msg, len, NB_EFORMAT, "%s: truncated header", path);
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: truncated header", path);
     if (ns > c->left / MIN_STRING_RECORD)
-        return fail(msg, len, NB_EFORMAT, "%s: header claims %ju metadata entries, the file "
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: header claims %ju metadata entries, the file "
                     "holds at most %zu", path, (uintmax_t)ns, c->left / MIN_STRING_RECORD);
     if (nt > (c->left - ns * MIN_STRING_RECORD) / MIN_TENSOR_RECORD)
-        return fail(msg, len, NB_EFORMAT, "%s: header claims %ju tensors, the file holds at "
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: header claims %ju tensors, the file holds at "
                     "most %zu", path, (uintmax_t)nt,
                     (size_t)((c->left - ns * MIN_STRING_RECORD) / MIN_TENSOR_RECORD));
 
     /* Both counts are now bounded by the file size. */
     if (ns) {
         ar->s = amalloc(ar, (size_t)ns * sizeof *ar->s);
-        if (ar->s == NULL) return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (ar->s == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_s = (size_t)ns;
     }
     if (nt) {
         ar->t = amalloc(ar, (size_t)nt * sizeof *ar->t);
-        if (ar->t == NULL) return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (ar->t == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_t = (size_t)nt;
     }
 
     for (size_t i = 0; i < (size_t)ns; i++) {
         uint64_t kl, vl;
         if (!take_u64(c, &kl))
-            return fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
+            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
         int st = check_name(c, kl, "metadata entry", i, path, msg, len);
         if (st != NB_OK) return st;
         const unsigned char *kp = c->p;
         c->p += kl;
         c->left -= (size_t)kl;
         if (!take_u64(c, &vl))
-            return fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
+            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
         if (vl > NB_ARCHIVE_VALUE_MAX || vl > c->left)
-            return fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value of %ju bytes (%zu "
+            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value of %ju bytes (%zu "
                         "left, at most %u allowed)", path, i, (uintmax_t)vl, c->left,
                         (unsigned)NB_ARCHIVE_VALUE_MAX);
         if (memchr(c->p, 0, (size_t)vl) != NULL)
-            return fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value holds a NUL byte",
+            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value holds a NUL byte",
                         path, i);
         char *k = astrndup(ar, (const char *)kp, (size_t)kl);
         char *v = k ? astrndup(ar, (const char *)c->p, (size_t)vl) : NULL;
         if (v == NULL) {
             afree(ar, k);
-            return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+            return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
         }
         c->p += vl;
         c->left -= (size_t)vl;
@@ -632,15 +617,15 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
     for (size_t i = 0; i < (size_t)nt; i++) {
         uint64_t nl, rows, cols;
         if (!take_u64(c, &nl))
-            return fail(msg, len, NB_EFORMAT, "%s: tensor %zu: truncated", path, i);
+            return nbi_fail(msg, len, NB_EFORMAT, "%s: tensor %zu: truncated", path, i);
         int st = check_name(c, nl, "tensor", i, path, msg, len);
         if (st != NB_OK) return st;
         char *name = astrndup(ar, (const char *)c->p, (size_t)nl);
-        if (name == NULL) return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (name == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
         c->p += nl;
         c->left -= (size_t)nl;
         if (!take_u64(c, &rows) || !take_u64(c, &cols)) {
-            st = fail(msg, len, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, name);
+            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, name);
             afree(ar, name);
             return st;
         }
@@ -648,13 +633,13 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
          * allocation larger than the file. */
         size_t cap = c->left / 8;
         if (rows > SIZE_MAX || cols > SIZE_MAX || (cols != 0 && rows > cap / cols)) {
-            st = fail(msg, len, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
+            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
                       "bytes left", path, name, (uintmax_t)rows, (uintmax_t)cols, c->left);
             afree(ar, name);
             return st;
         }
         if (rows != 0 && cols > SIZE_MAX / sizeof(double) / rows) {
-            st = fail(msg, len, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
+            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
                       name, (uintmax_t)rows, (uintmax_t)cols);
             afree(ar, name);
             return st;
@@ -663,12 +648,12 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
         double *data = amalloc(ar, n * sizeof(double));
         if (data == NULL) {
             afree(ar, name);
-            return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+            return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
         }
         for (size_t j = 0; j < n; j++) {
             data[j] = bits_double(get_u64(c->p + 8 * j));
             if (!isfinite(data[j])) {
-                st = fail(msg, len, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
+                st = nbi_fail(msg, len, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
                           "(%zu, %zu)", path, name, (uintmax_t)rows, (uintmax_t)cols, data[j],
                           j / (size_t)cols, j % (size_t)cols);
                 afree(ar, name);
@@ -681,14 +666,14 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
         ar->t[ar->nt++] = (tensor){ name, (size_t)rows, (size_t)cols, data };
     }
     if (c->left != 0)
-        return fail(msg, len, NB_EFORMAT, "%s: %zu unexpected bytes after the last tensor",
+        return nbi_fail(msg, len, NB_EFORMAT, "%s: %zu unexpected bytes after the last tensor",
                     path, c->left);
 
     /* Names must be unique (get and put rely on it). */
     size_t most = ar->ns > ar->nt ? ar->ns : ar->nt;
     if (most >= 2) {
         const char **names = amalloc(ar, most * sizeof *names);
-        if (names == NULL) return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (names == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
         for (size_t i = 0; i < ar->ns; i++) names[i] = ar->s[i].key;
         int st = check_unique(ar, names, ar->ns, "metadata key", path, msg, len);
         if (st == NB_OK) {
@@ -707,7 +692,7 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     clear_msg(msg, len);
     if (out != NULL) *out = NULL;
     if (path == NULL || out == NULL)
-        return fail(msg, len, NB_EINVAL, "archive read: NULL path or output");
+        return nbi_fail(msg, len, NB_EINVAL, "archive read: NULL path or output");
     nb_allocator al = pick_allocator(allocator);
 
     unsigned char *buf;
@@ -716,24 +701,24 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     if (st != NB_OK) return st;
 
     if (size < MAGIC_LEN || memcmp(buf, NB_ARCHIVE_MAGIC, MAGIC_LEN) != 0) {
-        st = fail(msg, len, NB_EFORMAT, "%s: not a nabla archive (%s)", path,
+        st = nbi_fail(msg, len, NB_EFORMAT, "%s: not a nabla archive (%s)", path,
                   size < MAGIC_LEN ? "shorter than the magic" : "magic is not \"NABLAARC\"");
         goto done;
     }
     if (size < MAGIC_LEN + 8) {
-        st = fail(msg, len, NB_EFORMAT, "%s: truncated before the format version", path);
+        st = nbi_fail(msg, len, NB_EFORMAT, "%s: truncated before the format version", path);
         goto done;
     }
     /* The version comes before the checksum: another version may lay out
      * (and checksum) its bytes differently. */
     uint64_t version = get_u64(buf + MAGIC_LEN);
     if (version != NB_ARCHIVE_VERSION) {
-        st = fail(msg, len, NB_EVERSION, "%s: archive format version %ju; this nabla reads "
+        st = nbi_fail(msg, len, NB_EVERSION, "%s: archive format version %ju; this nabla reads "
                   "version %d", path, (uintmax_t)version, NB_ARCHIVE_VERSION);
         goto done;
     }
     if (size < HEADER_LEN + CRC_LEN) {
-        st = fail(msg, len, NB_EFORMAT, "%s: truncated: %zu bytes, a valid archive has at "
+        st = nbi_fail(msg, len, NB_EFORMAT, "%s: truncated: %zu bytes, a valid archive has at "
                   "least %u", path, size, HEADER_LEN + CRC_LEN);
         goto done;
     }
@@ -743,14 +728,14 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     uint32_t want = 0;
     for (unsigned i = 0; i < CRC_LEN; i++) want |= (uint32_t)buf[size - CRC_LEN + i] << (8 * i);
     if (crc32_final(&crc) != want) {
-        st = fail(msg, len, NB_ECHECKSUM, "%s: CRC-32 is %08lx, the file says %08lx (corrupted "
+        st = nbi_fail(msg, len, NB_ECHECKSUM, "%s: CRC-32 is %08lx, the file says %08lx (corrupted "
                   "or truncated)", path, (unsigned long)crc32_final(&crc), (unsigned long)want);
         goto done;
     }
 
     nb_archive *ar = nb_archive_alloc_with(&al);
     if (ar == NULL) {
-        st = fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        st = nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     cursor c = { buf + MAGIC_LEN + 8, size - MAGIC_LEN - 8 - CRC_LEN };
@@ -802,11 +787,11 @@ static int model_get(nb_graph *g, const nb_archive *ar, const char *prefix, cons
         size_t r, c;
         if (!prefixed(key, sizeof key, prefix, nb_node_name(p)) ||
             nb_archive_get(ar, key, &r, &c) == NULL)
-            return fail(msg, len, NB_ENOTFOUND, "%s: no tensor '%s%s' for parameter '%s' "
+            return nbi_fail(msg, len, NB_ENOTFOUND, "%s: no tensor '%s%s' for parameter '%s' "
                         "(%zux%zu)", where, prefix, nb_node_name(p), nb_node_name(p),
                         nb_node_rows(p), nb_node_cols(p));
         if (r != nb_node_rows(p) || c != nb_node_cols(p))
-            return fail(msg, len, NB_ESHAPE, "%s: parameter '%s' is (%zux%zu) in the graph, "
+            return nbi_fail(msg, len, NB_ESHAPE, "%s: parameter '%s' is (%zux%zu) in the graph, "
                         "(%zux%zu) in the file", where, nb_node_name(p), nb_node_rows(p),
                         nb_node_cols(p), r, c);
     }
@@ -816,7 +801,7 @@ static int model_get(nb_graph *g, const nb_archive *ar, const char *prefix, cons
         if (nb_graph_param_find(g, name + plen) == NULL) {
             size_t r, c;
             nb_archive_get(ar, name, &r, &c);
-            return fail(msg, len, NB_ENOTFOUND, "%s: tensor '%s' (%zux%zu) matches no "
+            return nbi_fail(msg, len, NB_ENOTFOUND, "%s: tensor '%s' (%zux%zu) matches no "
                         "parameter of the graph", where, name, r, c);
         }
     }
@@ -833,7 +818,7 @@ int nb_model_get(nb_graph *g, const nb_archive *ar, const char *prefix, char *ms
 {
     clear_msg(msg, len);
     if (g == NULL || ar == NULL)
-        return fail(msg, len, NB_EINVAL, "model get: NULL graph or archive");
+        return nbi_fail(msg, len, NB_EINVAL, "model get: NULL graph or archive");
     return model_get(g, ar, prefix ? prefix : "", "archive", msg, len);
 }
 
@@ -841,14 +826,14 @@ int nb_model_save(nb_graph *g, const char *path, char *msg, size_t len)
 {
     clear_msg(msg, len);
     if (g == NULL || path == NULL)
-        return fail(msg, len, NB_EINVAL, "model save: NULL graph or path");
+        return nbi_fail(msg, len, NB_EINVAL, "model save: NULL graph or path");
     nb_archive *ar = nb_archive_alloc();
-    if (ar == NULL) return fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+    if (ar == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
     int st = nb_archive_put_str(ar, "kind", NB_MODEL_KIND);
     if (st == NB_OK) st = nb_archive_put_str(ar, "nabla_version", PACKAGE_VERSION);
     if (st != NB_OK) {
         nb_archive_free(ar);
-        return fail(msg, len, st, "%s: %s", path, nb_strerror(st));
+        return nbi_fail(msg, len, st, "%s: %s", path, nb_strerror(st));
     }
     for (size_t i = 0; i < nb_graph_param_count(g); i++) {
         nb_node *p = nb_graph_param_at(g, i);
@@ -857,9 +842,9 @@ int nb_model_save(nb_graph *g, const char *path, char *msg, size_t len)
         if (st != NB_OK) {
             nb_archive_free(ar);
             if (st == NB_EDOMAIN)
-                return fail(msg, len, st, "%s: parameter '%s' (%zux%zu) holds NaN or infinity",
+                return nbi_fail(msg, len, st, "%s: parameter '%s' (%zux%zu) holds NaN or infinity",
                             path, nb_node_name(p), nb_node_rows(p), nb_node_cols(p));
-            return fail(msg, len, st, "%s: parameter '%s' (%zux%zu): %s", path, nb_node_name(p),
+            return nbi_fail(msg, len, st, "%s: parameter '%s' (%zux%zu): %s", path, nb_node_name(p),
                         nb_node_rows(p), nb_node_cols(p), nb_strerror(st));
         }
     }
@@ -872,13 +857,13 @@ int nb_model_load(nb_graph *g, const char *path, char *msg, size_t len)
 {
     clear_msg(msg, len);
     if (g == NULL || path == NULL)
-        return fail(msg, len, NB_EINVAL, "model load: NULL graph or path");
+        return nbi_fail(msg, len, NB_EINVAL, "model load: NULL graph or path");
     nb_archive *ar = NULL;
     int st = nb_archive_read(path, &ar, msg, len);
     if (st != NB_OK) return st;
     const char *kind = nb_archive_get_str(ar, "kind");
     if (kind == NULL || strcmp(kind, NB_MODEL_KIND) != 0)
-        st = fail(msg, len, NB_EFORMAT, "%s: not a nabla model (metadata kind is %s%s%s, "
+        st = nbi_fail(msg, len, NB_EFORMAT, "%s: not a nabla model (metadata kind is %s%s%s, "
                   "expected '%s')", path, kind ? "'" : "", kind ? kind : "missing",
                   kind ? "'" : "", NB_MODEL_KIND);
     else

@@ -49,6 +49,14 @@ struct nb_graph {
     char errmsg[320];
 };
 
+/* Writes a formatted message into msg[len] (when msg && len) and returns
+ * status: the detailed-message convention of calls without a graph. */
+int nbi_fail(char *msg, size_t len, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* Records an error on g (sticky: kept if one is already set); returns status. */
 int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
 #if defined(__GNUC__)

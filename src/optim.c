@@ -43,22 +43,6 @@ struct nb_optim {
     char errmsg[320];
 };
 
-static int fail(char *msg, size_t len, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *msg, size_t len, int status, const char *fmt, ...)
-{
-    if (msg != NULL && len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -127,32 +111,32 @@ void nb_optim_opts_init(nb_optim_opts *o)
 int nb_optim_opts_check(const nb_optim_opts *o, char *msg, size_t len)
 {
     if (msg != NULL && len > 0) msg[0] = '\0';
-    if (o == NULL) return fail(msg, len, NB_EINVAL, "optim: NULL options");
+    if (o == NULL) return nbi_fail(msg, len, NB_EINVAL, "optim: NULL options");
     if ((unsigned)o->kind >= NB_OPTIM_KIND_COUNT_)
-        return fail(msg, len, NB_EINVAL, "optim: kind %d is not an optimizer", (int)o->kind);
+        return nbi_fail(msg, len, NB_EINVAL, "optim: kind %d is not an optimizer", (int)o->kind);
     if (!isfinite(o->lr) || !(o->lr > 0))
-        return fail(msg, len, NB_EINVAL, "optim: lr = %g must be finite and > 0", o->lr);
+        return nbi_fail(msg, len, NB_EINVAL, "optim: lr = %g must be finite and > 0", o->lr);
     if (!(o->momentum >= 0 && o->momentum < 1))
-        return fail(msg, len, NB_EINVAL, "optim: momentum = %g is outside [0, 1)", o->momentum);
+        return nbi_fail(msg, len, NB_EINVAL, "optim: momentum = %g is outside [0, 1)", o->momentum);
     if (o->kind == NB_OPTIM_NESTEROV && !(o->momentum > 0))
-        return fail(msg, len, NB_EINVAL, "optim: nesterov needs momentum > 0 (got %g)",
+        return nbi_fail(msg, len, NB_EINVAL, "optim: nesterov needs momentum > 0 (got %g)",
                     o->momentum);
     if (!(o->beta1 >= 0 && o->beta1 < 1))
-        return fail(msg, len, NB_EINVAL, "optim: beta1 = %g is outside [0, 1)", o->beta1);
+        return nbi_fail(msg, len, NB_EINVAL, "optim: beta1 = %g is outside [0, 1)", o->beta1);
     if (!(o->beta2 >= 0 && o->beta2 < 1))
-        return fail(msg, len, NB_EINVAL, "optim: beta2 = %g is outside [0, 1)", o->beta2);
+        return nbi_fail(msg, len, NB_EINVAL, "optim: beta2 = %g is outside [0, 1)", o->beta2);
     if (!isfinite(o->eps) || !(o->eps > 0))
-        return fail(msg, len, NB_EINVAL, "optim: eps = %g must be finite and > 0", o->eps);
+        return nbi_fail(msg, len, NB_EINVAL, "optim: eps = %g must be finite and > 0", o->eps);
     if (!isfinite(o->weight_decay) || !(o->weight_decay >= 0))
-        return fail(msg, len, NB_EINVAL, "optim: weight_decay = %g must be finite and >= 0",
+        return nbi_fail(msg, len, NB_EINVAL, "optim: weight_decay = %g must be finite and >= 0",
                     o->weight_decay);
     if ((unsigned)o->schedule >= NB_SCHEDULE_KIND_COUNT_)
-        return fail(msg, len, NB_EINVAL, "optim: schedule %d is not a schedule",
+        return nbi_fail(msg, len, NB_EINVAL, "optim: schedule %d is not a schedule",
                     (int)o->schedule);
     if (!isfinite(o->gamma) || !(o->gamma > 0))
-        return fail(msg, len, NB_EINVAL, "optim: gamma = %g must be finite and > 0", o->gamma);
+        return nbi_fail(msg, len, NB_EINVAL, "optim: gamma = %g must be finite and > 0", o->gamma);
     if (o->step_size == 0)
-        return fail(msg, len, NB_EINVAL, "optim: step_size must be >= 1");
+        return nbi_fail(msg, len, NB_EINVAL, "optim: step_size must be >= 1");
     return NB_OK;
 }
 
@@ -179,7 +163,7 @@ nb_optim *nb_optim_alloc(nb_graph *g, const nb_optim_opts *o, char *msg, size_t 
 {
     if (msg != NULL && len > 0) msg[0] = '\0';
     if (g == NULL) {
-        fail(msg, len, NB_EINVAL, "optim: NULL graph");
+        nbi_fail(msg, len, NB_EINVAL, "optim: NULL graph");
         return NULL;
     }
     nb_optim_opts d;
@@ -195,7 +179,7 @@ nb_optim *nb_optim_alloc(nb_graph *g, const nb_optim_opts *o, char *msg, size_t 
     for (size_t i = 0; i < np; i++) {
         size_t n = nb_node_size(nb_graph_param_at(g, i));
         if (n > SIZE_MAX / sizeof(double) / 2 - total) {
-            fail(msg, len, NB_ENOMEM, "optim: state for %zu parameters does not fit in memory",
+            nbi_fail(msg, len, NB_ENOMEM, "optim: state for %zu parameters does not fit in memory",
                  np);
             return NULL;
         }
@@ -234,7 +218,7 @@ nb_optim *nb_optim_alloc(nb_graph *g, const nb_optim_opts *o, char *msg, size_t 
     return opt;
 oom:
     nb_optim_free(opt);
-    fail(msg, len, NB_ENOMEM, "optim: out of memory for %zu parameters (%zu values)", np, total);
+    nbi_fail(msg, len, NB_ENOMEM, "optim: out of memory for %zu parameters (%zu values)", np, total);
     return NULL;
 }
 
@@ -265,7 +249,7 @@ int nb_optim_set_trainable(nb_optim *opt, const char *param_name, int trainable)
     opt->errmsg[0] = '\0';
     slot *s = find_slot(opt, param_name);
     if (s == NULL)
-        return fail(opt->errmsg, sizeof opt->errmsg, NB_ENOTFOUND,
+        return nbi_fail(opt->errmsg, sizeof opt->errmsg, NB_ENOTFOUND,
                     "optim: no parameter '%s' (the optimizer has the %zu parameters the graph "
                     "had when it was allocated)", param_name, opt->n_slots);
     s->trainable = trainable != 0;
@@ -350,7 +334,7 @@ int nb_optim_step(nb_optim *opt, size_t epoch)
     opt->errmsg[0] = '\0';
     const double lr = nb_optim_lr(opt, epoch);
     if (!isfinite(lr))
-        return fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
+        return nbi_fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
                     "optim: the %s schedule gives lr = %g at epoch %zu; nothing updated",
                     nb_schedule_kind_name(opt->o.schedule), lr, epoch);
 
@@ -363,7 +347,7 @@ int nb_optim_step(nb_optim *opt, size_t epoch)
         if (g == NULL || nbi_all_finite(g, s->n)) continue;
         for (size_t i = 0; i < s->n; i++)
             if (!isfinite(g[i]))
-                return fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
+                return nbi_fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
                             "optim: gradient of parameter '%s' (%zux%zu) is %g at (%zu, %zu); "
                             "nothing updated", nb_node_name(s->p), nb_node_rows(s->p), cols,
                             g[i], i / cols, i % cols);
@@ -511,10 +495,10 @@ static int get_meta(const nb_archive *ar, const char *prefix, const char *suffix
 {
     char key[KEY_LEN];
     if (!make_key(key, prefix, "%s", suffix))
-        return fail(msg, len, NB_EINVAL, "optim restore: prefix '%s' is too long", prefix);
+        return nbi_fail(msg, len, NB_EINVAL, "optim restore: prefix '%s' is too long", prefix);
     *value = nb_archive_get_str(ar, key);
     if (*value == NULL)
-        return fail(msg, len, NB_ENOTFOUND, "optim restore: no metadata '%s'", key);
+        return nbi_fail(msg, len, NB_ENOTFOUND, "optim restore: no metadata '%s'", key);
     return NB_OK;
 }
 
@@ -531,18 +515,18 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
     if ((st = get_meta(ar, prefix, "kind", &v, msg, len)) != NB_OK) return st;
     nb_optim_kind kind;
     if (nb_optim_kind_parse(v, &kind) != NB_OK)
-        return fail(msg, len, NB_EFORMAT, "optim restore: %skind = '%s' is not an optimizer",
+        return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %skind = '%s' is not an optimizer",
                     prefix, v);
     if (kind != opt->o.kind)
-        return fail(msg, len, NB_EINVAL, "optim restore: the checkpoint is for a '%s' "
+        return nbi_fail(msg, len, NB_EINVAL, "optim restore: the checkpoint is for a '%s' "
                     "optimizer, this one is '%s'", v, nb_optim_kind_name(opt->o.kind));
 
     size_t np;
     if ((st = get_meta(ar, prefix, "param_count", &v, msg, len)) != NB_OK) return st;
     if (!parse_size(v, &np))
-        return fail(msg, len, NB_EFORMAT, "optim restore: %sparam_count = '%s'", prefix, v);
+        return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %sparam_count = '%s'", prefix, v);
     if (np != opt->n_slots)
-        return fail(msg, len, NB_ESHAPE, "optim restore: the checkpoint has %zu parameters, "
+        return nbi_fail(msg, len, NB_ESHAPE, "optim restore: the checkpoint has %zu parameters, "
                     "this optimizer %zu", np, opt->n_slots);
 
     const struct { const char *key; double *value; } reals[] = {
@@ -553,23 +537,23 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
         if ((st = get_meta(ar, prefix, reals[i].key, &v, msg, len)) != NB_OK) return st;
         if (!parse_double(v, reals[i].value))
-            return fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s' is not a finite "
+            return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s' is not a finite "
                         "number", prefix, reals[i].key, v);
     }
     if ((st = get_meta(ar, prefix, "schedule", &v, msg, len)) != NB_OK) return st;
     if (nb_schedule_kind_parse(v, &o.schedule) != NB_OK)
-        return fail(msg, len, NB_EFORMAT, "optim restore: %sschedule = '%s' is not a schedule",
+        return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %sschedule = '%s' is not a schedule",
                     prefix, v);
     if ((st = get_meta(ar, prefix, "step_size", &v, msg, len)) != NB_OK) return st;
     if (!parse_size(v, &o.step_size))
-        return fail(msg, len, NB_EFORMAT, "optim restore: %sstep_size = '%s'", prefix, v);
+        return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %sstep_size = '%s'", prefix, v);
     char why[200];
     if (nb_optim_opts_check(&o, why, sizeof why) != NB_OK)
-        return fail(msg, len, NB_EFORMAT, "optim restore: checkpoint options: %s", why);
+        return nbi_fail(msg, len, NB_EFORMAT, "optim restore: checkpoint options: %s", why);
     size_t steps;
     if ((st = get_meta(ar, prefix, "steps", &v, msg, len)) != NB_OK) return st;
     if (!parse_size(v, &steps))
-        return fail(msg, len, NB_EFORMAT, "optim restore: %ssteps = '%s'", prefix, v);
+        return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %ssteps = '%s'", prefix, v);
 
     for (size_t i = 0; i < np; i++) {
         slot *s = &opt->slots[i];
@@ -578,25 +562,25 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
         snprintf(suffix, sizeof suffix, "param/%zu/name", i);
         if ((st = get_meta(ar, prefix, suffix, &v, msg, len)) != NB_OK) return st;
         if (strcmp(v, name) != 0)
-            return fail(msg, len, NB_ESHAPE, "optim restore: parameter %zu is '%s' in the "
+            return nbi_fail(msg, len, NB_ESHAPE, "optim restore: parameter %zu is '%s' in the "
                         "checkpoint, '%s' here", i, v, name);
         size_t r, c, step;
         snprintf(suffix, sizeof suffix, "param/%zu/shape", i);
         if ((st = get_meta(ar, prefix, suffix, &v, msg, len)) != NB_OK) return st;
         if (!parse_shape(v, &r, &c))
-            return fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s'", prefix, suffix, v);
+            return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s'", prefix, suffix, v);
         if (r != nb_node_rows(s->p) || c != nb_node_cols(s->p))
-            return fail(msg, len, NB_ESHAPE, "optim restore: parameter '%s' is (%zux%zu) in "
+            return nbi_fail(msg, len, NB_ESHAPE, "optim restore: parameter '%s' is (%zux%zu) in "
                         "the checkpoint, (%zux%zu) here", name, r, c, nb_node_rows(s->p),
                         nb_node_cols(s->p));
         snprintf(suffix, sizeof suffix, "param/%zu/step", i);
         if ((st = get_meta(ar, prefix, suffix, &v, msg, len)) != NB_OK) return st;
         if (!parse_size(v, &step))
-            return fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s'", prefix, suffix, v);
+            return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s'", prefix, suffix, v);
         snprintf(suffix, sizeof suffix, "param/%zu/trainable", i);
         if ((st = get_meta(ar, prefix, suffix, &v, msg, len)) != NB_OK) return st;
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-            return fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s' (expected 0 or 1)",
+            return nbi_fail(msg, len, NB_EFORMAT, "optim restore: %s%s = '%s' (expected 0 or 1)",
                         prefix, suffix, v);
         int trainable = v[0] == '1';
 
@@ -604,13 +588,13 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
         for (size_t b = 0; b < opt->nbuf; b++) {
             char key[KEY_LEN];
             if (!make_key(key, prefix, "%s/%s", buffer_name(kind, b), name))
-                return fail(msg, len, NB_EINVAL, "optim restore: state name for '%s' is too "
+                return nbi_fail(msg, len, NB_EINVAL, "optim restore: state name for '%s' is too "
                             "long", name);
             bufs[b] = nb_archive_get(ar, key, &r, &c);
             if (bufs[b] == NULL)
-                return fail(msg, len, NB_ENOTFOUND, "optim restore: no tensor '%s'", key);
+                return nbi_fail(msg, len, NB_ENOTFOUND, "optim restore: no tensor '%s'", key);
             if (r != nb_node_rows(s->p) || c != nb_node_cols(s->p))
-                return fail(msg, len, NB_ESHAPE, "optim restore: tensor '%s' is (%zux%zu), "
+                return nbi_fail(msg, len, NB_ESHAPE, "optim restore: tensor '%s' is (%zux%zu), "
                             "parameter '%s' is (%zux%zu)", key, r, c, name, nb_node_rows(s->p),
                             nb_node_cols(s->p));
         }
@@ -633,7 +617,7 @@ int nb_optim_restore(nb_optim *opt, const nb_archive *ar, const char *prefix, ch
 {
     if (msg != NULL && len > 0) msg[0] = '\0';
     if (opt == NULL || ar == NULL)
-        return fail(msg, len, NB_EINVAL, "optim restore: NULL optimizer or archive");
+        return nbi_fail(msg, len, NB_EINVAL, "optim restore: NULL optimizer or archive");
     if (prefix == NULL) prefix = "";
     int st = restore_pass(opt, ar, prefix, 0, msg, len);
     if (st == NB_OK) st = restore_pass(opt, ar, prefix, 1, msg, len);

@@ -16,23 +16,8 @@
 #include <string.h>
 
 #include <nabla/data.h>
+#include "internal.h"
 
-static int fail(char *msg, size_t msglen, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *msg, size_t msglen, int status, const char *fmt, ...)
-{
-    if (msg != NULL && msglen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msglen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 static int read_all(const char *path, char **text, size_t *size, char *msg,
                     size_t msglen)
@@ -43,7 +28,7 @@ static int read_all(const char *path, char **text, size_t *size, char *msg,
 
     *text = NULL;
     if (f == NULL)
-        return fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
+        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
                     strerror(errno));
     buf = malloc(cap);
     while (buf != NULL) {
@@ -61,14 +46,14 @@ static int read_all(const char *path, char **text, size_t *size, char *msg,
     }
     if (buf == NULL) {
         fclose(f);
-        return fail(msg, msglen, NB_ENOMEM, "%s: out of memory reading the file",
+        return nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory reading the file",
                     path);
     }
     if (ferror(f)) {
         int e = errno;
         fclose(f);
         free(buf);
-        return fail(msg, msglen, NB_EIO, "%s: read error: %s", path, strerror(e));
+        return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s", path, strerror(e));
     }
     fclose(f);
     buf[len] = '\0';
@@ -308,7 +293,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     if (msg != NULL && msglen > 0)
         msg[0] = '\0';
     if (out == NULL || path == NULL)
-        return fail(msg, msglen, NB_EINVAL, "nb_csv_read: NULL argument");
+        return nbi_fail(msg, msglen, NB_EINVAL, "nb_csv_read: NULL argument");
     memset(out, 0, sizeof *out);
 
     st = read_all(path, &text, &size, msg, msglen);
@@ -320,7 +305,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             size_t at = 1;
             for (const char *q = text; q < nul; q++)
                 at += *q == '\n';
-            st = fail(msg, msglen, NB_EFORMAT,
+            st = nbi_fail(msg, msglen, NB_EFORMAT,
                       "%s:%zu: NUL byte: not a text file", path, at);
             goto done;
         }
@@ -335,19 +320,19 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     while ((line = next_line(&c, &len)) != NULL && is_blank(line))
         ;
     if (line == NULL) {
-        st = fail(msg, msglen, NB_EFORMAT, "%s: empty file: no header row", path);
+        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: empty file: no header row", path);
         goto done;
     }
     nf = count_char(line, ',') + 1;
     header = malloc(nf * sizeof *header);
     fields = malloc(nf * sizeof *fields);
     if (header == NULL || fields == NULL) {
-        st = fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+        st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     nf = split(line, header, nf, &bad, &why);
     if (nf == 0) {
-        st = fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
+        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
                   c.line, bad, why);
         goto done;
     }
@@ -360,7 +345,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             if (strcmp(header[j], label_column) != 0)
                 continue;
             if (lab != SIZE_MAX) {
-                st = fail(msg, msglen, NB_EFORMAT,
+                st = nbi_fail(msg, msglen, NB_EFORMAT,
                           "%s:%zu: columns %zu and %zu are both named '%s'",
                           path, c.line, lab + 1, j + 1, label_column);
                 goto done;
@@ -369,7 +354,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         }
         if (lab == SIZE_MAX) {
             char list[256];
-            st = fail(msg, msglen, NB_ENOTFOUND,
+            st = nbi_fail(msg, msglen, NB_ENOTFOUND,
                       "%s:%zu: no column named '%s' (columns: %s)", path,
                       c.line, label_column,
                       column_list(header, nf, list, sizeof list));
@@ -378,7 +363,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     }
     nd = lab == SIZE_MAX ? nf : nf - 1;
     if (nd == 0) {
-        st = fail(msg, msglen, NB_EFORMAT,
+        st = nbi_fail(msg, msglen, NB_EFORMAT,
                   "%s:%zu: no feature column (only the label column '%s')",
                   path, c.line, header[lab]);
         goto done;
@@ -396,25 +381,25 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         q = nl ? nl + 1 : c.end;
     }
     if (rows_max == 0) {
-        st = fail(msg, msglen, NB_EFORMAT, "%s:%zu: header but no data rows",
+        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: header but no data rows",
                   path, c.line);
         goto done;
     }
     st = nb_dataset_init(&ds, rows_max, nd, 0);
     if (st == NB_ERANGE) {
-        st = fail(msg, msglen, st, "%s: %zu rows x %zu columns is more than "
+        st = nbi_fail(msg, msglen, st, "%s: %zu rows x %zu columns is more than "
                   "%zu values", path, rows_max, nd, NB_DATA_MAX_ELEMENTS);
         goto done;
     }
     if (st != NB_OK) {
-        st = fail(msg, msglen, st, "%s: out of memory for %zu x %zu values",
+        st = nbi_fail(msg, msglen, st, "%s: out of memory for %zu x %zu values",
                   path, rows_max, nd);
         goto done;
     }
     if (lab != SIZE_MAX) {
         cls = malloc(rows_max * sizeof *cls);
         if (cls == NULL) {
-            st = fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
             goto done;
         }
     }
@@ -426,18 +411,18 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         if (is_blank(line))
             continue;
         if (row == rows_max) {   /* cannot happen: rows_max counted them */
-            st = fail(msg, msglen, NB_EFORMAT, "%s:%zu: more rows than counted",
+            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: more rows than counted",
                       path, data.line);
             goto done;
         }
         n = split(line, fields, nf, &bad, &why);
         if (n == 0) {
-            st = fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
+            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
                       data.line, bad, why);
             goto done;
         }
         if (n != nf) {
-            st = fail(msg, msglen, NB_EFORMAT,
+            st = nbi_fail(msg, msglen, NB_EFORMAT,
                       "%s:%zu: %zu fields, but the header has %zu columns",
                       path, data.line, n, nf);
             goto done;
@@ -445,7 +430,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         for (size_t j = 0; j < nf; j++) {
             const char *f = fields[j];
             if (f[0] == '\0') {
-                st = fail(msg, msglen, NB_EFORMAT,
+                st = nbi_fail(msg, msglen, NB_EFORMAT,
                           "%s:%zu: column %zu '%s': empty field", path,
                           data.line, j + 1, header[j]);
                 goto done;
@@ -453,14 +438,14 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             if (j == lab) {
                 st = label_set_index(&ls, f, data.line, &cls[row]);
                 if (st == NB_ERANGE) {
-                    st = fail(msg, msglen, st,
+                    st = nbi_fail(msg, msglen, st,
                               "%s:%zu: column %zu '%s': more than %d classes",
                               path, data.line, j + 1, header[j],
                               NB_DATA_MAX_CLASSES);
                     goto done;
                 }
                 if (st != NB_OK) {
-                    st = fail(msg, msglen, st, "%s: out of memory", path);
+                    st = nbi_fail(msg, msglen, st, "%s: out of memory", path);
                     goto done;
                 }
                 continue;
@@ -468,13 +453,13 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             char *end;
             double v = strtod(f, &end);
             if (end == f || *end != '\0') {
-                st = fail(msg, msglen, NB_EFORMAT,
+                st = nbi_fail(msg, msglen, NB_EFORMAT,
                           "%s:%zu: column %zu '%s': '%s' is not a number", path,
                           data.line, j + 1, header[j], f);
                 goto done;
             }
             if (!isfinite(v)) {
-                st = fail(msg, msglen, NB_EDOMAIN,
+                st = nbi_fail(msg, msglen, NB_EDOMAIN,
                           "%s:%zu: column %zu '%s': '%s' is not a finite number",
                           path, data.line, j + 1, header[j], f);
                 goto done;
@@ -495,14 +480,14 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         }
         value = malloc(ls.count * sizeof *value);
         if (value == NULL) {
-            st = fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
             goto done;
         }
         for (size_t i = 0; i < ls.count && numeric; i++) {
             double v = strtod(ls.name[i], NULL);
             if (!(v >= 0.0 && v < NB_DATA_MAX_CLASSES && v == floor(v))) {
                 free(value);
-                st = fail(msg, msglen, NB_ERANGE,
+                st = nbi_fail(msg, msglen, NB_ERANGE,
                           "%s:%zu: column %zu '%s': label '%s' is not a class "
                           "index in 0..%d", path, ls.line[i], lab + 1,
                           header[lab], ls.name[i], NB_DATA_MAX_CLASSES - 1);
@@ -541,7 +526,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         }
     }
     if (st != NB_OK) {
-        st = fail(msg, msglen, st, "%s: out of memory", path);
+        st = nbi_fail(msg, msglen, st, "%s: out of memory", path);
         goto done;
     }
     *out = ds;

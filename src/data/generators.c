@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <nabla/data.h>
+#include "internal.h"
 
 /* NumPy rounds every product and every sum on its own; an FMA would not.
  * Forbid contraction whatever the -std mode or the target (GCC fuses even
@@ -28,22 +29,6 @@
 
 #define NB_PI 3.141592653589793238462643383279503
 
-static int fail(char *msg, size_t msglen, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *msg, size_t msglen, int status, const char *fmt, ...)
-{
-    if (msg != NULL && msglen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msglen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 /* Element i of numpy.linspace(start, stop, num) (endpoint=True):
  * start + i * step with step = (stop - start) / (num - 1), the last element
@@ -236,7 +221,7 @@ int nb_make_truth_table(const char *name, nb_dataset *out, char *msg,
     if (msg != NULL && msglen > 0)
         msg[0] = '\0';
     if (out == NULL || name == NULL)
-        return fail(msg, msglen, NB_EINVAL, "nb_make_truth_table: NULL argument");
+        return nbi_fail(msg, msglen, NB_EINVAL, "nb_make_truth_table: NULL argument");
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < N_TABLES; i++)
         if (strcmp(tables[i].name, name) == 0)
@@ -252,12 +237,12 @@ int nb_make_truth_table(const char *name, nb_dataset *out, char *msg,
                 break;
             pos += (size_t)w;
         }
-        return fail(msg, msglen, NB_ENOTFOUND,
+        return nbi_fail(msg, msglen, NB_ENOTFOUND,
                     "no truth table named '%s' (known: %s)", name, list);
     }
     st = nb_dataset_init(&ds, 4, t->d, 2);
     if (st != NB_OK)
-        return fail(msg, msglen, st, "truth table '%s': %s", name,
+        return nbi_fail(msg, msglen, st, "truth table '%s': %s", name,
                     nb_strerror(st));
     for (size_t i = 0; i < 4; i++) {
         memcpy(ds.x + i * t->d, t->x[i], t->d * sizeof *ds.x);

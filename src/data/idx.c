@@ -26,23 +26,8 @@
 #endif
 
 #include <nabla/data.h>
+#include "internal.h"
 
-static int fail(char *msg, size_t msglen, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *msg, size_t msglen, int status, const char *fmt, ...)
-{
-    if (msg != NULL && msglen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msglen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 /* ---- byte source: FILE or gzFile ---------------------------------------- */
 
@@ -78,7 +63,7 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
     r->path = path;
     r->f = fopen(path, "rb");
     if (r->f == NULL)
-        return fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
+        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
                     strerror(errno));
     got = fread(magic, 1, 2, r->f);
     if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
@@ -89,13 +74,13 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
         errno = 0;
         r->gz = gzopen(path, "rb");
         if (r->gz == NULL)
-            return fail(msg, msglen, errno ? NB_EIO : NB_ENOMEM,
+            return nbi_fail(msg, msglen, errno ? NB_EIO : NB_ENOMEM,
                         "%s: cannot open: %s", path,
                         errno ? strerror(errno) : "out of memory");
         gzbuffer(r->gz, 1u << 17);
         return NB_OK;
 #else
-        return fail(msg, msglen, NB_EUNSUPPORTED,
+        return nbi_fail(msg, msglen, NB_EUNSUPPORTED,
                     "%s: gzip-compressed, but this build of nabla has no "
                     "zlib; decompress it (gunzip -k) or rebuild with zlib",
                     path);
@@ -103,7 +88,7 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
     }
     if (fseek(r->f, 0, SEEK_SET) != 0) {
         reader_close(r);
-        return fail(msg, msglen, NB_EIO, "%s: cannot seek: %s", path,
+        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot seek: %s", path,
                     strerror(errno));
     }
     if (fstat(fileno(r->f), &sb) == 0 && S_ISREG(sb.st_mode)
@@ -124,7 +109,7 @@ static int reader_read(reader *r, void *buf, size_t len, size_t *got,
         *got = fread(buf, 1, len, r->f);
         r->pos += *got;
         if (*got < len && ferror(r->f))
-            return fail(msg, msglen, NB_EIO, "%s: read error: %s", r->path,
+            return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s", r->path,
                         strerror(errno));
         return NB_OK;
     }
@@ -146,13 +131,13 @@ static int reader_read(reader *r, void *buf, size_t len, size_t *got,
             if (strncmp(zmsg, r->path, plen) == 0 && zmsg[plen] == ':')
                 zmsg += plen + (zmsg[plen + 1] == ' ' ? 2 : 1);
             if (errnum == Z_ERRNO)
-                return fail(msg, msglen, NB_EIO, "%s: read error: %s",
+                return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s",
                             r->path, strerror(errno));
             if (errnum == Z_MEM_ERROR)
-                return fail(msg, msglen, NB_ENOMEM, "%s: zlib: out of memory",
+                return nbi_fail(msg, msglen, NB_ENOMEM, "%s: zlib: out of memory",
                             r->path);
             if (errnum != Z_OK)
-                return fail(msg, msglen, NB_EFORMAT,
+                return nbi_fail(msg, msglen, NB_EFORMAT,
                             "%s: corrupt gzip data after %zu decompressed "
                             "bytes: %s", r->path, r->pos, zmsg);
             break;  /* clean end of stream */
@@ -261,7 +246,7 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
     *raw = NULL;
     *got = 0;
     if (buf == NULL)
-        return fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
+        return nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
                     r->path, need);
     for (;;) {
         size_t n;
@@ -274,7 +259,7 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
         size_t ncap = cap > need / 2 ? need : 2 * cap;
         unsigned char *nbuf = realloc(buf, ncap);
         if (nbuf == NULL) {
-            st = fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
+            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
                       r->path, need);
             break;
         }
@@ -303,7 +288,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     if (msg != NULL && msglen > 0)
         msg[0] = '\0';
     if (out == NULL || path == NULL)
-        return fail(msg, msglen, NB_EINVAL, "nb_idx_read: NULL argument");
+        return nbi_fail(msg, msglen, NB_EINVAL, "nb_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
     memset(&idx, 0, sizeof idx);
 
@@ -315,13 +300,13 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     if (st != NB_OK)
         goto done;
     if (got < 4) {
-        st = fail(msg, msglen, NB_EFORMAT,
+        st = nbi_fail(msg, msglen, NB_EFORMAT,
                   "%s: %zu bytes: too short for an IDX header (4 bytes of "
                   "magic, then the dimensions)", path, got);
         goto done;
     }
     if (head[0] != 0 || head[1] != 0) {
-        st = fail(msg, msglen, NB_EFORMAT,
+        st = nbi_fail(msg, msglen, NB_EFORMAT,
                   "%s: not an IDX file: magic %02x %02x %02x %02x, expected "
                   "00 00 <type> <ndims>", path, head[0], head[1], head[2],
                   head[3]);
@@ -329,7 +314,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     }
     tname = type_name(head[2], &width);
     if (tname == NULL) {
-        st = fail(msg, msglen, NB_EFORMAT,
+        st = nbi_fail(msg, msglen, NB_EFORMAT,
                   "%s: unknown IDX data type 0x%02x (known: 08 ubyte, 09 sbyte, "
                   "0b int16, 0c int32, 0d float32, 0e float64)", path, head[2]);
         goto done;
@@ -337,12 +322,12 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     idx.type = head[2];
     idx.ndims = head[3];
     if (idx.ndims == 0) {
-        st = fail(msg, msglen, NB_EFORMAT, "%s: IDX header with 0 dimensions",
+        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: IDX header with 0 dimensions",
                   path);
         goto done;
     }
     if (idx.ndims > NB_IDX_MAX_DIMS) {
-        st = fail(msg, msglen, NB_EUNSUPPORTED,
+        st = nbi_fail(msg, msglen, NB_EUNSUPPORTED,
                   "%s: %zu dimensions; nabla reads at most %d", path,
                   idx.ndims, NB_IDX_MAX_DIMS);
         goto done;
@@ -351,7 +336,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     if (st != NB_OK)
         goto done;
     if (got < 4 * idx.ndims) {
-        st = fail(msg, msglen, NB_EFORMAT,
+        st = nbi_fail(msg, msglen, NB_EFORMAT,
                   "%s: truncated header: %zu dimensions need %zu bytes of "
                   "sizes, found %zu", path, idx.ndims, 4 * idx.ndims, got);
         goto done;
@@ -360,14 +345,14 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     for (size_t i = 0; i < idx.ndims; i++) {
         idx.dims[i] = be32(dimbytes + 4 * i);
         if (idx.dims[i] == 0) {
-            st = fail(msg, msglen, NB_EFORMAT, "%s: dimension %zu is 0", path,
+            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: dimension %zu is 0", path,
                       i + 1);
             goto done;
         }
     }
     for (size_t i = 0; i < idx.ndims; i++) {
         if (idx.dims[i] > NB_DATA_MAX_ELEMENTS / idx.size) {
-            st = fail(msg, msglen, NB_ERANGE,
+            st = nbi_fail(msg, msglen, NB_ERANGE,
                       "%s: %s %s is more than %zu values", path,
                       dims_str(idx.dims, idx.ndims, shape, sizeof shape),
                       tname, NB_DATA_MAX_ELEMENTS);
@@ -378,18 +363,18 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     dims_str(idx.dims, idx.ndims, shape, sizeof shape);
     need = idx.size * width;   /* <= 2^34: no overflow with 64-bit size_t */
     if (need / width != idx.size) {
-        st = fail(msg, msglen, NB_ERANGE, "%s: %s %s is too large for this "
+        st = nbi_fail(msg, msglen, NB_ERANGE, "%s: %s %s is too large for this "
                   "platform", path, shape, tname);
         goto done;
     }
     header_len = 4 + 4 * idx.ndims;
     if (r.sized && r.size != header_len + need) {
         if (r.size < header_len + need)
-            st = fail(msg, msglen, NB_EFORMAT,
+            st = nbi_fail(msg, msglen, NB_EFORMAT,
                       "%s: truncated: %s %s needs %zu bytes of data, found %zu",
                       path, shape, tname, need, r.size - header_len);
         else
-            st = fail(msg, msglen, NB_EFORMAT,
+            st = nbi_fail(msg, msglen, NB_EFORMAT,
                       "%s: %zu unexpected bytes after the %zu bytes of data "
                       "of %s %s", path, r.size - header_len - need, need, shape,
                       tname);
@@ -400,7 +385,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     if (st != NB_OK)
         goto done;
     if (got < need) {
-        st = fail(msg, msglen, NB_EFORMAT,
+        st = nbi_fail(msg, msglen, NB_EFORMAT,
                   "%s: truncated: %s %s needs %zu bytes of data, found %zu%s",
                   path, shape, tname, need, got,
                   r.gzip ? " (after decompression)" : "");
@@ -412,7 +397,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
         if (st != NB_OK)
             goto done;
         if (got > 0) {
-            st = fail(msg, msglen, NB_EFORMAT,
+            st = nbi_fail(msg, msglen, NB_EFORMAT,
                       "%s: unexpected bytes after the %zu bytes of data of "
                       "%s %s", path, need, shape, tname);
             goto done;
@@ -421,7 +406,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
 
     idx.data = malloc(idx.size * sizeof *idx.data);
     if (idx.data == NULL) {
-        st = fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu values",
+        st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu values",
                   path, idx.size);
         goto done;
     }
@@ -429,7 +414,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
         size_t bad = 0;
         st = convert(idx.type, raw, idx.size, idx.data, &bad);
         if (st != NB_OK) {
-            st = fail(msg, msglen, NB_EDOMAIN,
+            st = nbi_fail(msg, msglen, NB_EDOMAIN,
                       "%s: value %zu (0-based, row-major) is %g", path, bad,
                       idx.data[bad]);
             goto done;
@@ -466,7 +451,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
     if (msg != NULL && msglen > 0)
         msg[0] = '\0';
     if (out == NULL || images_path == NULL)
-        return fail(msg, msglen, NB_EINVAL, "nb_dataset_load_idx: NULL argument");
+        return nbi_fail(msg, msglen, NB_EINVAL, "nb_dataset_load_idx: NULL argument");
     memset(out, 0, sizeof *out);
     memset(&lab, 0, sizeof lab);
 
@@ -479,13 +464,13 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
             goto done;
         if (lab.ndims != 1) {
             char shape[NB_IDX_MAX_DIMS * 21];
-            st = fail(msg, msglen, NB_ESHAPE,
+            st = nbi_fail(msg, msglen, NB_ESHAPE,
                       "%s: labels must be 1-d, got %s", labels_path,
                       dims_str(lab.dims, lab.ndims, shape, sizeof shape));
             goto done;
         }
         if (lab.dims[0] != img.dims[0]) {
-            st = fail(msg, msglen, NB_ESHAPE,
+            st = nbi_fail(msg, msglen, NB_ESHAPE,
                       "%s has %zu images but %s has %zu labels", images_path,
                       img.dims[0], labels_path, lab.dims[0]);
             goto done;
@@ -493,7 +478,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
         for (size_t i = 0; i < lab.size; i++) {
             double v = lab.data[i];
             if (!(v >= 0.0 && v <= 255.0 && v == floor(v))) {
-                st = fail(msg, msglen, NB_ERANGE,
+                st = nbi_fail(msg, msglen, NB_ERANGE,
                           "%s: label %g at index %zu is not a class in 0..255",
                           labels_path, v, i);
                 goto done;
@@ -508,7 +493,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
     if (labels_path != NULL) {
         ds.label = malloc(ds.n * sizeof *ds.label);
         if (ds.label == NULL) {
-            st = fail(msg, msglen, NB_ENOMEM, "%s: out of memory", labels_path);
+            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", labels_path);
             goto done;
         }
         for (size_t i = 0; i < ds.n; i++)
@@ -581,13 +566,13 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
     if (msg != NULL && msglen > 0)
         msg[0] = '\0';
     if (out == NULL)
-        return fail(msg, msglen, NB_EINVAL,
+        return nbi_fail(msg, msglen, NB_EINVAL,
                     "nb_dataset_load_fashion_mnist: NULL argument");
     memset(out, 0, sizeof *out);
     if (dir == NULL) {
         st = nb_fashion_mnist_dir(dirbuf, sizeof dirbuf);
         if (st == NB_ERANGE)
-            return fail(msg, msglen, st, "fashion-mnist: directory name too long");
+            return nbi_fail(msg, msglen, st, "fashion-mnist: directory name too long");
         dir = dirbuf;
     }
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", set);
@@ -597,9 +582,9 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
         st = find_file(dir, name, labels, sizeof labels);
     }
     if (st == NB_ERANGE)
-        return fail(msg, msglen, st, "fashion-mnist: directory name too long");
+        return nbi_fail(msg, msglen, st, "fashion-mnist: directory name too long");
     if (st != NB_OK)
-        return fail(msg, msglen, st,
+        return nbi_fail(msg, msglen, st,
                     "fashion-mnist: no %s/%s(.gz); install the "
                     "dataset-fashion-mnist package or set "
                     "NABLA_FASHION_MNIST_DIR", dir, name);
@@ -608,7 +593,7 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
     if (st != NB_OK)
         return st;
     if (ds.d != 28 * 28 || ds.n_classes > 10) {
-        st = fail(msg, msglen, NB_EFORMAT,
+        st = nbi_fail(msg, msglen, NB_EFORMAT,
                   "%s: %zu values per image and %zu classes; Fashion-MNIST "
                   "has 784 (28x28) and 10", images, ds.d, ds.n_classes);
         nb_dataset_free(&ds);
@@ -630,5 +615,5 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
 
 nomem:
     nb_dataset_free(&ds);
-    return fail(msg, msglen, NB_ENOMEM, "fashion-mnist: out of memory");
+    return nbi_fail(msg, msglen, NB_ENOMEM, "fashion-mnist: out of memory");
 }
