@@ -172,7 +172,9 @@ static double line_fn(double t, void *p)
     if (c->i != SIZE_MAX) {
         c->obj->set(c->obj->ctx, c->i, c->x0 + t);
     } else {
-        for (size_t k = 0; k < c->obj->n; k++) c->obj->set(c->obj->ctx, k, c->xs[k] + t * c->u[k]);
+        if (c->obj->set_line) c->obj->set_line(c->obj->ctx, c->xs, c->u, t);
+        else
+            for (size_t k = 0; k < c->obj->n; k++) c->obj->set(c->obj->ctx, k, c->xs[k] + t * c->u[k]);
     }
     double f = NAN;
     (*c->n_evals)++;
@@ -805,7 +807,7 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
     /* Re-read x into the private copy: df might have written into it. */
     gsl_vector_memcpy(xc, x);
     fdf_ctx c = { fdf, xc };
-    nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c, NULL };
+    nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c, NULL, NULL };
     if (fdf->fdf && !fdf_same_value(&obj, f0, f2, o, &r->n_evals)) {
         r->n_fdf_mismatch++;
         snprintf(r->error, sizeof r->error, "fdf() returns f = %.17g but f() returns %.17g", f2,
@@ -974,7 +976,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
     }
     gsl_vector_memcpy(xc, x);
     jac_ctx c = { fdf, xc, f, 0, v, 0, { 0 }, val, 0, 0, &r->n_evals };
-    nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c, NULL };
+    nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c, NULL, NULL };
     if (o->mode == NB_GC_DIRECTIONAL) {
         /* One fresh pair (v, u) per direction: v^T J u against d/dt <v, f(x + t u)>. */
         nb_gradcheck_opts one = *o;
@@ -1090,6 +1092,16 @@ static void graph_focus(void *p, size_t i, int on)
 }
 
 static double graph_get(void *p, size_t i) { return *graph_slot(p, i); }
+
+static void graph_set_line(void *p, const double *xs, const double *u, double t)
+{
+    graph_ctx *c = p;
+    for (size_t k = 0; k < c->np; k++) {
+        nb_node *pn = nb_graph_param_at(c->g, k);
+        size_t off = c->offset[k], n = pn->rows * pn->cols;
+        for (size_t i = 0; i < n; i++) pn->value[i] = xs[off + i] + t * u[off + i];
+    }
+}
 static void graph_set(void *p, size_t i, double v) { *graph_slot(p, i) = v; }
 
 static int graph_eval(void *p, double *f)
@@ -1162,7 +1174,7 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
     c.np = np;
     /* Without memory for it, every evaluation is a full forward pass. */
     c.partial_ok = o.mode == NB_GC_PER_COORD && nbi_partial_init(&c.partial, g, loss->index + 1) == NB_OK;
-    nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c, graph_focus };
+    nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c, graph_focus, graph_set_line };
     handler_guard h = guard_on();
     if (o.mode == NB_GC_DIRECTIONAL) {
         rng = gsl_rng_alloc(gsl_rng_mt19937);

@@ -18,6 +18,9 @@ typedef struct nbi_objective {
      * (per-coordinate mode) and on = 0 after x_i is restored, so an
      * objective can prepare a cheaper evaluation of one coordinate. */
     void (*focus)(void *ctx, size_t i, int on);
+    /* Optional: x = xs + t u for every coordinate at once (directional
+     * mode), instead of n calls of set. */
+    void (*set_line)(void *ctx, const double *xs, const double *u, double t);
 } nbi_objective;
 
 /* Decides coordinate i with analytic derivative a; restores x_i after. */
