@@ -76,7 +76,19 @@ static void matmul_forward_region(nb_node *out, const nb_rect *r)
     gsl_matrix_view As = gsl_matrix_submatrix(&A.matrix, r->r0, 0, r->r1 - r->r0, a->cols);
     gsl_matrix_view Bs = gsl_matrix_submatrix(&B.matrix, 0, r->c0, b->rows, r->c1 - r->c0);
     gsl_matrix_view Cs = gsl_matrix_submatrix(&C.matrix, r->r0, r->c0, r->r1 - r->r0, r->c1 - r->c0);
-    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &As.matrix, &Bs.matrix, 0.0, &Cs.matrix);
+    /* One column (a weight of B moved) or one row (an input of A moved):
+     * a matrix-vector product, which skips dgemm's packing of the panels. */
+    if (r->c1 - r->c0 == 1) {
+        gsl_vector_view x = gsl_matrix_column(&Bs.matrix, 0);
+        gsl_vector_view y = gsl_matrix_column(&Cs.matrix, 0);
+        gsl_blas_dgemv(CblasNoTrans, 1.0, &As.matrix, &x.vector, 0.0, &y.vector);
+    } else if (r->r1 - r->r0 == 1) {
+        gsl_vector_view x = gsl_matrix_row(&As.matrix, 0);
+        gsl_vector_view y = gsl_matrix_row(&Cs.matrix, 0);
+        gsl_blas_dgemv(CblasTrans, 1.0, &Bs.matrix, &x.vector, 0.0, &y.vector);
+    } else {
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &As.matrix, &Bs.matrix, 0.0, &Cs.matrix);
+    }
 }
 
 /* transpose: Y = X^T, (r,c) -> (c,r);  dX = G^T */
