@@ -380,8 +380,10 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
         nbi_graph_error(g, NB_EINVAL, "apply: op is NULL");
         return NULL;
     }
-    /* Registry ops are validated once by the test suite; others every time. */
-    if (!nbi_op_in_registry(op) && nb_op_validate(op, msg, sizeof msg) != NB_OK) {
+    /* Registry ops are validated once by the test suite; others when they
+     * differ from the last op this graph validated. */
+    if (op != g->validated_op && !nbi_op_in_registry(op) &&
+        nb_op_validate(op, msg, sizeof msg) != NB_OK) {
         nbi_graph_error(g, NB_EINVAL, "%s", msg);
         return NULL;
     }
@@ -423,22 +425,39 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
         return NULL;
     }
     if (check_dims(g, op->name, rows, cols) != NB_OK) return NULL;
-    nb_node *n = nbi_arena_alloc(g, sizeof *n, 1);
-    if (!n) goto oom;
+    g->validated_op = op;
+    /* The node, its value and its workspace in one bump of the arena. */
+    size_t n_aux = rows * cols;
+    if (!op->pointwise) {
+        n_aux = 0;
+        if (op->aux) {
+            nb_node probe;   /* aux rules read the inputs and the shape only */
+            memset(&probe, 0, sizeof probe);
+            probe.op = op;
+            probe.rows = rows;
+            probe.cols = cols;
+            for (size_t i = 0; i < op->arity; i++) probe.in[i] = inputs[i];
+            n_aux = op->aux(&probe);
+        }
+    }
+    size_t node_bytes = (sizeof(nb_node) + 15) & ~(size_t)15;
+    size_t value_bytes = (rows * cols * sizeof(double) + 15) & ~(size_t)15;
+    char *block = nbi_arena_alloc(g, node_bytes + value_bytes + n_aux * sizeof(double), 0);
+    if (!block) goto oom;
+    nb_node *n = (nb_node *)block;
+    memset(n, 0, sizeof *n);
     n->op = op;
     n->rows = rows;
     n->cols = cols;
+    for (size_t i = 0; i < op->arity; i++) n->in[i] = inputs[i];
     memcpy(n->hp, hp, sizeof hp);
-    for (size_t i = 0; i < op->arity; i++) {
-        n->in[i] = inputs[i];
+    for (size_t i = 0; i < op->arity; i++)
         if (inputs[i]->flags & NB_NODE_NEEDS_GRAD) n->flags |= NB_NODE_NEEDS_GRAD;
-    }
-    n->value = nbi_arena_alloc(g, rows * cols * sizeof(double), 0);
-    if (!n->value) goto oom;
-    n->n_aux = op->pointwise ? rows * cols : op->aux ? op->aux(n) : 0;
-    if (n->n_aux) {
-        n->aux = nbi_arena_alloc(g, n->n_aux * sizeof(double), 1);
-        if (!n->aux) goto oom;
+    n->value = (double *)(block + node_bytes);
+    n->n_aux = n_aux;
+    if (n_aux) {
+        n->aux = (double *)(block + node_bytes + value_bytes);
+        memset(n->aux, 0, n_aux * sizeof(double));
     }
     if (push_tape(g, n) != NB_OK) goto oom;
     run_forward(n);

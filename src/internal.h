@@ -46,6 +46,7 @@ struct nb_graph {
     size_t n_params, cap_params;
     int status;
     int check_finite;
+    const nb_op *validated_op;   /* last op nb_apply validated (a cache, not state) */
     char errmsg[320];
 };
 
