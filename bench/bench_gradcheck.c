@@ -1,0 +1,299 @@
+/* bench_gradcheck.c — throughput of nb_gradcheck_graph on the MLP
+ * 784-128-10 (ReLU, softmax cross-entropy, float64) with a batch of the
+ * first 4 Fashion-MNIST training images: per-coordinate mode over all
+ * 101,770 parameters, and directional mode.
+ *
+ *     bench_gradcheck [--cap SECONDS] [--stride K] [--full 0|1] [--only dir|coord]
+ *
+ * Time cap.  Before the full per-coordinate check, its time is estimated
+ * from two checks of the very same loss at the very same point:
+ *   (a) the 1,418 coordinates of fc1.b, fc2.W, fc2.b, with fc1.W held as a
+ *       constant on the tape (the graph does exactly the work of the full
+ *       one per evaluation);
+ *   (b) the columns of fc1.W of every K-th hidden unit (K = --stride,
+ *       default 8: 16 units, 12,544 coordinates), the other parameters
+ *       constant.  The hidden layer is split into two groups of units,
+ *       which is the same function (see build_units), so these coordinates
+ *       get the same derivatives and the same verdicts as in the full
+ *       check.
+ * estimate = t(a) + t(b) * 100352 / |b|.  When the library re-evaluates only
+ * the region of the graph a coordinate changes, the split graph is cheaper
+ * per evaluation than the full one (measured: the estimate was 0.64 of the
+ * full time; with whole-graph re-evaluation it was within 10%), so the full
+ * check is run and measured when the estimate is at most half the cap
+ * (default 120 s, or $NB_BENCH_GC_CAP); otherwise the estimate is reported
+ * and marked as extrapolated (coord_measured 0).  --full 1 runs the full
+ * check whatever the estimate.
+ *
+ * nabla has no API to check a subset of coordinates or to stop a check
+ * after a time budget (see docs/performance.md), hence the split graph. */
+#include <config.h>
+
+#include <errno.h>
+
+#include "bench_util.h"
+
+#define NB4 4   /* batch of the check */
+
+typedef struct problem {
+    double x[NB4 * BENCH_IN];                      /* (4, 784) */
+    double t[NB4 * BENCH_OUT];                     /* (4, 10) one-hot */
+    double w1[BENCH_IN * BENCH_HID];               /* (784, 128) */
+    double b1[BENCH_HID];                          /* (1, 128) */
+    double w2[BENCH_HID * BENCH_OUT];              /* (128, 10) */
+    double b2[BENCH_OUT];                          /* (1, 10) */
+} problem;
+
+/* What nb_gradcheck_graph reported, and how long it took. */
+typedef struct gc_run {
+    double seconds;
+    size_t n_checked, n_failed, n_kinks, n_evals;
+    int passed;
+} gc_run;
+
+static nb_node *head(nb_graph *g, nb_node *z1, nb_node *b1, nb_node *w2, nb_node *b2,
+                     const problem *p)
+{
+    nb_node *h = nb_relu(g, nb_add(g, z1, b1));
+    nb_node *z2 = nb_add(g, nb_matmul(g, h, w2), b2);
+    return nb_softmax_ce(g, z2, nb_input(g, NB4, BENCH_OUT, p->t));
+}
+
+/* The full model: every weight a parameter. */
+static nb_node *build_full(nb_graph *g, const problem *p)
+{
+    nb_node *x = nb_input(g, NB4, BENCH_IN, p->x);
+    nb_node *w1 = nb_param(g, "fc1.W", BENCH_IN, BENCH_HID, p->w1);
+    nb_node *b1 = nb_param(g, "fc1.b", 1, BENCH_HID, p->b1);
+    nb_node *w2 = nb_param(g, "fc2.W", BENCH_HID, BENCH_OUT, p->w2);
+    nb_node *b2 = nb_param(g, "fc2.b", 1, BENCH_OUT, p->b2);
+    return head(g, nb_matmul(g, x, w1), b1, w2, b2, p);
+}
+
+/* (a): fc1.W a constant, the rest parameters. */
+static nb_node *build_rest(nb_graph *g, const problem *p)
+{
+    nb_node *x = nb_input(g, NB4, BENCH_IN, p->x);
+    nb_node *w1 = nb_input(g, BENCH_IN, BENCH_HID, p->w1);
+    nb_node *b1 = nb_param(g, "fc1.b", 1, BENCH_HID, p->b1);
+    nb_node *w2 = nb_param(g, "fc2.W", BENCH_HID, BENCH_OUT, p->w2);
+    nb_node *b2 = nb_param(g, "fc2.b", 1, BENCH_OUT, p->b2);
+    return head(g, nb_matmul(g, x, w1), b1, w2, b2, p);
+}
+
+/* (b): the columns j % stride == 0 of fc1.W (hidden units S) a parameter,
+ * everything else constant.  The hidden layer is split in two groups of
+ * units, which is the same function:
+ *     z2 = relu(x W1[:,S] + b1[S]) W2[S,:] + relu(x W1[:,~S] + b1[~S]) W2[~S,:] + b2
+ * so each checked coordinate sits in a product with the full inner size 784
+ * and the checker re-evaluates the same kind of region as in the full graph
+ * (a split along the 784 inputs would make that product cheaper and the
+ * estimate too low).  *n_units receives |S|. */
+static nb_node *build_units(nb_graph *g, const problem *p, size_t stride, size_t *n_units)
+{
+    size_t na = (BENCH_HID + stride - 1) / stride, nb = BENCH_HID - na;
+    double *w1a = malloc(BENCH_IN * na * sizeof *w1a), *w1b = malloc(BENCH_IN * nb * sizeof *w1b);
+    double *b1a = malloc(na * sizeof *b1a), *b1b = malloc(nb * sizeof *b1b);
+    double *w2a = malloc(na * BENCH_OUT * sizeof *w2a), *w2b = malloc(nb * BENCH_OUT * sizeof *w2b);
+    nb_node *loss = NULL;
+    *n_units = na;
+    if (w1a && w1b && b1a && b1b && w2a && w2b) {
+        size_t ja = 0, jb = 0;
+        for (size_t j = 0; j < BENCH_HID; j++) {
+            int in_a = j % stride == 0;
+            size_t c = in_a ? ja++ : jb++;
+            double *w1 = in_a ? w1a : w1b, *w2 = in_a ? w2a : w2b;
+            size_t cols = in_a ? na : nb;
+            for (size_t i = 0; i < BENCH_IN; i++) w1[i * cols + c] = p->w1[i * BENCH_HID + j];
+            (in_a ? b1a : b1b)[c] = p->b1[j];
+            memcpy(w2 + c * BENCH_OUT, p->w2 + j * BENCH_OUT, BENCH_OUT * sizeof *w2);
+        }
+        nb_node *x = nb_input(g, NB4, BENCH_IN, p->x);
+        nb_node *ha = nb_relu(g, nb_add(g, nb_matmul(g, x, nb_param(g, "fc1.W[:,S]", BENCH_IN, na, w1a)),
+                                        nb_input(g, 1, na, b1a)));
+        nb_node *hb = nb_relu(g, nb_add(g, nb_matmul(g, x, nb_input(g, BENCH_IN, nb, w1b)),
+                                        nb_input(g, 1, nb, b1b)));
+        nb_node *z2 = nb_add(g, nb_add(g, nb_matmul(g, ha, nb_input(g, na, BENCH_OUT, w2a)),
+                                       nb_matmul(g, hb, nb_input(g, nb, BENCH_OUT, w2b))),
+                             nb_input(g, 1, BENCH_OUT, p->b2));
+        loss = nb_softmax_ce(g, z2, nb_input(g, NB4, BENCH_OUT, p->t));
+    }
+    free(w1a);
+    free(w1b);
+    free(b1a);
+    free(b1b);
+    free(w2a);
+    free(w2b);
+    return loss;
+}
+
+static int check(nb_graph *g, nb_node *loss, nb_gradcheck_mode mode, gc_run *out)
+{
+    nb_gradcheck_opts o;
+    nb_gradcheck_opts_init(&o);
+    o.mode = mode;
+    nb_gradcheck_report r;
+    double t0 = bench_now();
+    int st = nb_gradcheck_graph(g, loss, &o, &r);
+    out->seconds = bench_now() - t0;
+    if (st != NB_OK) {
+        fprintf(stderr, "bench_gradcheck: could not check: %s\n", r.error);
+        nb_gradcheck_report_free(&r);
+        return st;
+    }
+    out->n_checked = r.n_checked;
+    out->n_failed = r.n_failed;
+    out->n_kinks = r.n_kinks;
+    out->n_evals = r.n_evals;
+    out->passed = r.passed;
+    if (!r.passed) nb_gradcheck_report_print(stderr, &r);
+    nb_gradcheck_report_free(&r);
+    return NB_OK;
+}
+
+/* Builds a fresh graph with build() and checks it. */
+typedef nb_node *(*builder)(nb_graph *g, const problem *p);
+
+static int run_check(const problem *p, builder build, nb_gradcheck_mode mode, gc_run *out)
+{
+    nb_graph *g = nb_graph_alloc();
+    if (!g) return NB_ENOMEM;
+    nb_node *loss = build(g, p);
+    int st = loss ? check(g, loss, mode, out) : nb_graph_status(g);
+    if (!loss) fprintf(stderr, "bench_gradcheck: %s\n", nb_graph_errmsg(g));
+    nb_graph_free(g);
+    return st;
+}
+
+/* Median time of one nb_graph_forward of the full graph (one evaluation of
+ * f inside the checker), seconds. */
+static double eval_time(const problem *p)
+{
+    nb_graph *g = nb_graph_alloc();
+    if (!g || !build_full(g, p)) return NAN;
+    double v[9];
+    for (size_t r = 0; r < 9; r++) {
+        size_t reps = 200;
+        double t0 = bench_now();
+        for (size_t k = 0; k < reps; k++) nb_graph_forward(g);
+        v[r] = (bench_now() - t0) / (double)reps;
+    }
+    nb_graph_free(g);
+    return bench_median(v, 9);
+}
+
+static double arg_d(const char *s, const char *name)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s) {
+        fprintf(stderr, "bench_gradcheck: %s: '%s' is not a number\n", name, s);
+        exit(2);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    double cap = 120.0;
+    const char *env = getenv("NB_BENCH_GC_CAP");
+    if (env && *env) cap = arg_d(env, "NB_BENCH_GC_CAP");
+    size_t stride = 8;
+    int force_full = 0;
+    const char *only = "";   /* "dir" or "coord": one mode only (for profiling) */
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--cap") == 0) cap = arg_d(argv[++i], "--cap");
+        else if (i + 1 < argc && strcmp(argv[i], "--stride") == 0) stride = (size_t)arg_d(argv[++i], "--stride");
+        else if (i + 1 < argc && strcmp(argv[i], "--full") == 0) force_full = arg_d(argv[++i], "--full") != 0;
+        else if (i + 1 < argc && strcmp(argv[i], "--only") == 0) only = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_gradcheck [--cap SECONDS] [--stride K] [--full 0|1] [--only dir|coord]\n");
+            return 2;
+        }
+    }
+    if (stride < 1) stride = 1;
+
+    nb_dataset ds = { 0 };
+    if (bench_load_fashion(&ds) != 0) return 77;
+    static problem p;
+    nb_dataset_gather(&ds, (const size_t[NB4]){ 0, 1, 2, 3 }, NB4, p.x, p.t, NULL);
+    nb_dataset_free(&ds);
+    nb_rng rng;
+    nb_rng_seed(&rng, BENCH_SEED);
+    if (bench_init_weights(&rng, p.w1, p.w2) != NB_OK) return 1;
+    const size_t n_w1 = BENCH_IN * BENCH_HID;
+    const size_t n_all = n_w1 + BENCH_HID + BENCH_HID * BENCH_OUT + BENCH_OUT;
+
+    double t_eval = eval_time(&p);
+    bench_result("eval_us", 1e6 * t_eval);
+
+    /* Directional: median of 3 (30 with --only dir, for a profile). */
+    size_t n_dir = strcmp(only, "dir") == 0 ? 30 : 3;
+    gc_run d[30];
+    double ds_s[30];
+    for (size_t r = 0; r < n_dir && strcmp(only, "coord") != 0; r++) {
+        if (run_check(&p, build_full, NB_GC_DIRECTIONAL, &d[r]) != NB_OK) return 1;
+        ds_s[r] = d[r].seconds;
+    }
+    if (strcmp(only, "coord") == 0) goto per_coord;
+    double dir_s = bench_median(ds_s, n_dir);
+    bench_result("dir_s", dir_s);
+    bench_result("dir_directions", (double)d[0].n_checked);
+    bench_result("dir_evals", (double)d[0].n_evals);
+    bench_result("dir_failed", (double)d[0].n_failed);
+    bench_result("dir_passed", d[0].passed);
+    bench_result("dir_coords_per_s", (double)n_all / dir_s);
+    if (strcmp(only, "dir") == 0) return 0;
+
+per_coord:;
+
+    /* Per-coordinate: estimate first. */
+    gc_run rest, units;
+    if (run_check(&p, build_rest, NB_GC_PER_COORD, &rest) != NB_OK) return 1;
+    nb_graph *g = nb_graph_alloc();
+    size_t n_units = 0;
+    nb_node *loss = g ? build_units(g, &p, stride, &n_units) : NULL;
+    if (!loss || check(g, loss, NB_GC_PER_COORD, &units) != NB_OK) {
+        if (g) fprintf(stderr, "bench_gradcheck: %s\n", nb_graph_errmsg(g));
+        return 1;
+    }
+    nb_graph_free(g);
+    double est = rest.seconds + units.seconds * (double)n_w1 / (double)units.n_checked;
+    double evals_per_coord = (double)(rest.n_evals + units.n_evals) / (double)(rest.n_checked + units.n_checked);
+    bench_result("sub_coords", (double)(rest.n_checked + units.n_checked));
+    bench_result("sub_s", rest.seconds + units.seconds);
+    bench_result("sub_failed", (double)(rest.n_failed + units.n_failed));
+    bench_result("sub_kinks", (double)(rest.n_kinks + units.n_kinks));
+    bench_result("sub_w1_coords_per_s", (double)units.n_checked / units.seconds);
+    bench_result("sub_rest_coords_per_s", (double)rest.n_checked / rest.seconds);
+    bench_result("evals_per_coord", evals_per_coord);
+    bench_result("coord_estimate_s", est);
+    bench_result("coord_cap_s", cap);
+    fprintf(stderr, "bench_gradcheck: per-coordinate estimate %.1f s (cap %.0f s): %s\n", est, cap,
+            est <= cap / 2 || force_full ? "running the full check" : "extrapolating");
+
+    if (est <= cap / 2 || force_full) {
+        gc_run full;
+        if (run_check(&p, build_full, NB_GC_PER_COORD, &full) != NB_OK) return 1;
+        bench_result("coord_measured", 1);
+        bench_result("coord_s", full.seconds);
+        bench_result("coord_n", (double)full.n_checked);
+        bench_result("coord_evals", (double)full.n_evals);
+        bench_result("coord_failed", (double)full.n_failed);
+        bench_result("coord_kinks", (double)full.n_kinks);
+        bench_result("coord_passed", full.passed);
+        bench_result("coord_per_s", (double)full.n_checked / full.seconds);
+    } else {
+        bench_result("coord_measured", 0);
+        bench_result("coord_s", est);
+        bench_result("coord_n", (double)n_all);
+        bench_result("coord_evals", evals_per_coord * (double)n_all);
+        bench_result("coord_failed", (double)(rest.n_failed + units.n_failed));
+        bench_result("coord_kinks", (double)(rest.n_kinks + units.n_kinks));
+        bench_result("coord_passed", rest.passed && units.passed);
+        bench_result("coord_per_s", (double)n_all / est);
+    }
+    bench_result("maxrss_kib", (double)bench_maxrss_kib());
+    return 0;
+}

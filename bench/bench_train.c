@@ -1,0 +1,249 @@
+/* bench_train.c — training throughput of the MLP 784-128-10 (ReLU, softmax
+ * cross-entropy, SGD lr 0.1, batch 64, float64) on Fashion-MNIST's 60000
+ * training images, the way a nabla user writes the loop (and nabla run
+ * does): nb_dense layers, the batch gathered into a buffer and put on the
+ * tape with nb_input_view, the tape rebuilt every step, nb_optim.
+ *
+ *     bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1]
+ *
+ * Threads: OpenBLAS's, from OPENBLAS_NUM_THREADS in the environment (run.sh
+ * sets it); nabla itself runs on one thread.
+ *
+ * Protocol (bench/ref_numpy.py and bench/ref_torch.py follow it exactly, so
+ * the first epoch's mean loss is the same number in all three):
+ *   weights from bench_init_weights() (NumPy stream BENCH_SEED);
+ *   W warm-up steps on rows 0..64W-1 in order (not timed);
+ *   R timed epochs, each over perm = shuffle(arange(60000)) drawn from the
+ *   same stream: 937 batches of 64 and one of 32, gathered (copied) from
+ *   the data set, then reset / build / backward / SGD step.
+ * The figure is 60000 / (median epoch time).  --steps S stops each epoch
+ * after S steps (for profiling runs).
+ *
+ * Fraction of the GEMM bound.  Right after each timed epoch, an epoch of
+ * just the five matrix products (bench_gemm_step(), the same shapes and
+ * BLAS) is timed too, and the fraction reached is the median over epochs
+ * of (GEMM-only time / training time) of each such pair: measured side by
+ * side, the two see the same machine state (on a shared host the speed of
+ * the BLAS drifts by tens of per cent between processes a minute apart). */
+#include <config.h>
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "bench_util.h"
+
+#define BATCH BENCH_BATCH
+
+typedef struct model {
+    nb_graph *g;
+    nb_dense fc1, fc2;
+    nb_optim *opt;
+} model;
+
+static int model_init(model *m, nb_rng *rng, int check_finite)
+{
+    char msg[256] = "";
+    memset(m, 0, sizeof *m);
+    m->g = nb_graph_alloc();
+    if (!m->g) return NB_ENOMEM;
+    nb_graph_set_check_finite(m->g, check_finite);
+    int st = nb_dense_init(&m->fc1, m->g, "fc1", BENCH_IN, BENCH_HID, "relu", NULL, 1);
+    if (st == NB_OK) st = nb_dense_init(&m->fc2, m->g, "fc2", BENCH_HID, BENCH_OUT, "identity", NULL, 1);
+    if (st != NB_OK) {
+        fprintf(stderr, "bench_train: %s\n", nb_graph_errmsg(m->g));
+        return st;
+    }
+    st = bench_init_weights(rng, nb_node_value(m->fc1.W), nb_node_value(m->fc2.W));
+    if (st != NB_OK) return st;
+    nb_optim_opts o;
+    nb_optim_opts_init(&o);
+    o.kind = NB_OPTIM_SGD;
+    o.lr = 0.1;
+    m->opt = nb_optim_alloc(m->g, &o, msg, sizeof msg);
+    if (!m->opt) {
+        fprintf(stderr, "bench_train: %s\n", msg);
+        return NB_EINVAL;
+    }
+    return NB_OK;
+}
+
+static void model_free(model *m)
+{
+    nb_optim_free(m->opt);
+    nb_graph_free(m->g);
+}
+
+/* Seconds spent in each part of the steps of one epoch. */
+typedef struct phases {
+    double gather, build, backward, update;
+} phases;
+
+/* One SGD step on the batch x (k, 784), t (k, 10); adds k * loss to *loss_sum. */
+static int step(model *m, const double *x, const double *t, size_t k, double *loss_sum,
+                phases *ph)
+{
+    nb_graph *g = m->g;
+    double t0 = bench_now();
+    nb_graph_reset(g);
+    /* Borrowed, not copied: the batch buffers outlive the step (as in
+     * nabla run's loop, src/experiment/run.c). */
+    nb_node *in = nb_input_view(g, k, BENCH_IN, x);
+    nb_node *target = nb_input_view(g, k, BENCH_OUT, t);
+    nb_node *h = nb_dense_forward(g, &m->fc1, in);
+    nb_node *z = nb_dense_forward(g, &m->fc2, h);
+    nb_node *loss = nb_softmax_ce(g, z, target);
+    if (!loss) {
+        fprintf(stderr, "bench_train: %s\n", nb_graph_errmsg(g));
+        return nb_graph_status(g);
+    }
+    double t1 = bench_now();
+    nb_graph_zero_grad(g);
+    int st = nb_backward(g, loss);
+    double t2 = bench_now();
+    if (st == NB_OK) st = nb_optim_step(m->opt, 0);
+    double t3 = bench_now();
+    if (st != NB_OK) {
+        fprintf(stderr, "bench_train: step: %s\n", nb_strerror(st));
+        return st;
+    }
+    *loss_sum += (double)k * nb_node_scalar(loss);
+    ph->build += t1 - t0;
+    ph->backward += t2 - t1;
+    ph->update += t3 - t2;
+    return NB_OK;
+}
+
+static unsigned long arg_ul(const char *s, const char *name)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || end == s) {
+        fprintf(stderr, "bench_train: %s: '%s' is not a number\n", name, s);
+        exit(2);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    size_t epochs = 3, warmup = 20, max_steps = SIZE_MAX;
+    int check_finite = 1;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--epochs") == 0) epochs = arg_ul(argv[++i], "--epochs");
+        else if (i + 1 < argc && strcmp(argv[i], "--warmup") == 0) warmup = arg_ul(argv[++i], "--warmup");
+        else if (i + 1 < argc && strcmp(argv[i], "--steps") == 0) max_steps = arg_ul(argv[++i], "--steps");
+        else if (i + 1 < argc && strcmp(argv[i], "--check-finite") == 0)
+            check_finite = arg_ul(argv[++i], "--check-finite") != 0;
+        else {
+            fprintf(stderr, "usage: bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1]\n");
+            return 2;
+        }
+    }
+    if (epochs == 0) epochs = 1;
+
+    double t_load = bench_now();
+    nb_dataset ds = { 0 };
+    if (bench_load_fashion(&ds) != 0) return 77;
+    t_load = bench_now() - t_load;
+    long rss_loaded = bench_rss_kib(), hwm_loaded = bench_hwm_kib();
+    const size_t n = ds.n;
+
+    nb_rng rng;
+    nb_rng_seed(&rng, BENCH_SEED);
+    model m;
+    if (model_init(&m, &rng, check_finite) != NB_OK) return 1;
+
+    double *xb = malloc(BATCH * BENCH_IN * sizeof *xb);    /* (64, 784) */
+    double *tb = malloc(BATCH * BENCH_OUT * sizeof *tb);   /* (64, 10) */
+    size_t *perm = malloc(n * sizeof *perm);
+    double *epoch_s = malloc(epochs * sizeof *epoch_s);
+    double *bound_s = malloc(epochs * sizeof *bound_s), *frac = malloc(epochs * sizeof *frac);
+    bench_gemm_bufs gb;
+    if (!xb || !tb || !perm || !epoch_s || !bound_s || !frac || bench_gemm_init(&gb) != 0) {
+        fprintf(stderr, "bench_train: out of memory\n");
+        return 1;
+    }
+
+    /* Warm-up: the arena grows to its working size, OpenBLAS starts its
+     * threads, caches and the branch predictor learn the loop. */
+    phases ph = { 0 };
+    double loss_sum = 0.0;
+    for (size_t s = 0; s < warmup; s++) {
+        size_t rows[BATCH];
+        for (size_t b = 0; b < BATCH; b++) rows[b] = (s * BATCH + b) % n;
+        nb_dataset_gather(&ds, rows, BATCH, xb, tb, NULL);
+        if (step(&m, xb, tb, BATCH, &loss_sum, &ph) != NB_OK) return 1;
+    }
+
+    phases total = { 0 };
+    double loss_epoch1 = NAN;
+    size_t steps_per_epoch = 0, samples_per_epoch = 0;
+    for (size_t e = 0; e < epochs; e++) {
+        for (size_t i = 0; i < n; i++) perm[i] = i;
+        nb_rng_shuffle(&rng, perm, n);
+        memset(&ph, 0, sizeof ph);
+        loss_sum = 0.0;
+        size_t steps = 0, samples = 0;
+        double t0 = bench_now();
+        for (size_t lo = 0; lo < n && steps < max_steps; lo += BATCH, steps++) {
+            size_t k = n - lo < BATCH ? n - lo : BATCH;
+            double tg = bench_now();
+            nb_dataset_gather(&ds, perm + lo, k, xb, tb, NULL);
+            ph.gather += bench_now() - tg;
+            if (step(&m, xb, tb, k, &loss_sum, &ph) != NB_OK) return 1;
+            samples += k;
+        }
+        epoch_s[e] = bench_now() - t0;
+        bound_s[e] = bench_gemm_epoch(&gb, samples);
+        frac[e] = bound_s[e] / epoch_s[e];
+        if (e == 0) loss_epoch1 = loss_sum / (double)samples;
+        total.gather += ph.gather;
+        total.build += ph.build;
+        total.backward += ph.backward;
+        total.update += ph.update;
+        steps_per_epoch = steps;
+        samples_per_epoch = samples;
+        fprintf(stderr, "bench_train: epoch %zu: %.3f s, mean loss %.6f; GEMM only %.3f s\n", e + 1,
+                epoch_s[e], loss_sum / (double)samples, bound_s[e]);
+    }
+    double sum_s = 0.0;
+    for (size_t e = 0; e < epochs; e++) sum_s += epoch_s[e];
+    double med = bench_median(epoch_s, epochs);
+    double bound_med = bench_median(bound_s, epochs), frac_med = bench_median(frac, epochs);
+    double per_step = 1e6 / (double)(steps_per_epoch * epochs);
+
+    char blas[512] = "";
+    const char *bname = nb_blas_name(blas, sizeof blas);
+    bench_result_str("blas", bname);
+    bench_result("blas_threads", nb_blas_threads());
+    bench_result("check_finite", check_finite);
+    bench_result("samples_per_epoch", (double)samples_per_epoch);
+    bench_result("epochs_timed", (double)epochs);
+    bench_result("epoch_s", med);
+    bench_result("samples_per_s", (double)samples_per_epoch / med);
+    bench_result("loss_epoch1", loss_epoch1);
+    bench_result("bound_samples_per_s", (double)samples_per_epoch / bound_med);
+    bench_result("bound_fraction", frac_med);
+    bench_result("step_us_gather", total.gather * per_step);
+    bench_result("step_us_build_forward", total.build * per_step);
+    bench_result("step_us_backward", total.backward * per_step);
+    bench_result("step_us_update", total.update * per_step);
+    bench_result("step_us_total", sum_s * per_step);
+    bench_result("load_s", t_load);
+    bench_result("rss_after_load_kib", (double)rss_loaded);
+    bench_result("hwm_after_load_kib", (double)hwm_loaded);
+    bench_result("rss_end_kib", (double)bench_rss_kib());
+    bench_result("maxrss_kib", (double)bench_maxrss_kib());
+
+    free(xb);
+    free(tb);
+    free(perm);
+    free(epoch_s);
+    free(bound_s);
+    free(frac);
+    bench_gemm_free(&gb);
+    model_free(&m);
+    nb_dataset_free(&ds);
+    return 0;
+}
