@@ -228,10 +228,10 @@ int main(int argc, char **argv)
     double t_eval = eval_time(&p);
     bench_result("eval_us", 1e6 * t_eval);
 
-    /* Directional: median of 3 (30 with --only dir, for a profile). */
-    size_t n_dir = strcmp(only, "dir") == 0 ? 30 : 3;
-    gc_run d[30];
-    double ds_s[30];
+    /* Directional: median of 3 (100 with --only dir, for a profile). */
+    size_t n_dir = strcmp(only, "dir") == 0 ? 100 : 3;
+    gc_run d[100];
+    double ds_s[100];
     for (size_t r = 0; r < n_dir && strcmp(only, "coord") != 0; r++) {
         if (run_check(&p, build_full, NB_GC_DIRECTIONAL, &d[r]) != NB_OK) return 1;
         ds_s[r] = d[r].seconds;

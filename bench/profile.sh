@@ -44,7 +44,8 @@ args_of() {
            echo "bench_train --epochs 1 --warmup 5 --steps 300" ;;
     scalar) echo "bench_scalar --variant default" ;;
     gcdir) echo "bench_gradcheck --only dir" ;;
-    gccoord) echo "bench_gradcheck --only coord --cap 0 --stride 64" ;;
+    gccoord) [ "${2:-}" = long ] && echo "bench_gradcheck --only coord --full 1" ||
+             echo "bench_gradcheck --only coord --cap 0 --stride 64" ;;
     esac
 }
 
@@ -87,7 +88,7 @@ profile_one() {
         shift
         # -D: start sampling after the data is loaded (training, gradcheck).
         delay=""
-        case $name in train) delay="-D 2500" ;; gc*) delay="-D 1500" ;; esac
+        case $name in train) delay="-D 2500" ;; gc*) delay="-D 1000" ;; esac
         # shellcheck disable=SC2086
         OPENBLAS_NUM_THREADS=1 exe perf record $delay -e cpu-clock -F 4000 \
             -o "$out/$name.perf" "$bin/$prog" "$@" > /dev/null 2>&1
