@@ -15,6 +15,10 @@ static inline void binary_map(nb_node *out, double (*f)(double, double))
 {
     const nb_node *a = out->in[0], *b = out->in[1];
     size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
+    if (a->rows == b->rows && a->cols == b->cols) {   /* no broadcast: one flat loop */
+        for (size_t k = 0; k < R * C; k++) out->value[k] = f(a->value[k], b->value[k]);
+        return;
+    }
     nbi_bcast_strides(a, R, C, &ars, &acs);
     nbi_bcast_strides(b, R, C, &brs, &bcs);
     for (size_t i = 0; i < R; i++)

@@ -71,9 +71,21 @@ void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
                      size_t rows, size_t cols)
 {
     if (!x->grad) return;
+    double *xg = x->grad;
+    if (x->rows == rows && x->cols == cols) {   /* no broadcast: one flat loop */
+        for (size_t k = 0; k < rows * cols; k++) xg[k] += sign * (w ? g[k] * w[k] : g[k]);
+        return;
+    }
+    if (x->rows == 1 && x->cols == cols) {   /* a bias row: column sums, row by row */
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++) {
+                size_t k = i * cols + j;
+                xg[j] += sign * (w ? g[k] * w[k] : g[k]);
+            }
+        return;
+    }
     size_t rs, cs;
     nbi_bcast_strides(x, rows, cols, &rs, &cs);
-    double *xg = x->grad;
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             size_t k = i * cols + j;
