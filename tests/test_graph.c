@@ -9,28 +9,6 @@
 
 /* ---- counting / failing allocator -------------------------------------- */
 
-typedef struct counting {
-    size_t allocs, frees;
-    long fail_at;   /* the allocation number that fails; -1: never */
-} counting;
-
-static void *count_alloc(void *ud, size_t n)
-{
-    counting *c = ud;
-    if (c->fail_at >= 0 && (long)c->allocs == c->fail_at) {
-        c->allocs++;
-        return NULL;
-    }
-    c->allocs++;
-    return malloc(n);
-}
-
-static void count_free(void *ud, void *p)
-{
-    counting *c = ud;
-    if (p) c->frees++;
-    free(p);
-}
 
 /* ---- values ------------------------------------------------------------ */
 

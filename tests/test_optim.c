@@ -573,28 +573,6 @@ END_TEST
 
 /* ---- memory --------------------------------------------------------------- */
 
-typedef struct counting {
-    size_t allocs, frees;
-    long fail_at;
-} counting;
-
-static void *count_alloc(void *ud, size_t n)
-{
-    counting *c = ud;
-    if (c->fail_at >= 0 && (long)c->allocs == c->fail_at) {
-        c->allocs++;
-        return NULL;
-    }
-    c->allocs++;
-    return malloc(n);
-}
-
-static void count_free(void *ud, void *p)
-{
-    counting *c = ud;
-    if (p) c->frees++;
-    free(p);
-}
 
 START_TEST(test_allocation_failures)
 {

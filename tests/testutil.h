@@ -22,6 +22,32 @@ static inline const char *nb_test_srcdir(void)
     return s && *s ? s : ".";
 }
 
+/* A counting allocator for nb_allocator (ud = the counter), whose
+ * fail_at-th allocation fails (-1: none), for allocation-failure tests and
+ * the no-malloc-per-step test. */
+typedef struct counting {
+    size_t allocs, frees;
+    long fail_at;   /* the allocation number that fails; -1: never */
+} counting;
+
+static inline void *count_alloc(void *ud, size_t n)
+{
+    counting *c = ud;
+    if (c->fail_at >= 0 && (long)c->allocs == c->fail_at) {
+        c->allocs++;
+        return NULL;
+    }
+    c->allocs++;
+    return malloc(n);
+}
+
+static inline void count_free(void *ud, void *p)
+{
+    counting *c = ud;
+    if (p) c->frees++;
+    free(p);
+}
+
 /* Runs a suite and returns the process exit status (0 when all passed). */
 static inline int nb_test_run(Suite *s)
 {
