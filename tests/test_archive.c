@@ -23,32 +23,7 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Counting allocator: counts, can fail the n-th allocation, records the
- * largest request. */
-typedef struct counting {
-    size_t allocs, frees, largest;
-    long fail_at;   /* -1: never */
-} counting;
-
-static void *count_alloc(void *ud, size_t n)
-{
-    counting *c = ud;
-    if (n > c->largest) c->largest = n;
-    if (c->fail_at >= 0 && (long)c->allocs == c->fail_at) {
-        c->allocs++;
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p) c->allocs++;
-    return p;
-}
-
-static void count_free(void *ud, void *p)
-{
-    counting *c = ud;
-    if (p) c->frees++;
-    free(p);
-}
+/* The counting allocator of testutil.h (it records the largest request). */
 
 /* count_alloc counts the failing call as an allocation; the balance below
  * uses successful ones only. */
@@ -198,7 +173,7 @@ static void forge_finish(forge *f, const char *path)
 /* Reads path expecting status st, *out NULL and no allocation left alive. */
 static void expect_read_fails(const char *path, int st, const char *needle)
 {
-    counting c = { 0, 0, 0, -1 };
+    counting c = { 0, 0, -1, 0 };
     nb_allocator al = { count_alloc, count_free, &c };
     nb_archive *ar = (nb_archive *)&c;   /* must be overwritten with NULL */
     char msg[512];
@@ -324,7 +299,7 @@ START_TEST(test_put_allocation_failures)
     /* Every allocation of a sequence of puts fails in turn: each put either
      * succeeds or says NB_ENOMEM, the archive stays usable, nothing leaks. */
     for (long k = 0;; k++) {
-        counting c = { 0, 0, 0, k };
+        counting c = { 0, 0, k, 0 };
         nb_allocator al = { count_alloc, count_free, &c };
         nb_archive *ar = nb_archive_alloc_with(&al);
         if (ar == NULL) {
@@ -457,7 +432,7 @@ START_TEST(test_read_allocation_failures)
     char path[4200];
     fixture(path, sizeof path, "golden-v1.nbar");
     for (long k = 0;; k++) {
-        counting c = { 0, 0, 0, k };
+        counting c = { 0, 0, k, 0 };
         nb_allocator al = { count_alloc, count_free, &c };
         nb_archive *ar = NULL;
         char msg[512];
@@ -488,7 +463,7 @@ START_TEST(test_truncated_every_length)
     snprintf(path, sizeof path, "%s/cut.nbar", dir);
     for (size_t len = 0; len < n; len++) {
         write_bytes(path, b, len);
-        counting c = { 0, 0, 0, -1 };
+        counting c = { 0, 0, -1, 0 };
         nb_allocator al = { count_alloc, count_free, &c };
         nb_archive *ar = NULL;
         char msg[512];
@@ -550,7 +525,7 @@ START_TEST(test_fixture_errors)
 
     /* The forged 2^60 rows cost no more memory than the file's size. */
     fixture(path, sizeof path, "huge-rows.nbar");
-    counting c = { 0, 0, 0, -1 };
+    counting c = { 0, 0, -1, 0 };
     nb_allocator al = { count_alloc, count_free, &c };
     nb_archive *ar = NULL;
     ck_assert_int_eq(nb_archive_read_with(path, &al, &ar, NULL, 0), NB_EFORMAT);

@@ -149,7 +149,7 @@ END_TEST
  * arena has grown (counting allocator). */
 START_TEST(test_no_malloc_after_warmup)
 {
-    counting c = { 0, 0, -1 };
+    counting c = { 0, 0, -1, 0 };
     nb_allocator al = { count_alloc, count_free, &c };
     nb_graph *g = nb_graph_alloc_with(&al);
     double w1[4 * 8], w2[8 * 3], x[16 * 4], t[16 * 3];
@@ -184,7 +184,7 @@ END_TEST
 START_TEST(test_alloc_failures)
 {
     for (long k = 0; k < 40; k++) {
-        counting c = { 0, 0, k };
+        counting c = { 0, 0, k, 0 };
         nb_allocator al = { count_alloc, count_free, &c };
         nb_graph *g = nb_graph_alloc_with(&al);
         if (!g) {

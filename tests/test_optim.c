@@ -578,7 +578,7 @@ START_TEST(test_allocation_failures)
 {
     for (int kind = 0; kind < NB_OPTIM_KIND_COUNT_; kind++) {
         for (long k = 0;; k++) {
-            counting c = { 0, 0, -1 };
+            counting c = { 0, 0, -1, 0 };
             nb_allocator al = { count_alloc, count_free, &c };
             nb_graph *g = nb_graph_alloc_with(&al);
             nb_param(g, "w", 2, 3, W0);

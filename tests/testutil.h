@@ -28,11 +28,13 @@ static inline const char *nb_test_srcdir(void)
 typedef struct counting {
     size_t allocs, frees;
     long fail_at;   /* the allocation number that fails; -1: never */
+    size_t largest; /* the largest request seen */
 } counting;
 
 static inline void *count_alloc(void *ud, size_t n)
 {
     counting *c = ud;
+    if (n > c->largest) c->largest = n;
     if (c->fail_at >= 0 && (long)c->allocs == c->fail_at) {
         c->allocs++;
         return NULL;
