@@ -519,24 +519,29 @@ static double per_example(const run *r, double J, size_t n)
     return r->loss_sum ? J / (double)n : J;
 }
 
-/* Prediction rule for accuracy: argmax over outputs; a single output is
- * class 1 above 0.5 (probabilities) or above 0 (logits). */
+/* The class an output row o (k values) predicts: argmax over outputs; a
+ * single output is class 1 above 0.5 (probabilities) or above 0 (logits). */
+static size_t predict(const run *r, const double *o)
+{
+    if (r->k == 1) {
+        int logits = r->loss_kind == LOSS_BCE_LOGITS ||
+                     strcmp(r->layer[r->n_layers - 1].act->name, "identity") == 0;
+        return o[0] > (logits ? 0.0 : 0.5);
+    }
+    size_t pred = 0;
+    for (size_t j = 1; j < r->k; j++)
+        if (o[j] > o[pred]) pred = j;
+    return pred;
+}
+
 static void batch_metrics(const run *r, const double *out, const double *T, const size_t *label,
                           size_t n, double *acc, double *mae)
 {
     size_t right = 0;
     double ae = 0;
-    int logits = r->loss_kind == LOSS_BCE_LOGITS ||
-                 strcmp(r->layer[r->n_layers - 1].act->name, "identity") == 0;
     for (size_t i = 0; i < n; i++) {
         const double *o = out + i * r->k;
-        size_t pred = 0;
-        if (r->k == 1) {
-            pred = o[0] > (logits ? 0.0 : 0.5);
-        } else {
-            for (size_t j = 1; j < r->k; j++)
-                if (o[j] > o[pred]) pred = j;
-        }
+        size_t pred = predict(r, o);
         size_t truth = label ? label[i] : (size_t)(r->k == 1 ? T[i] > 0.5 : 0);
         if (!label && r->k > 1) {
             for (size_t j = 1; j < r->k; j++)
@@ -621,13 +626,7 @@ static int checkpoint(run *r)
 {
     nb_archive *ar = nb_archive_alloc();
     if (!ar) return fail(r, NB_ENOMEM, "checkpoint: out of memory");
-    int st = NB_OK;
-    char name[300];
-    for (size_t p = 0; p < nb_graph_param_count(r->g) && st == NB_OK; p++) {
-        nb_node *pn = nb_graph_param_at(r->g, p);
-        snprintf(name, sizeof name, "param/%s", nb_node_name(pn));
-        st = nb_archive_put(ar, name, nb_node_rows(pn), nb_node_cols(pn), nb_node_value(pn));
-    }
+    int st = nb_model_put(r->g, ar, "param/");
     if (st == NB_OK && r->optim) st = nb_optim_save(r->optim, ar, "optim/");
     double rs[NB_RNG_MT_N + 3];
     for (size_t i = 0; i < NB_RNG_MT_N; i++) rs[i] = (double)r->rng.mt[i];
@@ -665,28 +664,18 @@ static int restore(run *r, long *costs_len, long *gc_len)
     int st = nb_archive_read(path, &ar, amsg, sizeof amsg);
     if (st != NB_OK) return fail(r, st, "resume: %s", amsg);
     size_t rows, cols;
-    char name[300];
-    /* Check everything before changing anything. */
-    for (size_t p = 0; p < nb_graph_param_count(r->g) && st == NB_OK; p++) {
-        nb_node *pn = nb_graph_param_at(r->g, p);
-        snprintf(name, sizeof name, "param/%s", nb_node_name(pn));
-        if (!nb_archive_get(ar, name, &rows, &cols) || rows != nb_node_rows(pn) || cols != nb_node_cols(pn))
-            st = fail(r, NB_EFORMAT, "resume: %s: parameter '%s' missing or of another shape", path,
-                      nb_node_name(pn));
-    }
+    /* Check everything before changing anything (each restore below checks
+     * its own part first; a failure aborts the run, whose state is dropped). */
     const double *rs = nb_archive_get(ar, "rng", &rows, &cols);
-    if (st == NB_OK && (!rs || cols != NB_RNG_MT_N + 3))
+    if (!rs || cols != NB_RNG_MT_N + 3)
         st = fail(r, NB_EFORMAT, "resume: %s: no random stream state", path);
     const double *c = nb_archive_get(ar, "state", &rows, &cols);
     if (st == NB_OK && (!c || cols != 8)) st = fail(r, NB_EFORMAT, "resume: %s: no counters", path);
     if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", amsg, sizeof amsg)) != NB_OK)
         fail(r, st, "resume: %s: %s", path, amsg);
+    if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", amsg, sizeof amsg)) != NB_OK)
+        fail(r, st, "resume: %s: %s", path, amsg);
     if (st == NB_OK) {
-        for (size_t p = 0; p < nb_graph_param_count(r->g); p++) {
-            nb_node *pn = nb_graph_param_at(r->g, p);
-            snprintf(name, sizeof name, "param/%s", nb_node_name(pn));
-            memcpy(nb_node_value(pn), nb_archive_get(ar, name, &rows, &cols), nb_node_size(pn) * sizeof(double));
-        }
         for (size_t i = 0; i < NB_RNG_MT_N; i++) r->rng.mt[i] = (uint32_t)rs[i];
         r->rng.left = (int)rs[NB_RNG_MT_N];
         r->rng.has_gauss = (int)rs[NB_RNG_MT_N + 1];
@@ -1126,13 +1115,8 @@ static void plot(run *r)
             nb_graph_reset(r->g);
             nb_node *out, *L = build_loss(r, grid, tg, G * G, &out);
             if (L) {
-                int logits = strcmp(r->layer[r->n_layers - 1].act->name, "identity") == 0;
                 for (size_t i = 0; i < G * G; i++) {
-                    const double *o = nb_node_cvalue(out) + i * r->k;
-                    size_t pred = 0;
-                    if (r->k == 1) pred = o[0] > (logits ? 0.0 : 0.5);
-                    for (size_t j = 1; j < r->k; j++)
-                        if (o[j] > o[pred]) pred = j;
+                    size_t pred = predict(r, nb_node_cvalue(out) + i * r->k);
                     fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred);
                     if ((i + 1) % G == 0) fputc('\n', f);
                 }
@@ -1361,11 +1345,8 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
     nb_rng_seed(&r->rng, (uint32_t)r->seed);
     if ((st = load_data(r)) != NB_OK) goto out;
     if ((st = build_model(r)) != NB_OK) goto out;
-    if (!r->T) {
-        if ((st = make_targets(r, &r->train, &r->T)) != NB_OK) goto out;
-    } else if (r->want_accuracy && r->k > 1 && !r->train.label) {
-        /* inline targets: accuracy by argmax of the targets */
-    }
+    /* Inline data brings its targets; labelled data gets them made here. */
+    if (!r->T && (st = make_targets(r, &r->train, &r->T)) != NB_OK) goto out;
     if ((st = make_targets(r, &r->val, &r->Tval)) != NB_OK) goto out;
     if ((st = make_targets(r, &r->test, &r->Ttest)) != NB_OK) goto out;
     if ((st = setup_training(r)) != NB_OK) goto out;
