@@ -1056,7 +1056,8 @@ typedef struct graph_ctx {
     int focused;      /* a coordinate is in focus */
 } graph_ctx;
 
-static double *graph_slot(graph_ctx *c, size_t i)
+/* The parameter holding coordinate i, and i's offset *k inside it. */
+static nb_node *graph_locate(const graph_ctx *c, size_t i, size_t *k)
 {
     size_t lo = 0, hi = c->np;   /* offset[lo] <= i < offset[hi] */
     while (hi - lo > 1) {
@@ -1064,7 +1065,14 @@ static double *graph_slot(graph_ctx *c, size_t i)
         if (c->offset[mid] <= i) lo = mid;
         else hi = mid;
     }
-    return &nb_graph_param_at(c->g, lo)->value[i - c->offset[lo]];
+    *k = i - c->offset[lo];
+    return nb_graph_param_at(c->g, lo);
+}
+
+static double *graph_slot(graph_ctx *c, size_t i)
+{
+    size_t k;
+    return &graph_locate(c, i, &k)->value[k];
 }
 
 /* Per-coordinate mode re-evaluates only what the coordinate reaches: the
@@ -1079,14 +1087,8 @@ static void graph_focus(void *p, size_t i, int on)
         c->focused = 0;
         return;
     }
-    size_t lo = 0, hi = c->np;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (c->offset[mid] <= i) lo = mid;
-        else hi = mid;
-    }
-    nb_node *pn = nb_graph_param_at(c->g, lo);
-    size_t k = i - c->offset[lo];
+    size_t k;
+    nb_node *pn = graph_locate(c, i, &k);
     nbi_partial_focus(&c->partial, pn, k / pn->cols, k % pn->cols);
     c->focused = 1;
 }
