@@ -330,6 +330,57 @@ START_TEST(test_forward_values)
 END_TEST
 
 /* nb_op_validate refuses malformed definitions. */
+/* A pointwise op with loops of its own (relu) must compute exactly what its
+ * pointwise function gives, value and gradient, bit for bit: at its kinks,
+ * at signed zeros, across its domain and far outside it.  Any op that adds
+ * such loops is covered here with no new test code. */
+START_TEST(test_pointwise_loops_agree)
+{
+    size_t with_loops = 0;
+    for (size_t i = 0; i < nb_op_count(); i++) {
+        const nb_op *op = nb_op_at(i);
+        if (!op->pointwise || !op->forward) continue;
+        with_loops++;
+        nb_interval d = nb_op_domain(op, 0);
+        double x[7 * 9], gs[7 * 9];
+        for (size_t k = 0; k < 63; k++) {
+            x[k] = d.lo + (d.hi - d.lo) * (0.5 + 0.5 * sin(2.385 * (double)k));
+            gs[k] = 1.25 * cos(0.7 * (double)k) - 0.125;
+        }
+        for (size_t k = 0; k < op->n_kinks; k++) x[3 + 5 * k] = op->kinks[k].x;
+        x[0] = 0.0;
+        x[1] = -0.0;
+        x[2] = 1e300;
+        x[60] = -1e300;
+        x[61] = 5e-324;
+        x[62] = -5e-324;
+        nb_graph *g = nb_graph_alloc();
+        nb_node *X = nb_leaf(g, 7, 9, x);
+        nb_node *Y = nb_apply(g, op, (nb_node *[]){ X }, NULL);
+        ck_assert_msg(Y != NULL, "%s: %s", op->name, nb_graph_errmsg(g));
+        ck_assert_int_eq(nb_backward_seed(g, Y, gs), NB_OK);
+        for (size_t k = 0; k < 63; k++) {
+            double dy, y = op->pointwise(x[k], op->hyper_default, &dy);
+            double grad = 0.0 + gs[k] * dy;
+            ck_assert_msg(memcmp(&y, &nb_node_value(Y)[k], sizeof y) == 0,
+                          "%s forward at x = %g: loop %.17g, pointwise %.17g", op->name, x[k],
+                          nb_node_value(Y)[k], y);
+            ck_assert_msg(memcmp(&grad, &nb_node_grad(X)[k], sizeof grad) == 0,
+                          "%s backward at x = %g: loop %.17g, pointwise %.17g", op->name, x[k],
+                          nb_node_grad(X)[k], grad);
+        }
+        nb_graph_free(g);
+    }
+    ck_assert_uint_ge(with_loops, 1);   /* relu */
+    /* Loops come in pairs. */
+    char msg[200];
+    nb_op half = *nb_op_find("relu");
+    half.backward = NULL;
+    ck_assert_int_eq(nb_op_validate(&half, msg, sizeof msg), NB_EINVAL);
+    ck_assert_msg(strstr(msg, "pair") != NULL, "%s", msg);
+}
+END_TEST
+
 START_TEST(test_op_validate)
 {
     char msg[200];
@@ -364,6 +415,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_kink_follows_hyper);
     tcase_add_test(tc, test_forward_values);
     tcase_add_test(tc, test_op_validate);
+    tcase_add_test(tc, test_pointwise_loops_agree);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -700,9 +700,14 @@ static int restore(run *r, long *costs_len, long *gc_len)
 
 /* ---- gradient check during training ------------------------------------ */
 
+static int gradcheck_due(const run *r)
+{
+    return r->gc_every && r->step % r->gc_every == 0 && r->gclog;
+}
+
 static void maybe_gradcheck(run *r, nb_node *loss)
 {
-    if (!r->gc_every || r->step % r->gc_every != 0 || !r->gclog) return;
+    if (!gradcheck_due(r)) return;
     nb_gradcheck_opts o;
     nb_gradcheck_opts_init(&o);
     o.mode = NB_GC_DIRECTIONAL;
@@ -799,13 +804,18 @@ static int train_loop(run *r)
                 costs_row(r, cost, acc, mae, vt);
             }
             ecost += cost * (double)m, eacc += acc * (double)m, emae += mae * (double)m;
-            nb_graph_zero_grad(r->g);
-            if ((st = nb_backward(r->g, L)) != NB_OK) {
-                fail(r, st, "step %zu: %s", r->step, nb_graph_errmsg(r->g));
-                goto done;
+            if (gradcheck_due(r)) {   /* the check reads the gradients: the three calls */
+                nb_graph_zero_grad(r->g);
+                if ((st = nb_backward(r->g, L)) != NB_OK) {
+                    fail(r, st, "step %zu: %s", r->step, nb_graph_errmsg(r->g));
+                    goto done;
+                }
+                maybe_gradcheck(r, L);
+                st = nb_optim_step(r->optim, r->epoch);
+            } else {   /* plain SGD fuses weight updates into the backward products */
+                st = nb_optim_backward(r->optim, L, r->epoch);
             }
-            maybe_gradcheck(r, L);
-            if ((st = nb_optim_step(r->optim, r->epoch)) != NB_OK) {
+            if (st != NB_OK) {
                 fail(r, st, "step %zu: optimizer: %s", r->step, nb_optim_errmsg(r->optim));
                 goto done;
             }

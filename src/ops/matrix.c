@@ -43,20 +43,36 @@ static void matmul_forward(nb_node *out)
     gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &A.matrix, &B.matrix, 0.0, &C.matrix);
 }
 
+/* matmul's backward products into dst with alpha and beta.  alpha = beta =
+ * 1 accumulates a gradient; alpha = -lr, beta = 1 - lr*wd applies an SGD
+ * step to a weight without a gradient buffer (nb_optim_backward). */
+int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, double beta)
+{
+    if (!n || n->op != &nbi_ops_matrix[0] || i > 1) return 0;   /* [0] is matmul */
+    if (!dst) return 1;
+    const nb_node *a = n->in[0], *b = n->in[1];
+    gsl_matrix_view G = view(n->grad, n->rows, n->cols);
+    gsl_matrix_view D = view(dst, n->in[i]->rows, n->in[i]->cols);
+    if (i == 0) {   /* dA (m,k) = G (m,n) B^T (n,k) */
+        gsl_matrix_view B = view(b->value, b->rows, b->cols);
+        gsl_blas_dgemm(CblasNoTrans, CblasTrans, alpha, &G.matrix, &B.matrix, beta, &D.matrix);
+    } else {        /* dB (k,n) = A^T (k,m) G (m,n) */
+        gsl_matrix_view A = view(a->value, a->rows, a->cols);
+        gsl_blas_dgemm(CblasTrans, CblasNoTrans, alpha, &A.matrix, &G.matrix, beta, &D.matrix);
+    }
+    return 1;
+}
+
+void nbi_grad_product_operands(const nb_node *n, size_t i, const nb_node **x)
+{
+    *x = n->in[1 - i];
+}
+
+/* dA += G B^T, dB += A^T G: the products of nbi_grad_product with beta = 1. */
 static void matmul_backward(nb_node *out)
 {
-    nb_node *a = out->in[0], *b = out->in[1];
-    gsl_matrix_view G = view(out->grad, out->rows, out->cols);
-    if (a->grad) {   /* dA (m,k) += G (m,n) B^T (n,k) */
-        gsl_matrix_view B = view(b->value, b->rows, b->cols);
-        gsl_matrix_view dA = view(a->grad, a->rows, a->cols);
-        gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, &G.matrix, &B.matrix, 1.0, &dA.matrix);
-    }
-    if (b->grad) {   /* dB (k,n) += A^T (k,m) G (m,n) */
-        gsl_matrix_view A = view(a->value, a->rows, a->cols);
-        gsl_matrix_view dB = view(b->grad, b->rows, b->cols);
-        gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &A.matrix, &G.matrix, 1.0, &dB.matrix);
-    }
+    if (out->in[0]->grad) nbi_grad_product(out, 0, out->in[0]->grad, 1.0, 1.0);
+    if (out->in[1]->grad) nbi_grad_product(out, 1, out->in[1]->grad, 1.0, 1.0);
 }
 
 /* A change of rows R of A reaches rows R of C; of columns K of B, columns K. */
@@ -246,6 +262,7 @@ static void col_sums_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j];
 }
 
+/* matmul stays first: nbi_grad_product recognises it as nbi_ops_matrix[0]. */
 const nb_op nbi_ops_matrix[] = {
     { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
       .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
