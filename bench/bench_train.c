@@ -1,8 +1,8 @@
 /* bench_train.c — training throughput of the MLP 784-128-10 (ReLU, softmax
  * cross-entropy, SGD lr 0.1, batch 64, float64) on Fashion-MNIST's 60000
  * training images, the way a nabla user writes the loop (and nabla run
- * does): nb_dense layers, the batch gathered into a buffer and put on the
- * tape with nb_input_view, the tape rebuilt every step, nb_optim.
+ * does): nb_dense layers, the batch gathered onto the tape with
+ * nb_input_rows, the tape rebuilt every step, nb_optim_backward.
  *
  *     bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1]
  *
@@ -79,17 +79,19 @@ typedef struct phases {
     double gather, build, backward_update;
 } phases;
 
-/* One SGD step on the batch x (k, 784), t (k, 10); adds k * loss to *loss_sum. */
-static int step(model *m, const double *x, const double *t, size_t k, double *loss_sum,
-                phases *ph)
+/* One SGD step on the batch of rows rows[0..k) of the data set x (n, 784)
+ * and its one-hot targets t (n, 10); adds k * loss to *loss_sum. */
+static int step(model *m, const nb_dataset *ds, const double *t, const size_t *rows, size_t k,
+                double *loss_sum, phases *ph)
 {
     nb_graph *g = m->g;
     double t0 = bench_now();
     nb_graph_reset(g);
-    /* Borrowed, not copied: the batch buffers outlive the step (as in
-     * nabla run's loop, src/experiment/run.c). */
-    nb_node *in = nb_input_view(g, k, BENCH_IN, x);
-    nb_node *target = nb_input_view(g, k, BENCH_OUT, t);
+    /* The batch is gathered straight onto the tape, checked as it is
+     * copied (as in nabla run's loop, src/experiment/run.c). */
+    nb_node *in = nb_input_rows(g, ds->x, ds->n, BENCH_IN, rows, k);
+    nb_node *target = nb_input_rows(g, t, ds->n, BENCH_OUT, rows, k);
+    double tg = bench_now();
     nb_node *h = nb_dense_forward(g, &m->fc1, in);
     nb_node *z = nb_dense_forward(g, &m->fc2, h);
     nb_node *loss = nb_softmax_ce(g, z, target);
@@ -107,7 +109,8 @@ static int step(model *m, const double *x, const double *t, size_t k, double *lo
         return st;
     }
     *loss_sum += (double)k * nb_node_scalar(loss);
-    ph->build += t1 - t0;
+    ph->gather += tg - t0;
+    ph->build += t1 - tg;
     ph->backward_update += t2 - t1;
     return NB_OK;
 }
@@ -153,13 +156,12 @@ int main(int argc, char **argv)
     model m;
     if (model_init(&m, &rng, check_finite) != NB_OK) return 1;
 
-    double *xb = malloc(BATCH * BENCH_IN * sizeof *xb);    /* (64, 784) */
-    double *tb = malloc(BATCH * BENCH_OUT * sizeof *tb);   /* (64, 10) */
+    double *onehot = malloc(n * BENCH_OUT * sizeof *onehot);   /* (n, 10) */
     size_t *perm = malloc(n * sizeof *perm);
     double *epoch_s = malloc(epochs * sizeof *epoch_s);
     double *bound_s = malloc(epochs * sizeof *bound_s), *frac = malloc(epochs * sizeof *frac);
     bench_gemm_bufs gb;
-    if (!xb || !tb || !perm || !epoch_s || !bound_s || !frac || bench_gemm_init(&gb) != 0) {
+    if (!onehot || nb_dataset_onehot(&ds, onehot) != NB_OK || !perm || !epoch_s || !bound_s || !frac || bench_gemm_init(&gb) != 0) {
         fprintf(stderr, "bench_train: out of memory\n");
         return 1;
     }
@@ -171,8 +173,7 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < warmup; s++) {
         size_t rows[BATCH];
         for (size_t b = 0; b < BATCH; b++) rows[b] = (s * BATCH + b) % n;
-        nb_dataset_gather(&ds, rows, BATCH, xb, tb, NULL);
-        if (step(&m, xb, tb, BATCH, &loss_sum, &ph) != NB_OK) return 1;
+        if (step(&m, &ds, onehot, rows, BATCH, &loss_sum, &ph) != NB_OK) return 1;
     }
 
     phases total = { 0 };
@@ -187,10 +188,7 @@ int main(int argc, char **argv)
         double t0 = bench_now();
         for (size_t lo = 0; lo < n && steps < max_steps; lo += BATCH, steps++) {
             size_t k = n - lo < BATCH ? n - lo : BATCH;
-            double tg = bench_now();
-            nb_dataset_gather(&ds, perm + lo, k, xb, tb, NULL);
-            ph.gather += bench_now() - tg;
-            if (step(&m, xb, tb, k, &loss_sum, &ph) != NB_OK) return 1;
+            if (step(&m, &ds, onehot, perm + lo, k, &loss_sum, &ph) != NB_OK) return 1;
             samples += k;
         }
         epoch_s[e] = bench_now() - t0;
@@ -233,8 +231,7 @@ int main(int argc, char **argv)
     bench_result("rss_end_kib", (double)bench_rss_kib());
     bench_result("maxrss_kib", (double)bench_maxrss_kib());
 
-    free(xb);
-    free(tb);
+    free(onehot);
     free(perm);
     free(epoch_s);
     free(bound_s);

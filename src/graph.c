@@ -239,6 +239,54 @@ nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data
     return n;
 }
 
+nb_node *nb_input_rows(nb_graph *g, const double *src, size_t n, size_t cols,
+                       const size_t *rows, size_t k)
+{
+    if (!g || g->status != NB_OK) return NULL;
+    if (!src || !rows) {
+        nbi_graph_error(g, NB_EINVAL, "input_rows: (%zux%zu): %s is NULL", k, cols,
+                        !src ? "src" : "rows");
+        return NULL;
+    }
+    if (check_dims(g, "input_rows", k, cols) != NB_OK) return NULL;
+    for (size_t b = 0; b < k; b++)
+        if (rows[b] >= n) {
+            nbi_graph_error(g, NB_ERANGE,
+                            "input_rows: (%zux%zu): row %zu of the batch is source row %zu, "
+                            "but the source has %zu rows", k, cols, b, rows[b], n);
+            return NULL;
+        }
+    nb_node *node = nbi_arena_alloc(g, sizeof *node, 1);
+    double *v = node ? nbi_arena_alloc(g, k * cols * sizeof(double), 0) : NULL;
+    if (!node || !v || push_tape(g, node) != NB_OK) {
+        nbi_graph_error(g, NB_ENOMEM, "input_rows: (%zux%zu): out of memory", k, cols);
+        return NULL;
+    }
+    node->rows = k;
+    node->cols = cols;
+    node->value = v;
+    for (size_t b = 0; b < k; b++) {
+#if defined(__GNUC__)
+        /* The rows are scattered over a large matrix: ask for the one after
+         * next while this one is copied (each row starts a new stream that
+         * the hardware prefetcher would only pick up after a miss). */
+        if (b + 2 < k) {
+            const char *next = (const char *)(src + rows[b + 2] * cols);
+            for (size_t off = 0; off < cols * sizeof(double); off += 64) __builtin_prefetch(next + off);
+        }
+#endif
+        const double *s = src + rows[b] * cols;
+        if (nbi_copy_finite(v + b * cols, s, cols)) continue;
+        size_t j = 0;
+        while (isfinite(s[j])) j++;
+        nbi_graph_error(g, NB_EDOMAIN,
+                        "input_rows: (%zux%zu): non-finite value %g at (%zu,%zu), source row %zu",
+                        k, cols, s[j], b, j, rows[b]);
+        return NULL;
+    }
+    return node;
+}
+
 nb_node *nb_scalar(nb_graph *g, double value)
 {
     return tape_leaf(g, "scalar", 1, 1, &value, 0);

@@ -162,6 +162,27 @@ static inline int nbi_all_finite(const double *v, size_t n)
     return (bad >> 63) == 0;
 }
 
+/* Copies s[0..n) to d[0..n) and returns 1 when every value is finite: the
+ * test of nbi_all_finite in the same pass as the copy, where it costs
+ * nothing beside the memory traffic. */
+static inline int nbi_copy_finite(double *restrict d, const double *restrict s, size_t n)
+{
+    const uint64_t expo = UINT64_C(0x7ff0000000000000);
+    const uint64_t unit = UINT64_C(0x0010000000000000);
+    uint64_t bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t b;
+        memcpy(&b, &s[k], sizeof b);
+        memcpy(&d[k], &b, sizeof b);
+        bad |= (b & expo) + unit;
+    }
+    return (bad >> 63) == 0;
+}
+
+/* Transparent huge pages for a large buffer, where the system has them
+ * (src/data/dataset.c); a hint that may be ignored. */
+void nbi_advise_huge(void *p, size_t bytes);
+
 /* Family tables (one per file under src/ops/). */
 extern const nb_op nbi_ops_arith[];
 extern const size_t nbi_n_ops_arith;

@@ -65,3 +65,8 @@ nb_node *nb_pow(nb_graph *g, nb_node *a, double p) { return apply1(g, op_at(nbi_
 nb_node *nb_leaky_relu(nb_graph *g, nb_node *a, double alpha) { return apply1(g, op_at(nbi_ops_activation, nbi_n_ops_activation, 3, "leaky_relu"), a, &alpha); }
 nb_node *nb_elu(nb_graph *g, nb_node *a, double alpha) { return apply1(g, op_at(nbi_ops_activation, nbi_n_ops_activation, 4, "elu"), a, &alpha); }
 nb_node *nb_l2(nb_graph *g, nb_node *w, double lambda) { return apply1(g, op_at(nbi_ops_loss, nbi_n_ops_loss, 4, "l2"), w, &lambda); }
+nb_node *nb_affine(nb_graph *g, nb_node *x, nb_node *w, nb_node *b)
+{
+    nb_node *in[3] = { x, w, b };
+    return nb_apply(g, op_at(nbi_ops_matrix, nbi_n_ops_matrix, 6, "affine"), in, NULL);
+}
