@@ -863,6 +863,8 @@ START_TEST(test_dataset_to_bytes)
     ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_EDOMAIN);
     ds.x[3] = NAN;
     ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_EDOMAIN);
+    ds.x[3] = -0.0;           /* 0 as a byte would give +0.0, not these bits */
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_EDOMAIN);
     ds.x[3] = keep;
     ck_assert_int_eq(nb_dataset_to_bytes(&ds, 0.0, &b), NB_EDOMAIN);
     ck_assert_int_eq(nb_dataset_to_bytes(&ds, NAN, &b), NB_EDOMAIN);

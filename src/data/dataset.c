@@ -152,18 +152,27 @@ int nb_dataset_to_bytes(const nb_dataset *ds, double scale, unsigned char **byte
     if (!isfinite(scale) || !(scale > 0) || !isfinite(255.0 * scale))
         return NB_EDOMAIN;
     const size_t nd = ds->n * ds->d;
-    /* Check every value first (x[i] / scale rounded is the only byte that
-     * can give x[i]), so that nothing is allocated for a refusal. */
-    for (size_t i = 0; i < nd; i++) {
-        double b = nearbyint(ds->x[i] / scale);
-        if (!(b >= 0.0 && b <= 255.0) || b * scale != ds->x[i])
-            return NB_EDOMAIN;
-    }
     unsigned char *out = malloc(nd > 0 ? nd : 1);
     if (out == NULL)
         return NB_ENOMEM;
-    for (size_t i = 0; i < nd; i++)
-        out[i] = (unsigned char)nearbyint(ds->x[i] / scale);
+    /* x / scale is within a few ulps of the byte that gives x, so rounding
+     * x * (1/scale) to an integer (adding and subtracting 2^52 does it in
+     * double arithmetic) finds the only candidate; the exact test is then
+     * byte * scale == x, and -0.0 (equal to 0 but not the same bits) is
+     * refused too.  No branches in the loop; a NaN fails the tests. */
+    const double inv = 1.0 / scale, round = 0x1p52;
+    int bad = 0;
+    for (size_t i = 0; i < nd; i++) {
+        double b = (ds->x[i] * inv + round) - round;
+        int ok = (b >= 0.0) & (b <= 255.0) & (b * scale == ds->x[i]) &
+                 (copysign(1.0, ds->x[i]) > 0.0);
+        out[i] = (unsigned char)(int)(ok ? b : 0.0);
+        bad |= !ok;
+    }
+    if (bad) {
+        free(out);
+        return NB_EDOMAIN;
+    }
     *bytes = out;
     return NB_OK;
 }
