@@ -99,13 +99,35 @@ void nbi_partial_eval(nbi_partial *P);
 void nbi_partial_unfocus(nbi_partial *P);
 
 /* Broadcasting helpers for binary element-wise ops.  For an (R,C) result,
- * the element (i,j) of input x is x->value[i*rs + j*cs]. */
-void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols,
-                       size_t *rs, size_t *cs);
+ * the element (i,j) of input x is x->value[i*rs + j*cs].  Inline: for the 1x1
+ * nodes of scalar graphs a call costs more than the work. */
+static inline void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols,
+                                     size_t *rs, size_t *cs)
+{
+    (void)rows; (void)cols;
+    *rs = x->rows == 1 ? 0 : x->cols;
+    *cs = x->cols == 1 ? 0 : 1;
+}
+
+/* nbi_bcast_accum when x has a broadcast dimension. */
+void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, double sign,
+                               size_t rows, size_t cols);
+
 /* Adds g (rows, cols) into x->grad, summing over broadcast dimensions,
- * each element multiplied by w[...] when w != NULL (w has the output shape). */
-void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
-                     size_t rows, size_t cols);
+ * each element multiplied by w[...] when w != NULL (w has the output shape).
+ * Inline for the case without broadcast, one flat loop (and, for 1x1 nodes,
+ * one multiply-add where a call would cost more). */
+static inline void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
+                                   size_t rows, size_t cols)
+{
+    if (!x->grad) return;
+    if (x->rows != rows || x->cols != cols) {
+        nbi_bcast_accum_broadcast(x, g, w, sign, rows, cols);
+        return;
+    }
+    double *xg = x->grad;
+    for (size_t k = 0; k < rows * cols; k++) xg[k] += sign * (w ? g[k] * w[k] : g[k]);
+}
 
 /* 1 when op points into one of the registry's family tables. */
 int nbi_op_in_registry(const nb_op *op);

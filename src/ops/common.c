@@ -59,23 +59,10 @@ void nb_region_broadcast2(const nb_node *out, size_t i, const nb_rect *in, nb_re
     if (x->cols == 1 && out->cols > 1) res->c0 = 0, res->c1 = out->cols;
 }
 
-void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols, size_t *rs,
-                       size_t *cs)
+void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, double sign,
+                               size_t rows, size_t cols)
 {
-    (void)rows; (void)cols;
-    *rs = x->rows == 1 ? 0 : x->cols;
-    *cs = x->cols == 1 ? 0 : 1;
-}
-
-void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
-                     size_t rows, size_t cols)
-{
-    if (!x->grad) return;
     double *xg = x->grad;
-    if (x->rows == rows && x->cols == cols) {   /* no broadcast: one flat loop */
-        for (size_t k = 0; k < rows * cols; k++) xg[k] += sign * (w ? g[k] * w[k] : g[k]);
-        return;
-    }
     if (x->rows == 1 && x->cols == cols) {   /* a bias row: column sums, row by row */
         for (size_t i = 0; i < rows; i++)
             for (size_t j = 0; j < cols; j++) {
