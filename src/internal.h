@@ -67,9 +67,41 @@ int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
 
 void *nbi_graph_malloc(nb_graph *g, size_t size);
 void nbi_graph_mfree(nb_graph *g, void *p);
+
+#define NBI_ALIGN 16u
+/* A block's header, rounded up so that the data after it stays aligned. */
+#define NBI_BLOCK_HEADER ((sizeof(nbi_block) + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1))
+
+/* The general case of nbi_arena_alloc: moving on to the next block, or
+ * allocating one. */
+void *nbi_arena_alloc_slow(nb_graph *g, size_t size, int zero);
+
 /* Arena allocation, 16-byte aligned, zeroed when zero != 0; NULL when out of
- * memory (no error recorded). */
-void *nbi_arena_alloc(nb_graph *g, size_t size, int zero);
+ * memory (no error recorded).  Inline because a scalar graph makes two or
+ * three of these per node: the common case, room left in the current block,
+ * is a bump of its `used`; everything else (size 0 or absurd, a full or
+ * missing block) is the slow path, which starts over with the same size. */
+static inline void *nbi_arena_alloc(nb_graph *g, size_t size, int zero)
+{
+    nbi_block *b = g->cur;
+    /* size - 1 wraps for size 0, so one test keeps sizes 0 and > SIZE_MAX/2
+     * for the slow path. */
+    if (b && size - 1 < SIZE_MAX / 2) {
+        size_t rounded = (size + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1);
+        if (b->size - b->used >= rounded) {
+            void *p = (char *)b + NBI_BLOCK_HEADER + b->used;
+            b->used += rounded;
+            if (zero) memset(p, 0, rounded);
+            return p;
+        }
+    }
+    return nbi_arena_alloc_slow(g, size, zero);
+}
+
+/* nb_apply for an op known to be well formed (a registry op, or one nb_apply
+ * has just validated): the same checks of inputs, hyper-parameters and shape,
+ * the same errors, without the op's validation. */
+nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hyper);
 
 /* Writes "(RxC)" into buf. */
 const char *nbi_shape_str(const nb_node *n, char *buf, size_t len);
