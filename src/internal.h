@@ -179,6 +179,23 @@ static inline int nbi_all_finite(const double *v, size_t n)
     return bad == 0;
 }
 
+/* Positions in the family tables of the ops that have a typed builder
+ * (ops/api.c), which takes the op's address at its position instead of
+ * looking up its name.  The tables place these entries with designated
+ * initializers ([NBI_OP_TANH] = { .name = "tanh", ... }), so a position
+ * cannot drift from its entry; an op without a builder needs no name here. */
+enum nbi_op_arith { NBI_OP_ADD, NBI_OP_SUB, NBI_OP_MUL, NBI_OP_DIV, NBI_OP_MAX, NBI_OP_NEG,
+                    NBI_OP_SCALE };
+enum nbi_op_matrix { NBI_OP_MATMUL, NBI_OP_TRANSPOSE, NBI_OP_SUM, NBI_OP_MEAN, NBI_OP_ROW_SUMS,
+                     NBI_OP_COL_SUMS };
+enum nbi_op_elementwise { NBI_OP_EXP, NBI_OP_LOG, NBI_OP_SQUARE, NBI_OP_SQRT, NBI_OP_POW,
+                          NBI_OP_ABS };
+enum nbi_op_activation { NBI_OP_SIGMOID, NBI_OP_TANH, NBI_OP_RELU, NBI_OP_LEAKY_RELU, NBI_OP_ELU,
+                         NBI_OP_SOFTPLUS, NBI_OP_SOFTSIGN, NBI_OP_SILU, NBI_OP_GELU,
+                         NBI_OP_GELU_TANH, NBI_OP_HARD_TANH, NBI_OP_IDENTITY };
+enum nbi_op_softmax { NBI_OP_SOFTMAX, NBI_OP_LOG_SOFTMAX };
+enum nbi_op_loss { NBI_OP_MSE, NBI_OP_BCE, NBI_OP_BCE_LOGITS, NBI_OP_SOFTMAX_CE, NBI_OP_L2 };
+
 /* Family tables (one per file under src/ops/). */
 extern const nb_op nbi_ops_arith[];
 extern const size_t nbi_n_ops_arith;

@@ -129,24 +129,24 @@ static double neg_fn(double x, const double *hp, double *d) { (void)hp; *d = -1.
 static double scale_fn(double x, const double *hp, double *d) { *d = hp[0]; return hp[0] * x; }
 
 const nb_op nbi_ops_arith[] = {
-    { .name = "add", .maths = "y = a + b (broadcast); da = g, db = g", .arity = 2,
+    [NBI_OP_ADD] = { .name = "add", .maths = "y = a + b (broadcast); da = g, db = g", .arity = 2,
       .shape = nb_shape_broadcast2, .forward = add_forward, .backward = add_backward,
       .region = nb_region_broadcast2, .forward_region = add_forward_region },
-    { .name = "sub", .maths = "y = a - b (broadcast); da = g, db = -g", .arity = 2,
+    [NBI_OP_SUB] = { .name = "sub", .maths = "y = a - b (broadcast); da = g, db = -g", .arity = 2,
       .shape = nb_shape_broadcast2, .forward = sub_forward, .backward = sub_backward,
       .region = nb_region_broadcast2, .forward_region = sub_forward_region },
-    { .name = "mul", .maths = "y = a*b element-wise (broadcast); da = g b, db = g a", .arity = 2,
+    [NBI_OP_MUL] = { .name = "mul", .maths = "y = a*b element-wise (broadcast); da = g b, db = g a", .arity = 2,
       .shape = nb_shape_broadcast2, .forward = mul_forward, .backward = mul_backward,
       .region = nb_region_broadcast2, .forward_region = mul_forward_region },
-    { .name = "div", .maths = "y = a/b element-wise (broadcast); da = g/b, db = -g a/b^2",
+    [NBI_OP_DIV] = { .name = "div", .maths = "y = a/b element-wise (broadcast); da = g/b, db = -g a/b^2",
       .arity = 2, .domain = { { -2.5, 2.5 }, { 0.5, 2.5 } },
       .shape = nb_shape_broadcast2, .forward = div_forward, .backward = div_backward,
       .region = nb_region_broadcast2, .forward_region = div_forward_region },
-    { .name = "max", .maths = "y = max(a,b) element-wise (broadcast); da = g [a>=b], db = g [a<b]",
+    [NBI_OP_MAX] = { .name = "max", .maths = "y = max(a,b) element-wise (broadcast); da = g [a>=b], db = g [a<b]",
       .arity = 2, .shape = nb_shape_broadcast2, .forward = max_forward, .backward = max_backward,
       .region = nb_region_broadcast2, .forward_region = max_forward_region },
-    { .name = "neg", .maths = "y = -x; dx = -g", .arity = 1, .pointwise = neg_fn },
-    { .name = "scale", .maths = "y = c x; dx = c g", .arity = 1, .n_hyper = 1,
+    [NBI_OP_NEG] = { .name = "neg", .maths = "y = -x; dx = -g", .arity = 1, .pointwise = neg_fn },
+    [NBI_OP_SCALE] = { .name = "scale", .maths = "y = c x; dx = c g", .arity = 1, .n_hyper = 1,
       .hyper_names = { "c" }, .hyper_default = { -1.735 }, .pointwise = scale_fn },
 };
 const size_t nbi_n_ops_arith = sizeof nbi_ops_arith / sizeof nbi_ops_arith[0];
