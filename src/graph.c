@@ -206,11 +206,9 @@ static inline void init_node(nb_node *n, const nb_op *op, size_t rows, size_t co
  * 2^(bits - 4), the bytes below 2^(bits - 1). */
 #define NBI_DIM_SAFE ((size_t)1 << (sizeof(size_t) * CHAR_BIT / 2 - 2))
 
-static int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
+/* check_dims for an empty or a huge shape. */
+static int check_dims_extreme(nb_graph *g, const char *what, size_t rows, size_t cols)
 {
-    /* The common case, 1 <= rows, cols < NBI_DIM_SAFE, in two comparisons
-     * (0 wraps to SIZE_MAX); the division below only for huge shapes. */
-    if (rows - 1 < NBI_DIM_SAFE - 1 && cols - 1 < NBI_DIM_SAFE - 1) return NB_OK;
     if (rows == 0 || cols == 0)
         return nbi_graph_error(g, NB_ESHAPE, "%s: (%zux%zu): empty matrices are not allowed",
                                what, rows, cols);
@@ -219,16 +217,31 @@ static int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
     return NB_OK;
 }
 
-static int check_data_finite(nb_graph *g, const char *what, size_t rows,
-                             size_t cols, const double *data)
+static inline int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
 {
-    if (!data || nbi_all_finite(data, rows * cols)) return NB_OK;
+    /* The common case, 1 <= rows, cols < NBI_DIM_SAFE, in two comparisons
+     * (0 wraps to SIZE_MAX); the division only for huge shapes. */
+    if (rows - 1 < NBI_DIM_SAFE - 1 && cols - 1 < NBI_DIM_SAFE - 1) return NB_OK;
+    return check_dims_extreme(g, what, rows, cols);
+}
+
+/* The error of check_data_finite: the first non-finite element of data. */
+static int report_nonfinite_data(nb_graph *g, const char *what, size_t rows,
+                                 size_t cols, const double *data)
+{
     for (size_t k = 0; k < rows * cols; k++)
         if (!isfinite(data[k]))
             return nbi_graph_error(g, NB_EDOMAIN,
                                    "%s: (%zux%zu): non-finite value %g at (%zu,%zu)",
                                    what, rows, cols, data[k], k / cols, k % cols);
     return NB_OK;
+}
+
+static inline int check_data_finite(nb_graph *g, const char *what, size_t rows,
+                                    size_t cols, const double *data)
+{
+    if (!data || nbi_all_finite(data, rows * cols)) return NB_OK;
+    return report_nonfinite_data(g, what, rows, cols, data);
 }
 
 static nb_node *tape_leaf(nb_graph *g, const char *what, size_t rows,
@@ -403,10 +416,7 @@ static int report_nonfinite(nb_graph *g, const nb_node *n)
 
 static inline int scan_finite(nb_graph *g, const nb_node *n)
 {
-    size_t sz = n->rows * n->cols;
-    /* A 1x1 result is one test; larger ones the vectorised scan. */
-    int ok = sz == 1 ? isfinite(n->value[0]) : nbi_all_finite(n->value, sz);
-    return ok ? NB_OK : report_nonfinite(g, n);
+    return nbi_all_finite(n->value, n->rows * n->cols) ? NB_OK : report_nonfinite(g, n);
 }
 
 static void run_forward(nb_node *n)
@@ -440,6 +450,15 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
 static int apply_shape(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hp,
                        size_t *rows, size_t *cols)
 {
+    /* Same-shaped operands of a broadcasting op (add, mul, ... in scalar
+     * graphs) have that shape, as the rule would say after a call; their
+     * shape was checked when input 0 was made. */
+    if (op->shape == nb_shape_broadcast2 && op->arity == 2 && inputs[1]->rows == inputs[0]->rows &&
+        inputs[1]->cols == inputs[0]->cols) {
+        *rows = inputs[0]->rows;
+        *cols = inputs[0]->cols;
+        return NB_OK;
+    }
     /* Shape rules may look at in[arity..] and find NULL there. */
     const nb_node *in[NB_MAX_ARITY];
     for (size_t i = 0; i < NB_MAX_ARITY; i++) in[i] = i < op->arity ? inputs[i] : NULL;

@@ -4,6 +4,7 @@
 #ifndef NABLA_INTERNAL_H
 #define NABLA_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -157,8 +158,12 @@ static inline void nbi_bcast_accum(nb_node *x, const double *g, const double *w,
         nbi_bcast_accum_broadcast(x, g, w, sign, rows, cols);
         return;
     }
+    /* rows * cols == 1 (scalar graphs) is one iteration; the test keeps it
+     * out of the set-up of the vectorised loop. */
     double *xg = x->grad;
-    for (size_t k = 0; k < rows * cols; k++) xg[k] += sign * (w ? g[k] * w[k] : g[k]);
+    if (rows * cols == 1) xg[0] += sign * (w ? g[0] * w[0] : g[0]);
+    else
+        for (size_t k = 0; k < rows * cols; k++) xg[k] += sign * (w ? g[k] * w[k] : g[k]);
 }
 
 /* 1 when op points into one of the registry's family tables. */
@@ -166,9 +171,12 @@ int nbi_op_in_registry(const nb_op *op);
 
 /* 1 when every v[0..n) is finite.  Integer test of the exponent bits with
  * an OR reduction, which vectorises (an isfinite() loop with an early exit
- * does not); callers look for the offending element only when it fails. */
+ * does not); callers look for the offending element only when it fails.
+ * One element (scalar graphs) is one isfinite, without the set-up of the
+ * vectorised loop. */
 static inline int nbi_all_finite(const double *v, size_t n)
 {
+    if (n == 1) return isfinite(v[0]);
     const uint64_t expo = UINT64_C(0x7ff0000000000000);
     uint64_t bad = 0;
     for (size_t k = 0; k < n; k++) {
