@@ -80,12 +80,18 @@ void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, dou
         }
 }
 
-/* Pointwise ops: forward stores f'(x) in aux so backward is one multiply. */
+/* Pointwise ops: forward stores f'(x) in aux so backward is one multiply.
+ * A 1x1 node (scalar graphs) takes one statement each way: no loop kept
+ * around the call forward, no vectorised loop to set up backward. */
 void nbi_pointwise_forward(nb_node *out)
 {
     const nb_node *x = out->in[0];
     nb_pointwise_fn f = out->op->pointwise;
     size_t n = out->rows * out->cols;
+    if (n == 1) {
+        out->value[0] = f(x->value[0], out->hp, &out->aux[0]);
+        return;
+    }
     for (size_t k = 0; k < n; k++) out->value[k] = f(x->value[k], out->hp, &out->aux[k]);
 }
 
@@ -94,7 +100,9 @@ void nbi_pointwise_backward(nb_node *out)
     nb_node *x = out->in[0];
     if (!x->grad) return;
     size_t n = out->rows * out->cols;
-    for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
+    if (n == 1) x->grad[0] += out->grad[0] * out->aux[0];
+    else
+        for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
 }
 
 void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r)
