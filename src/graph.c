@@ -149,23 +149,26 @@ void *nbi_arena_alloc_slow(nb_graph *g, size_t size, int zero)
     return p;
 }
 
-/* Doubles the tape's capacity (after warm-up a rebuilt graph never gets
- * here). */
-static int grow_tape(nb_graph *g)
+/* Doubles the capacity *cap of the node list *list (first: the capacity of
+ * an empty one), keeping its n entries: the tape and the parameter list.
+ * After warm-up a rebuilt graph never gets here. */
+static int grow_list(nb_graph *g, nb_node ***list, size_t n, size_t *cap, size_t first)
 {
-    size_t cap = g->cap_tape ? g->cap_tape * 2 : 64;
-    nb_node **t = nbi_graph_malloc(g, cap * sizeof *t);
+    size_t c = *cap ? *cap * 2 : first;
+    nb_node **t = nbi_graph_malloc(g, c * sizeof *t);
     if (!t) return NB_ENOMEM;
-    if (g->n_tape) memcpy(t, g->tape, g->n_tape * sizeof *t);
-    nbi_graph_mfree(g, g->tape);
-    g->tape = t;
-    g->cap_tape = cap;
+    if (n) memcpy(t, *list, n * sizeof *t);
+    nbi_graph_mfree(g, *list);
+    *list = t;
+    *cap = c;
     return NB_OK;
 }
 
 static inline int push_tape(nb_graph *g, nb_node *n)
 {
-    if (g->n_tape == g->cap_tape && grow_tape(g) != NB_OK) return NB_ENOMEM;
+    if (g->n_tape == g->cap_tape &&
+        grow_list(g, &g->tape, g->n_tape, &g->cap_tape, 64) != NB_OK)
+        return NB_ENOMEM;
     n->index = g->n_tape;
     g->tape[g->n_tape++] = n;
     return NB_OK;
@@ -316,15 +319,9 @@ nb_node *nb_param(nb_graph *g, const char *name, size_t rows, size_t cols,
         nbi_graph_error(g, NB_EINVAL, "param: name '%s' is already used", name);
         return NULL;
     }
-    if (g->n_params == g->cap_params) {
-        size_t cap = g->cap_params ? g->cap_params * 2 : 16;
-        nb_node **p = nbi_graph_malloc(g, cap * sizeof *p);
-        if (!p) goto oom;
-        if (g->n_params) memcpy(p, g->params, g->n_params * sizeof *p);
-        nbi_graph_mfree(g, g->params);
-        g->params = p;
-        g->cap_params = cap;
-    }
+    if (g->n_params == g->cap_params &&
+        grow_list(g, &g->params, g->n_params, &g->cap_params, 16) != NB_OK)
+        goto oom;
     nb_node *n = nbi_graph_malloc(g, sizeof *n);
     if (!n) goto oom;
     memset(n, 0, sizeof *n);
