@@ -1,8 +1,8 @@
 /* bench_train.c — training throughput of the MLP 784-128-10 (ReLU, softmax
  * cross-entropy, SGD lr 0.1, batch 64, float64) on Fashion-MNIST's 60000
  * training images, the way a nabla user writes the loop (and nabla run
- * does): nb_dense layers, the batch gathered into a buffer and put on the
- * tape with nb_input_view, the tape rebuilt every step, nb_optim.
+ * does): nb_dense layers, the batch gathered onto the tape with
+ * nb_input_rows, the tape rebuilt every step, nb_optim_backward.
  *
  *     bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1]
  *
@@ -15,7 +15,8 @@
  *   W warm-up steps on rows 0..64W-1 in order (not timed);
  *   R timed epochs, each over perm = shuffle(arange(60000)) drawn from the
  *   same stream: 937 batches of 64 and one of 32, gathered (copied) from
- *   the data set, then reset / build / backward / SGD step.
+ *   the data set, then reset / build / nb_optim_backward (backward and the
+ *   SGD step in one sweep: each weight's update is fused into its product).
  * The figure is 60000 / (median epoch time).  --steps S stops each epoch
  * after S steps (for profiling runs).
  *
@@ -75,20 +76,22 @@ static void model_free(model *m)
 
 /* Seconds spent in each part of the steps of one epoch. */
 typedef struct phases {
-    double gather, build, backward, update;
+    double gather, build, backward_update;
 } phases;
 
-/* One SGD step on the batch x (k, 784), t (k, 10); adds k * loss to *loss_sum. */
-static int step(model *m, const double *x, const double *t, size_t k, double *loss_sum,
-                phases *ph)
+/* One SGD step on the batch of rows rows[0..k) of the data set x (n, 784)
+ * and its one-hot targets t (n, 10); adds k * loss to *loss_sum. */
+static int step(model *m, const nb_dataset *ds, const double *t, const size_t *rows, size_t k,
+                double *loss_sum, phases *ph)
 {
     nb_graph *g = m->g;
     double t0 = bench_now();
     nb_graph_reset(g);
-    /* Borrowed, not copied: the batch buffers outlive the step (as in
-     * nabla run's loop, src/experiment/run.c). */
-    nb_node *in = nb_input_view(g, k, BENCH_IN, x);
-    nb_node *target = nb_input_view(g, k, BENCH_OUT, t);
+    /* The batch is gathered straight onto the tape, checked as it is
+     * copied (as in nabla run's loop, src/experiment/run.c). */
+    nb_node *in = nb_input_rows(g, ds->x, ds->n, BENCH_IN, rows, k);
+    nb_node *target = nb_input_rows(g, t, ds->n, BENCH_OUT, rows, k);
+    double tg = bench_now();
     nb_node *h = nb_dense_forward(g, &m->fc1, in);
     nb_node *z = nb_dense_forward(g, &m->fc2, h);
     nb_node *loss = nb_softmax_ce(g, z, target);
@@ -97,19 +100,18 @@ static int step(model *m, const double *x, const double *t, size_t k, double *lo
         return nb_graph_status(g);
     }
     double t1 = bench_now();
-    nb_graph_zero_grad(g);
-    int st = nb_backward(g, loss);
+    /* Backward and SGD update in one sweep: fc1.W and fc2.W get theirs
+     * inside the weight-gradient dgemm (nb_optim_backward). */
+    int st = nb_optim_backward(m->opt, loss, 0);
     double t2 = bench_now();
-    if (st == NB_OK) st = nb_optim_step(m->opt, 0);
-    double t3 = bench_now();
     if (st != NB_OK) {
-        fprintf(stderr, "bench_train: step: %s\n", nb_strerror(st));
+        fprintf(stderr, "bench_train: step: %s\n", nb_optim_errmsg(m->opt));
         return st;
     }
     *loss_sum += (double)k * nb_node_scalar(loss);
-    ph->build += t1 - t0;
-    ph->backward += t2 - t1;
-    ph->update += t3 - t2;
+    ph->gather += tg - t0;
+    ph->build += t1 - tg;
+    ph->backward_update += t2 - t1;
     return NB_OK;
 }
 
@@ -154,13 +156,12 @@ int main(int argc, char **argv)
     model m;
     if (model_init(&m, &rng, check_finite) != NB_OK) return 1;
 
-    double *xb = malloc(BATCH * BENCH_IN * sizeof *xb);    /* (64, 784) */
-    double *tb = malloc(BATCH * BENCH_OUT * sizeof *tb);   /* (64, 10) */
+    double *onehot = malloc(n * BENCH_OUT * sizeof *onehot);   /* (n, 10) */
     size_t *perm = malloc(n * sizeof *perm);
     double *epoch_s = malloc(epochs * sizeof *epoch_s);
     double *bound_s = malloc(epochs * sizeof *bound_s), *frac = malloc(epochs * sizeof *frac);
     bench_gemm_bufs gb;
-    if (!xb || !tb || !perm || !epoch_s || !bound_s || !frac || bench_gemm_init(&gb) != 0) {
+    if (!onehot || nb_dataset_onehot(&ds, onehot) != NB_OK || !perm || !epoch_s || !bound_s || !frac || bench_gemm_init(&gb) != 0) {
         fprintf(stderr, "bench_train: out of memory\n");
         return 1;
     }
@@ -172,8 +173,7 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < warmup; s++) {
         size_t rows[BATCH];
         for (size_t b = 0; b < BATCH; b++) rows[b] = (s * BATCH + b) % n;
-        nb_dataset_gather(&ds, rows, BATCH, xb, tb, NULL);
-        if (step(&m, xb, tb, BATCH, &loss_sum, &ph) != NB_OK) return 1;
+        if (step(&m, &ds, onehot, rows, BATCH, &loss_sum, &ph) != NB_OK) return 1;
     }
 
     phases total = { 0 };
@@ -188,10 +188,7 @@ int main(int argc, char **argv)
         double t0 = bench_now();
         for (size_t lo = 0; lo < n && steps < max_steps; lo += BATCH, steps++) {
             size_t k = n - lo < BATCH ? n - lo : BATCH;
-            double tg = bench_now();
-            nb_dataset_gather(&ds, perm + lo, k, xb, tb, NULL);
-            ph.gather += bench_now() - tg;
-            if (step(&m, xb, tb, k, &loss_sum, &ph) != NB_OK) return 1;
+            if (step(&m, &ds, onehot, perm + lo, k, &loss_sum, &ph) != NB_OK) return 1;
             samples += k;
         }
         epoch_s[e] = bench_now() - t0;
@@ -200,8 +197,7 @@ int main(int argc, char **argv)
         if (e == 0) loss_epoch1 = loss_sum / (double)samples;
         total.gather += ph.gather;
         total.build += ph.build;
-        total.backward += ph.backward;
-        total.update += ph.update;
+        total.backward_update += ph.backward_update;
         steps_per_epoch = steps;
         samples_per_epoch = samples;
         fprintf(stderr, "bench_train: epoch %zu: %.3f s, mean loss %.6f; GEMM only %.3f s\n", e + 1,
@@ -227,8 +223,7 @@ int main(int argc, char **argv)
     bench_result("bound_fraction", frac_med);
     bench_result("step_us_gather", total.gather * per_step);
     bench_result("step_us_build_forward", total.build * per_step);
-    bench_result("step_us_backward", total.backward * per_step);
-    bench_result("step_us_update", total.update * per_step);
+    bench_result("step_us_backward_update", total.backward_update * per_step);
     bench_result("step_us_total", sum_s * per_step);
     bench_result("load_s", t_load);
     bench_result("rss_after_load_kib", (double)rss_loaded);
@@ -236,8 +231,7 @@ int main(int argc, char **argv)
     bench_result("rss_end_kib", (double)bench_rss_kib());
     bench_result("maxrss_kib", (double)bench_maxrss_kib());
 
-    free(xb);
-    free(tb);
+    free(onehot);
     free(perm);
     free(epoch_s);
     free(bound_s);

@@ -70,7 +70,10 @@ int bench_init_weights(nb_rng *rng, double *w1, double *w2);
  *   backward  dh (k,128) += G2 (k,10)  W2^T (10,128)         beta 1
  *             dW2 (128,10) += h^T (128,k) G2 (k,10)          beta 1
  *             dW1 (784,128) += x^T (784,k) G1 (k,128)        beta 1
- * (x is an input: no dx product.) */
+ * (x is an input: no dx product.)  nabla's training step
+ * (nb_optim_backward with SGD) runs the last two into the weights
+ * themselves, W -= lr h^T G2 and W1 -= lr x^T G1: the same shapes, flags
+ * and beta, alpha -lr instead of 1. */
 typedef struct bench_gemm_bufs {
     double *x, *W1, *z1, *h, *W2, *z2, *G2, *dh, *G1, *dW2, *dW1;
 } bench_gemm_bufs;

@@ -180,9 +180,9 @@ END {
     for (i = 1; i <= n; i++) {
         t = T[i]; p = "train.nabla." t
         if (has(p ".step_us_total"))
-            printf "  nabla step, %d thread%s: %.0f us = gather %.0f + build/forward %.0f + zero_grad/backward %.0f + SGD step %.0f; the five dgemm alone: %.0f us\n", \
+            printf "  nabla step, %d thread%s: %.0f us = gather %.0f + build/forward %.0f + backward with the SGD update (nb_optim_backward) %.0f; the five dgemm alone: %.0f us\n", \
                 t, t == 1 ? " " : "s", v(p ".step_us_total"), v(p ".step_us_gather"), v(p ".step_us_build_forward"), \
-                v(p ".step_us_backward"), v(p ".step_us_update"), v("gemm.c." t ".step_us")
+                v(p ".step_us_backward_update"), v("gemm.c." t ".step_us")
     }
     t = T[1]
     if (has("train.nabla." t ".loss_epoch1"))

@@ -290,6 +290,54 @@ nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data
     return n;
 }
 
+nb_node *nb_input_rows(nb_graph *g, const double *src, size_t n, size_t cols,
+                       const size_t *rows, size_t k)
+{
+    if (!g || g->status != NB_OK) return NULL;
+    if (!src || !rows) {
+        nbi_graph_error(g, NB_EINVAL, "input_rows: (%zux%zu): %s is NULL", k, cols,
+                        !src ? "src" : "rows");
+        return NULL;
+    }
+    if (check_dims(g, "input_rows", k, cols) != NB_OK) return NULL;
+    for (size_t b = 0; b < k; b++)
+        if (rows[b] >= n) {
+            nbi_graph_error(g, NB_ERANGE,
+                            "input_rows: (%zux%zu): row %zu of the batch is source row %zu, "
+                            "but the source has %zu rows", k, cols, b, rows[b], n);
+            return NULL;
+        }
+    nb_node *node = nbi_arena_alloc(g, sizeof *node, 1);
+    double *v = node ? nbi_arena_alloc(g, k * cols * sizeof(double), 0) : NULL;
+    if (!node || !v || push_tape(g, node) != NB_OK) {
+        nbi_graph_error(g, NB_ENOMEM, "input_rows: (%zux%zu): out of memory", k, cols);
+        return NULL;
+    }
+    node->rows = k;
+    node->cols = cols;
+    node->value = v;
+    for (size_t b = 0; b < k; b++) {
+#if defined(__GNUC__)
+        /* The rows are scattered over a large matrix: ask for the one after
+         * next while this one is copied (each row starts a new stream that
+         * the hardware prefetcher would only pick up after a miss). */
+        if (b + 2 < k) {
+            const char *next = (const char *)(src + rows[b + 2] * cols);
+            for (size_t off = 0; off < cols * sizeof(double); off += 64) __builtin_prefetch(next + off);
+        }
+#endif
+        const double *s = src + rows[b] * cols;
+        if (nbi_copy_finite(v + b * cols, s, cols)) continue;
+        size_t j = 0;
+        while (isfinite(s[j])) j++;
+        nbi_graph_error(g, NB_EDOMAIN,
+                        "input_rows: (%zux%zu): non-finite value %g at (%zu,%zu), source row %zu",
+                        k, cols, s[j], b, j, rows[b]);
+        return NULL;
+    }
+    return node;
+}
+
 nb_node *nb_scalar(nb_graph *g, double value)
 {
     return tape_leaf(g, "scalar", 1, 1, &value, 0);
@@ -561,7 +609,64 @@ int nb_graph_forward(nb_graph *g)
     return NB_OK;
 }
 
-static int sweep(nb_graph *g, nb_node *out, const double *seed)
+/* A loss must be 1x1; other outputs need nb_backward_seed. */
+static int check_loss(nb_graph *g, const nb_node *loss)
+{
+    if (g && g->status == NB_OK && loss && (loss->rows != 1 || loss->cols != 1)) {
+        char sh[48];
+        return nbi_graph_error(g, NB_ESHAPE,
+                               "backward: loss must be (1x1), got %s; use nb_backward_seed for a VJP",
+                               nbi_shape_str(loss, sh, sizeof sh));
+    }
+    return NB_OK;
+}
+
+/* Decides which parameters nbi_backward_fused leaves to their consumer: a
+ * wanted parameter used by exactly one tape node up to out, whose op can
+ * produce that gradient as one product (nbi_grad_product), and only one such
+ * parameter per node (the deferred product reads the node's other operand,
+ * which must still hold its forward value).  Fused parameters get grad NULL
+ * for the sweep (backward skips inputs without a gradient); the others are
+ * zeroed as nb_graph_zero_grad does. */
+static void plan_fused(nb_graph *g, const nb_node *out, const unsigned char *want,
+                       nbi_fused *fused, size_t n)
+{
+    for (size_t k = 0; k < n; k++) fused[k] = (nbi_fused){ NULL, 0, 0, NULL };
+    for (size_t i = 0; i <= out->index; i++) {
+        nb_node *t = g->tape[i];
+        if (!t->op) continue;
+        for (size_t s = 0; s < t->op->arity; s++) {
+            const nb_node *p = t->in[s];
+            if (!(p->flags & NB_NODE_PARAM) || p->index >= n || !want[p->index]) continue;
+            nbi_fused *f = &fused[p->index];
+            f->uses++;
+            f->node = t;
+            f->slot = s;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        nbi_fused *f = &fused[k];
+        int ok = f->uses == 1 && nbi_grad_product(f->node, f->slot, NULL, 0.0, 0.0);
+        for (size_t j = 0; ok && j < k; j++)
+            if (fused[j].grad && fused[j].node == f->node) ok = 0;
+        if (!ok) {
+            f->node = NULL;
+            continue;
+        }
+        nb_node *p = g->params[k];
+        f->grad = p->grad;
+        p->grad = NULL;
+    }
+    for (size_t k = 0; k < g->n_params; k++) {
+        nb_node *p = g->params[k];
+        if (p->grad) memset(p->grad, 0, p->rows * p->cols * sizeof(double));
+    }
+}
+
+/* The reverse sweep from out (seeded with seed, or ones); with fused != NULL
+ * the parameter plan of nbi_backward_fused. */
+static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned char *want,
+                 nbi_fused *fused, size_t n_fused)
 {
     if (!g) return NB_EINVAL;
     if (g->status != NB_OK) return g->status;
@@ -583,28 +688,35 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed)
         }
         zero_doubles(n->grad, sz);
     }
-    if (!(out->flags & NB_NODE_NEEDS_GRAD)) return NB_OK;   /* nothing depends on a variable */
-    size_t sz = out->rows * out->cols;
-    for (size_t k = 0; k < sz; k++) out->grad[k] = seed ? seed[k] : 1.0;
-    for (size_t i = out->index + 1; i-- > 0;) {
-        nb_node *n = g->tape[i];
-        if (!n->op || !(n->flags & NB_NODE_NEEDS_GRAD)) continue;
-        /* Inputs that need no gradient have grad == NULL: backward skips them. */
-        if (n->op->pointwise) nbi_pointwise_backward(n);
-        else n->op->backward(n);
+    if (fused) plan_fused(g, out, want, fused, n_fused);
+    if (out->flags & NB_NODE_NEEDS_GRAD) {   /* else nothing depends on a variable */
+        size_t sz = out->rows * out->cols;
+        for (size_t k = 0; k < sz; k++) out->grad[k] = seed ? seed[k] : 1.0;
+        for (size_t i = out->index + 1; i-- > 0;) {
+            nb_node *n = g->tape[i];
+            if (!n->op || !(n->flags & NB_NODE_NEEDS_GRAD)) continue;
+            /* Inputs that need no gradient have grad == NULL: backward skips them. */
+            if (n->op->pointwise) nbi_pointwise_backward(n);
+            else n->op->backward(n);
+        }
     }
+    for (size_t k = 0; fused && k < n_fused; k++)
+        if (fused[k].grad) g->params[k]->grad = fused[k].grad;
     return NB_OK;
+}
+
+int nbi_backward_fused(nb_graph *g, nb_node *loss, const unsigned char *want,
+                       nbi_fused *fused, size_t n)
+{
+    if (g && n > g->n_params) n = g->n_params;
+    int st = check_loss(g, loss);
+    return st != NB_OK ? st : sweep(g, loss, NULL, want, fused, n);
 }
 
 int nb_backward(nb_graph *g, nb_node *loss)
 {
-    if (g && g->status == NB_OK && loss && (loss->rows != 1 || loss->cols != 1)) {
-        char sh[48];
-        return nbi_graph_error(g, NB_ESHAPE,
-                               "backward: loss must be (1x1), got %s; use nb_backward_seed for a VJP",
-                               nbi_shape_str(loss, sh, sizeof sh));
-    }
-    return sweep(g, loss, NULL);
+    int st = check_loss(g, loss);
+    return st != NB_OK ? st : sweep(g, loss, NULL, NULL, NULL, 0);
 }
 
 int nb_backward_seed(nb_graph *g, nb_node *out, const double *seed)
@@ -613,7 +725,7 @@ int nb_backward_seed(nb_graph *g, nb_node *out, const double *seed)
         if (check_data_finite(g, "backward seed", out->rows, out->cols, seed) != NB_OK)
             return g->status;
     }
-    return sweep(g, out, seed);
+    return sweep(g, out, seed, NULL, NULL, 0);
 }
 
 /* ---- node access ------------------------------------------------------- */

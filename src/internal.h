@@ -131,6 +131,38 @@ void nbi_partial_focus(nbi_partial *P, const nb_node *param, size_t row, size_t 
 void nbi_partial_eval(nbi_partial *P);
 void nbi_partial_unfocus(nbi_partial *P);
 
+/* Optimizer updates fused into the backward sweep (nb_optim_backward).
+ *
+ * nbi_backward_fused is nb_graph_zero_grad + nb_backward(g, loss), except
+ * for each parameter with index k < n and want[k] != 0 that has exactly one
+ * consumer on the tape up to loss whose op can produce that gradient as one
+ * product on demand (nbi_grad_product): its gradient is not computed, its
+ * grad buffer is left as it was, and fused[k].node / .slot name the consumer
+ * and the input, for the caller to apply later.  fused[k].node is NULL for
+ * every other parameter.  The tape must not change before the caller is
+ * done: the deferred product reads the consumer's output gradient and its
+ * other operand. */
+typedef struct nbi_fused {
+    nb_node *node;   /* the consumer, or NULL: gradient computed as usual */
+    size_t slot;     /* the parameter is node->in[slot] */
+    size_t uses;     /* consumers on the tape up to the loss */
+    double *grad;    /* the parameter's grad buffer, set aside for the sweep */
+} nbi_fused;
+
+int nbi_backward_fused(nb_graph *g, nb_node *loss, const unsigned char *want,
+                       nbi_fused *fused, size_t n);
+
+/* dst = beta*dst + alpha*(gradient of input i of node n) in one BLAS call,
+ * for the ops that can (matmul); returns 1 then, 0 (dst untouched) for the
+ * others.  With dst NULL only answers whether it can.  Reads n's output
+ * gradient and the value of n's other input. */
+int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, double beta);
+
+/* The operands nbi_grad_product reads for input i of n: the output gradient
+ * (*g, rows*cols of n) and the other input's value (*x); for finiteness
+ * checks before an update. */
+void nbi_grad_product_operands(const nb_node *n, size_t i, const nb_node **x);
+
 /* Broadcasting helpers for binary element-wise ops.  For an (R,C) result,
  * the element (i,j) of input x is x->value[i*rs + j*cs].  Inline: for the 1x1
  * nodes of scalar graphs a call costs more than the work. */
@@ -169,23 +201,49 @@ static inline void nbi_bcast_accum(nb_node *x, const double *g, const double *w,
 /* 1 when op points into one of the registry's family tables. */
 int nbi_op_in_registry(const nb_op *op);
 
-/* 1 when every v[0..n) is finite.  Integer test of the exponent bits with
- * an OR reduction, which vectorises (an isfinite() loop with an early exit
- * does not); callers look for the offending element only when it fails.
+/* 1 when every v[0..n) is finite.  A double is NaN or infinite when its
+ * exponent bits are all ones; adding one unit of the exponent to the masked
+ * bits then carries into the sign bit, so OR-ing those sums and testing the
+ * top bit decides the whole array.  AND, ADD and OR of 64-bit lanes exist
+ * in baseline SSE2, so the loop vectorises without -march flags (a 64-bit
+ * equality test does not, and an isfinite() loop with an early exit does
+ * not either); callers look for the offending element only when it fails.
  * One element (scalar graphs) is one isfinite, without the set-up of the
  * vectorised loop. */
 static inline int nbi_all_finite(const double *v, size_t n)
 {
     if (n == 1) return isfinite(v[0]);
     const uint64_t expo = UINT64_C(0x7ff0000000000000);
+    const uint64_t unit = UINT64_C(0x0010000000000000);
     uint64_t bad = 0;
     for (size_t k = 0; k < n; k++) {
         uint64_t b;
         memcpy(&b, &v[k], sizeof b);
-        bad |= (uint64_t)((b & expo) == expo);
+        bad |= (b & expo) + unit;
     }
-    return bad == 0;
+    return (bad >> 63) == 0;
 }
+
+/* Copies s[0..n) to d[0..n) and returns 1 when every value is finite: the
+ * test of nbi_all_finite in the same pass as the copy, where it costs
+ * nothing beside the memory traffic. */
+static inline int nbi_copy_finite(double *restrict d, const double *restrict s, size_t n)
+{
+    const uint64_t expo = UINT64_C(0x7ff0000000000000);
+    const uint64_t unit = UINT64_C(0x0010000000000000);
+    uint64_t bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t b;
+        memcpy(&b, &s[k], sizeof b);
+        memcpy(&d[k], &b, sizeof b);
+        bad |= (b & expo) + unit;
+    }
+    return (bad >> 63) == 0;
+}
+
+/* Transparent huge pages for a large buffer, where the system has them
+ * (src/data/dataset.c); a hint that may be ignored. */
+void nbi_advise_huge(void *p, size_t bytes);
 
 /* Positions in the family tables of the ops that have a typed builder
  * (ops/api.c), which takes the op's address at its position instead of
@@ -195,7 +253,7 @@ static inline int nbi_all_finite(const double *v, size_t n)
 enum nbi_op_arith { NBI_OP_ADD, NBI_OP_SUB, NBI_OP_MUL, NBI_OP_DIV, NBI_OP_MAX, NBI_OP_NEG,
                     NBI_OP_SCALE };
 enum nbi_op_matrix { NBI_OP_MATMUL, NBI_OP_TRANSPOSE, NBI_OP_SUM, NBI_OP_MEAN, NBI_OP_ROW_SUMS,
-                     NBI_OP_COL_SUMS };
+                     NBI_OP_COL_SUMS, NBI_OP_AFFINE };
 enum nbi_op_elementwise { NBI_OP_EXP, NBI_OP_LOG, NBI_OP_SQUARE, NBI_OP_SQRT, NBI_OP_POW,
                           NBI_OP_ABS };
 enum nbi_op_activation { NBI_OP_SIGMOID, NBI_OP_TANH, NBI_OP_RELU, NBI_OP_LEAKY_RELU, NBI_OP_ELU,

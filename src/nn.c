@@ -100,8 +100,7 @@ nb_node *nb_dense_forward(nb_graph *g, const nb_dense *layer, nb_node *x)
         nbi_graph_error(g, NB_EINVAL, "dense: layer is not initialised");
         return NULL;
     }
-    nb_node *z = nb_matmul(g, x, layer->W);
-    if (layer->b) z = nb_add(g, z, layer->b);
+    nb_node *z = layer->b ? nb_affine(g, x, layer->W, layer->b) : nb_matmul(g, x, layer->W);
     if (strcmp(layer->act->name, "identity") == 0) return z;
     nb_node *in[1] = { z };
     return nb_apply(g, layer->act, in, layer->act_hyper);

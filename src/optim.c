@@ -40,6 +40,8 @@ struct nb_optim {
     size_t nbuf;       /* state buffers per parameter: 0, 1 or 2 */
     double *state;     /* nbuf * sum(rows*cols) doubles */
     size_t steps;
+    nbi_fused *fused;      /* (n_slots) scratch of nb_optim_backward */
+    unsigned char *want;   /* (n_slots) scratch: the trainable flags */
     char errmsg[320];
 };
 
@@ -195,7 +197,9 @@ nb_optim *nb_optim_alloc(nb_graph *g, const nb_optim_opts *o, char *msg, size_t 
     opt->nbuf = nbuf;
     if (np > 0) {
         opt->slots = nbi_graph_malloc(g, np * sizeof *opt->slots);
-        if (opt->slots == NULL) goto oom;
+        opt->fused = nbi_graph_malloc(g, np * sizeof *opt->fused);
+        opt->want = nbi_graph_malloc(g, np);
+        if (opt->slots == NULL || opt->fused == NULL || opt->want == NULL) goto oom;
     }
     if (nbuf > 0 && total > 0) {
         opt->state = nbi_graph_malloc(g, nbuf * total * sizeof(double));
@@ -228,6 +232,8 @@ void nb_optim_free(nb_optim *opt)
     nb_graph *g = opt->g;
     nbi_graph_mfree(g, opt->state);
     nbi_graph_mfree(g, opt->slots);
+    nbi_graph_mfree(g, opt->fused);
+    nbi_graph_mfree(g, opt->want);
     nbi_graph_mfree(g, opt);
 }
 
@@ -328,43 +334,122 @@ static void update_adam(double *w, const double *g, double *m, double *s, size_t
     }
 }
 
+/* The schedule's rate at epoch into *lr; NB_EDOMAIN with the message when
+ * it is not finite. */
+static int rate(nb_optim *opt, size_t epoch, double *lr)
+{
+    *lr = nb_optim_lr(opt, epoch);
+    if (isfinite(*lr)) return NB_OK;
+    return nbi_fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
+                    "optim: the %s schedule gives lr = %g at epoch %zu; nothing updated",
+                    nb_schedule_kind_name(opt->o.schedule), *lr, epoch);
+}
+
+/* NB_OK when v[0..rows*cols) is finite; else NB_EDOMAIN naming the
+ * parameter, what (its gradient, or a factor of it) and the element. */
+static int check_finite(nb_optim *opt, const slot *s, const char *what, const double *v,
+                        size_t rows, size_t cols)
+{
+    if (nbi_all_finite(v, rows * cols)) return NB_OK;
+    size_t i = 0;
+    while (i + 1 < rows * cols && isfinite(v[i])) i++;
+    return nbi_fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
+                    "optim: %s of parameter '%s' (%zux%zu) is %g at (%zu, %zu); nothing updated",
+                    what, nb_node_name(s->p), nb_node_rows(s->p), nb_node_cols(s->p), v[i],
+                    i / cols, i % cols);
+}
+
+static void update_slot(nb_optim *opt, slot *s, const double *g, double lr)
+{
+    double *w = nb_node_value(s->p);
+    s->step++;
+    if (opt->o.kind == NB_OPTIM_ADAM)
+        update_adam(w, g, s->buf[0], s->buf[1], s->n, s->step, lr, &opt->o);
+    else
+        update_sgd_family(opt->o.kind, w, g, s->buf[0], s->n, lr, opt->o.momentum,
+                          opt->o.weight_decay);
+}
+
 int nb_optim_step(nb_optim *opt, size_t epoch)
 {
     if (opt == NULL) return NB_EINVAL;
     opt->errmsg[0] = '\0';
-    const double lr = nb_optim_lr(opt, epoch);
-    if (!isfinite(lr))
-        return nbi_fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
-                    "optim: the %s schedule gives lr = %g at epoch %zu; nothing updated",
-                    nb_schedule_kind_name(opt->o.schedule), lr, epoch);
-
+    double lr;
+    int st = rate(opt, epoch, &lr);
     /* Scan first so that a bad gradient changes nothing at all. */
-    for (size_t k = 0; k < opt->n_slots; k++) {
+    for (size_t k = 0; st == NB_OK && k < opt->n_slots; k++) {
         const slot *s = &opt->slots[k];
-        if (!s->trainable) continue;
         const double *g = nb_node_grad(s->p);
-        size_t cols = nb_node_cols(s->p);
-        if (g == NULL || nbi_all_finite(g, s->n)) continue;
-        for (size_t i = 0; i < s->n; i++)
-            if (!isfinite(g[i]))
-                return nbi_fail(opt->errmsg, sizeof opt->errmsg, NB_EDOMAIN,
-                            "optim: gradient of parameter '%s' (%zux%zu) is %g at (%zu, %zu); "
-                            "nothing updated", nb_node_name(s->p), nb_node_rows(s->p), cols,
-                            g[i], i / cols, i % cols);
+        if (s->trainable && g != NULL)
+            st = check_finite(opt, s, "gradient", g, nb_node_rows(s->p), nb_node_cols(s->p));
     }
-
+    if (st != NB_OK) return st;
     for (size_t k = 0; k < opt->n_slots; k++) {
         slot *s = &opt->slots[k];
         const double *g = nb_node_grad(s->p);
-        if (!s->trainable || g == NULL) continue;
-        double *w = nb_node_value(s->p);
-        if (opt->o.kind == NB_OPTIM_ADAM) {
+        if (s->trainable && g != NULL) update_slot(opt, s, g, lr);
+    }
+    opt->steps++;
+    return NB_OK;
+}
+
+/* Plain SGD needs no gradient buffer for a weight that enters one matrix
+ * product: w = (1 - lr*wd)*w - lr*(A^T G) is one dgemm with alpha = -lr
+ * and beta = 1 - lr*wd into w itself, run after the sweep (deferred, so
+ * that every gradient is checked before anything changes).  That saves
+ * writing the gradient, reading it back and a separate pass over w. */
+int nb_optim_backward(nb_optim *opt, nb_node *loss, size_t epoch)
+{
+    if (opt == NULL) return NB_EINVAL;
+    nb_graph *g = opt->g;
+    opt->errmsg[0] = '\0';
+    int st;
+    if (opt->o.kind != NB_OPTIM_SGD) {   /* they need the gradient itself */
+        nb_graph_zero_grad(g);
+        st = nb_backward(g, loss);
+    } else {
+        for (size_t k = 0; k < opt->n_slots; k++) opt->want[k] = (unsigned char)opt->slots[k].trainable;
+        st = nbi_backward_fused(g, loss, opt->want, opt->fused, opt->n_slots);
+    }
+    if (st != NB_OK)
+        return nbi_fail(opt->errmsg, sizeof opt->errmsg, st, "%s", nb_graph_errmsg(g));
+    if (opt->o.kind != NB_OPTIM_SGD) return nb_optim_step(opt, epoch);
+
+    double lr;
+    st = rate(opt, epoch, &lr);
+    for (size_t k = 0; st == NB_OK && k < opt->n_slots; k++) {
+        const slot *s = &opt->slots[k];
+        const nbi_fused *f = &opt->fused[k];
+        if (!s->trainable) continue;
+        if (!f->node) {
+            st = check_finite(opt, s, "gradient", nb_node_grad(s->p), nb_node_rows(s->p),
+                              nb_node_cols(s->p));
+            continue;
+        }
+        /* The factors of the product: the consumer's output gradient, and
+         * the other operand unless the forward pass checked it already. */
+        const nb_node *x;
+        char what[96];
+        nbi_grad_product_operands(f->node, f->slot, &x);
+        snprintf(what, sizeof what, "the factor dL/d(%s) (%zux%zu) of the gradient",
+                 f->node->op->name, f->node->rows, f->node->cols);
+        st = check_finite(opt, s, what, f->node->grad, f->node->rows, f->node->cols);
+        snprintf(what, sizeof what, "the factor %s (%zux%zu) of the gradient",
+                 f->slot == 0 ? "B" : "A", x->rows, x->cols);
+        if (st == NB_OK && !g->check_finite)
+            st = check_finite(opt, s, what, x->value, x->rows, x->cols);
+    }
+    if (st != NB_OK) return st;
+    const double decay = 1.0 - lr * opt->o.weight_decay;
+    for (size_t k = 0; k < opt->n_slots; k++) {
+        slot *s = &opt->slots[k];
+        const nbi_fused *f = &opt->fused[k];
+        if (!s->trainable) continue;
+        if (f->node) {
             s->step++;
-            update_adam(w, g, s->buf[0], s->buf[1], s->n, s->step, lr, &opt->o);
+            nbi_grad_product(f->node, f->slot, nb_node_value(s->p), -lr, decay);
         } else {
-            s->step++;
-            update_sgd_family(opt->o.kind, w, g, s->buf[0], s->n, lr, opt->o.momentum,
-                              opt->o.weight_decay);
+            update_slot(opt, s, nb_node_grad(s->p), lr);
         }
     }
     opt->steps++;

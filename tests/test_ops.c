@@ -330,6 +330,117 @@ START_TEST(test_forward_values)
 END_TEST
 
 /* nb_op_validate refuses malformed definitions. */
+/* A pointwise op with loops of its own (relu) must compute exactly what its
+ * pointwise function gives, value and gradient, bit for bit: at its kinks,
+ * at signed zeros, across its domain and far outside it.  Any op that adds
+ * such loops is covered here with no new test code. */
+START_TEST(test_pointwise_loops_agree)
+{
+    size_t with_loops = 0;
+    for (size_t i = 0; i < nb_op_count(); i++) {
+        const nb_op *op = nb_op_at(i);
+        if (!op->pointwise || !op->forward) continue;
+        with_loops++;
+        nb_interval d = nb_op_domain(op, 0);
+        double x[7 * 9], gs[7 * 9];
+        for (size_t k = 0; k < 63; k++) {
+            x[k] = d.lo + (d.hi - d.lo) * (0.5 + 0.5 * sin(2.385 * (double)k));
+            gs[k] = 1.25 * cos(0.7 * (double)k) - 0.125;
+        }
+        for (size_t k = 0; k < op->n_kinks; k++) x[3 + 5 * k] = op->kinks[k].x;
+        x[0] = 0.0;
+        x[1] = -0.0;
+        x[2] = 1e300;
+        x[60] = -1e300;
+        x[61] = 5e-324;
+        x[62] = -5e-324;
+        nb_graph *g = nb_graph_alloc();
+        nb_node *X = nb_leaf(g, 7, 9, x);
+        nb_node *Y = nb_apply(g, op, (nb_node *[]){ X }, NULL);
+        ck_assert_msg(Y != NULL, "%s: %s", op->name, nb_graph_errmsg(g));
+        ck_assert_int_eq(nb_backward_seed(g, Y, gs), NB_OK);
+        for (size_t k = 0; k < 63; k++) {
+            double dy, y = op->pointwise(x[k], op->hyper_default, &dy);
+            double grad = 0.0 + gs[k] * dy;
+            ck_assert_msg(memcmp(&y, &nb_node_value(Y)[k], sizeof y) == 0,
+                          "%s forward at x = %g: loop %.17g, pointwise %.17g", op->name, x[k],
+                          nb_node_value(Y)[k], y);
+            ck_assert_msg(memcmp(&grad, &nb_node_grad(X)[k], sizeof grad) == 0,
+                          "%s backward at x = %g: loop %.17g, pointwise %.17g", op->name, x[k],
+                          nb_node_grad(X)[k], grad);
+        }
+        nb_graph_free(g);
+    }
+    ck_assert_uint_ge(with_loops, 1);   /* relu */
+    /* Loops come in pairs. */
+    char msg[200];
+    nb_op half = *nb_op_find("relu");
+    half.backward = NULL;
+    ck_assert_int_eq(nb_op_validate(&half, msg, sizeof msg), NB_EINVAL);
+    ck_assert_msg(strstr(msg, "pair") != NULL, "%s", msg);
+}
+END_TEST
+
+/* affine(x, W, b) is matmul then add, bit for bit: values and all three
+ * gradients (nb_dense_forward relies on it). */
+START_TEST(test_affine_is_matmul_add)
+{
+    double x[5 * 4], w[4 * 3], b[3] = { 0.125, -2.385, 0.75 }, seed[5 * 3];
+    for (size_t k = 0; k < 20; k++) x[k] = 1.7 * sin(2.385 * (double)k);
+    for (size_t k = 0; k < 12; k++) w[k] = 0.9 * cos(1.31 * (double)k + 0.4);
+    for (size_t k = 0; k < 15; k++) seed[k] = 0.5 - 0.37 * (double)k;
+    nb_graph *g[2];
+    nb_node *X[2], *W[2], *B[2], *Y[2];
+    for (int v = 0; v < 2; v++) {
+        g[v] = nb_graph_alloc();
+        X[v] = nb_leaf(g[v], 5, 4, x);
+        W[v] = nb_param(g[v], "W", 4, 3, w);
+        B[v] = nb_param(g[v], "b", 1, 3, b);
+        Y[v] = v == 0 ? nb_affine(g[v], X[v], W[v], B[v])
+                      : nb_add(g[v], nb_matmul(g[v], X[v], W[v]), B[v]);
+        ck_assert_msg(Y[v] != NULL, "%s", nb_graph_errmsg(g[v]));
+        ck_assert_int_eq(nb_backward_seed(g[v], Y[v], seed), NB_OK);
+    }
+    ck_assert(memcmp(nb_node_value(Y[0]), nb_node_value(Y[1]), 15 * sizeof(double)) == 0);
+    ck_assert(memcmp(nb_node_grad(X[0]), nb_node_grad(X[1]), 20 * sizeof(double)) == 0);
+    ck_assert(memcmp(nb_node_grad(W[0]), nb_node_grad(W[1]), 12 * sizeof(double)) == 0);
+    ck_assert(memcmp(nb_node_grad(B[0]), nb_node_grad(B[1]), 3 * sizeof(double)) == 0);
+    /* A bias that is not (1 x n) is refused with the shapes. */
+    nb_node *bad = nb_param(g[0], "bad", 2, 3, NULL);
+    ck_assert_ptr_null(nb_affine(g[0], X[0], W[0], bad));
+    ck_assert_int_eq(nb_graph_status(g[0]), NB_ESHAPE);
+    ck_assert_msg(strstr(nb_graph_errmsg(g[0]), "affine") && strstr(nb_graph_errmsg(g[0]), "(1x3)"),
+                  "%s", nb_graph_errmsg(g[0]));
+    nb_graph_free(g[0]);
+    nb_graph_free(g[1]);
+}
+END_TEST
+
+/* The per-coordinate checker re-evaluates only the region a coordinate
+ * reaches (each op's region rule); a rule that left out part of affine's
+ * output would make the differences of some coordinates stale and fail
+ * here.  Every input of affine is a parameter, and two ops follow it. */
+START_TEST(test_affine_regions_in_graph_check)
+{
+    nb_graph *g = nb_graph_alloc();
+    double x[3 * 4], w[4 * 5], b[5];
+    for (size_t k = 0; k < 12; k++) x[k] = 0.8 * sin(0.9 * (double)k + 0.2);
+    for (size_t k = 0; k < 20; k++) w[k] = 0.6 * cos(2.385 * (double)k);
+    for (size_t k = 0; k < 5; k++) b[k] = 0.1 * (double)k - 0.2;
+    nb_node *X = nb_param(g, "x", 3, 4, x), *W = nb_param(g, "W", 4, 5, w), *B = nb_param(g, "b", 1, 5, b);
+    nb_node *L = nb_sum(g, nb_square(g, nb_tanh(g, nb_affine(g, X, W, B))));
+    ck_assert_msg(L != NULL, "%s", nb_graph_errmsg(g));
+    nb_gradcheck_opts o;
+    nb_gradcheck_opts_init(&o);
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_graph(g, L, &o, &r), NB_OK);
+    ck_assert_msg(r.passed && r.n_checked == 12 + 20 + 5, "%zu checked, %zu failed", r.n_checked,
+                  r.n_failed);
+    nb_gradcheck_report_free(&r);
+    nb_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_op_validate)
 {
     char msg[200];
@@ -364,6 +475,9 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_kink_follows_hyper);
     tcase_add_test(tc, test_forward_values);
     tcase_add_test(tc, test_op_validate);
+    tcase_add_test(tc, test_pointwise_loops_agree);
+    tcase_add_test(tc, test_affine_is_matmul_add);
+    tcase_add_test(tc, test_affine_regions_in_graph_check);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <float.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -571,6 +572,287 @@ START_TEST(test_nonfinite_gradient_refused)
 }
 END_TEST
 
+/* ---- backward and update in one call ------------------------------------- */
+
+/* A 5-4-3 MLP (relu, softmax cross-entropy) on a batch of 6, optionally with
+ * fc1.W used a second time (tied: an L2 term on it), built on g's tape. */
+typedef struct mlp {
+    nb_graph *g;
+    nb_node *W1, *b1, *W2, *b2;
+} mlp;
+
+static mlp mlp_alloc(const nb_allocator *al)
+{
+    mlp m;
+    m.g = nb_graph_alloc_with(al);
+    double w1[5 * 4], w2[4 * 3];
+    for (size_t k = 0; k < 20; k++) w1[k] = 0.61 * sin(2.385 * (double)k + 0.3);
+    for (size_t k = 0; k < 12; k++) w2[k] = 0.73 * cos(1.17 * (double)k - 0.2);
+    m.W1 = nb_param(m.g, "fc1.W", 5, 4, w1);
+    m.b1 = nb_param(m.g, "fc1.b", 1, 4, (double[]){ 0.125, -0.25, 0.0625, 0.3 });
+    m.W2 = nb_param(m.g, "fc2.W", 4, 3, w2);
+    m.b2 = nb_param(m.g, "fc2.b", 1, 3, (double[]){ -0.1, 0.2, 0.05 });
+    ck_assert_ptr_nonnull(m.b2);
+    return m;
+}
+
+/* The loss of batch number step; tie adds 0.0375 * sum(fc1.W^2). */
+static nb_node *mlp_loss(mlp *m, size_t step, int tie)
+{
+    double x[6 * 5], t[6 * 3] = { 0 };
+    for (size_t k = 0; k < 30; k++) x[k] = 1.5 * sin(0.37 * (double)(k + 7 * step));
+    for (size_t i = 0; i < 6; i++) t[i * 3 + (i + step) % 3] = 1.0;
+    nb_graph *g = m->g;
+    nb_graph_reset(g);
+    nb_node *X = nb_input(g, 6, 5, x), *T = nb_input(g, 6, 3, t);
+    nb_node *h = nb_relu(g, nb_add(g, nb_matmul(g, X, m->W1), m->b1));
+    nb_node *L = nb_softmax_ce(g, nb_add(g, nb_matmul(g, h, m->W2), m->b2), T);
+    if (tie) L = nb_add(g, L, nb_l2(g, m->W1, 0.0375));
+    ck_assert_msg(L != NULL, "%s", nb_graph_errmsg(g));
+    return L;
+}
+
+/* Largest |a - b| / max(1, |a|) over every parameter of two graphs. */
+static double params_rel_diff(nb_graph *a, nb_graph *b)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < nb_graph_param_count(a); i++) {
+        const double *p = nb_node_cvalue(nb_graph_param_at(a, i));
+        const double *q = nb_node_cvalue(nb_graph_param_at(b, i));
+        for (size_t k = 0; k < nb_node_size(nb_graph_param_at(a, i)); k++) {
+            double d = fabs(p[k] - q[k]) / fmax(1.0, fabs(p[k]));
+            if (d > worst) worst = d;
+        }
+    }
+    return worst;
+}
+
+/* nb_optim_backward against nb_graph_zero_grad + nb_backward + nb_optim_step
+ * over 12 steps: bit for bit where nothing is fused (momentum, Adam; a tied
+ * weight), within a few ulps where SGD fuses a weight's update into its
+ * product, with and without weight decay. */
+START_TEST(test_backward_matches_three_calls)
+{
+    for (int kind = 0; kind < NB_OPTIM_KIND_COUNT_; kind++) {
+        for (int variant = 0; variant < 3; variant++) {   /* plain, weight decay, tied */
+            mlp a = mlp_alloc(NULL), b = mlp_alloc(NULL);
+            nb_optim_opts o = opts_of((nb_optim_kind)kind, 0.2385);
+            if (variant == 1) o.weight_decay = 0.0123;
+            nb_optim *oa = nb_optim_alloc(a.g, &o, NULL, 0), *ob = nb_optim_alloc(b.g, &o, NULL, 0);
+            for (size_t step = 0; step < 12; step++) {
+                nb_node *La = mlp_loss(&a, step, variant == 2);
+                ck_assert_int_eq(nb_optim_backward(oa, La, step), NB_OK);
+                nb_node *Lb = mlp_loss(&b, step, variant == 2);
+                nb_graph_zero_grad(b.g);
+                ck_assert_int_eq(nb_backward(b.g, Lb), NB_OK);
+                ck_assert_int_eq(nb_optim_step(ob, step), NB_OK);
+                if (!(kind == NB_OPTIM_SGD && variant != 2))
+                    ck_assert(nb_node_scalar(La) == nb_node_scalar(Lb));
+            }
+            double d = params_rel_diff(a.g, b.g);
+            int fused = kind == NB_OPTIM_SGD && variant != 2;
+            if (fused) ck_assert_msg(d <= 64 * DBL_EPSILON, "kind %d variant %d: %g", kind, variant, d);
+            else ck_assert_msg(graphs_equal(a.g, b.g), "kind %d variant %d: %g", kind, variant, d);
+            /* Either way the weights moved, and the counts agree. */
+            mlp fresh = mlp_alloc(NULL);
+            ck_assert(!same_bits(nb_node_cvalue(a.W1), nb_node_cvalue(fresh.W1), 20));
+            ck_assert(!same_bits(nb_node_cvalue(a.W2), nb_node_cvalue(fresh.W2), 12));
+            nb_graph_free(fresh.g);
+            ck_assert_uint_eq(nb_optim_steps(oa), 12);
+            nb_archive *sa = snapshot(oa), *sb = snapshot(ob);
+            ck_assert(archives_equal(sa, sb));
+            nb_archive_free(sa);
+            nb_archive_free(sb);
+            nb_optim_free(oa);
+            nb_optim_free(ob);
+            nb_graph_free(a.g);
+            nb_graph_free(b.g);
+        }
+    }
+}
+END_TEST
+
+/* The fast path is taken: with SGD the gradient buffers of fc1.W and fc2.W
+ * are never written (a sentinel survives), the biases' gradients are; with
+ * a tied fc1.W (two consumers) its gradient is computed. */
+START_TEST(test_backward_fuses_weights)
+{
+    for (int tie = 0; tie < 2; tie++) {
+        mlp m = mlp_alloc(NULL);
+        nb_optim_opts o = opts_of(NB_OPTIM_SGD, 0.1);
+        nb_optim *opt = nb_optim_alloc(m.g, &o, NULL, 0);
+        nb_node *all[4] = { m.W1, m.b1, m.W2, m.b2 };
+        for (size_t i = 0; i < 4; i++)
+            for (size_t k = 0; k < nb_node_size(all[i]); k++) nb_node_grad(all[i])[k] = 2.385;
+        ck_assert_int_eq(nb_optim_backward(opt, mlp_loss(&m, 1, tie), 0), NB_OK);
+        ck_assert(nb_node_grad(m.W1)[7] == 2.385 || tie);
+        ck_assert(nb_node_grad(m.W1)[7] != 2.385 || !tie);
+        ck_assert(nb_node_grad(m.W2)[5] == 2.385);
+        ck_assert(nb_node_grad(m.b1)[0] != 2.385 && nb_node_grad(m.b2)[1] != 2.385);
+        nb_optim_free(opt);
+        nb_graph_free(m.g);
+    }
+}
+END_TEST
+
+/* Both operands of one product are parameters: one of them has its update
+ * fused (the other operand must keep its forward value until then), the
+ * other takes the gradient path; the result is the unfused one. */
+START_TEST(test_backward_product_of_two_params)
+{
+    nb_graph *g[2];
+    nb_optim *opt[2];
+    for (int v = 0; v < 2; v++) {
+        g[v] = nb_graph_alloc();
+        nb_param(g[v], "A", 2, 3, W0);
+        nb_param(g[v], "B", 3, 2, C);
+        nb_optim_opts o = opts_of(NB_OPTIM_SGD, 0.05);
+        opt[v] = nb_optim_alloc(g[v], &o, NULL, 0);
+    }
+    for (size_t step = 0; step < 5; step++) {
+        for (int v = 0; v < 2; v++) {
+            nb_graph_reset(g[v]);
+            nb_node *P = nb_matmul(g[v], nb_graph_param_find(g[v], "A"), nb_graph_param_find(g[v], "B"));
+            nb_node *L = nb_sum(g[v], nb_square(g[v], nb_sub(g[v], P, nb_scalar(g[v], 0.75))));
+            ck_assert_ptr_nonnull(L);
+            if (v == 0) {
+                ck_assert_int_eq(nb_optim_backward(opt[v], L, step), NB_OK);
+            } else {
+                nb_graph_zero_grad(g[v]);
+                ck_assert_int_eq(nb_backward(g[v], L), NB_OK);
+                ck_assert_int_eq(nb_optim_step(opt[v], step), NB_OK);
+            }
+        }
+    }
+    ck_assert_msg(params_rel_diff(g[0], g[1]) <= 64 * DBL_EPSILON, "%g", params_rel_diff(g[0], g[1]));
+    for (int v = 0; v < 2; v++) {
+        nb_optim_free(opt[v]);
+        nb_graph_free(g[v]);
+    }
+}
+END_TEST
+
+/* A frozen weight is not updated by nb_optim_backward, and its gradient is
+ * computed as nb_backward would (only trainable weights are fused). */
+START_TEST(test_backward_frozen)
+{
+    mlp m = mlp_alloc(NULL), r = mlp_alloc(NULL);
+    nb_optim_opts o = opts_of(NB_OPTIM_SGD, 0.1);
+    nb_optim *opt = nb_optim_alloc(m.g, &o, NULL, 0);
+    ck_assert_int_eq(nb_optim_set_trainable(opt, "fc1.W", 0), NB_OK);
+    double w1[20];
+    memcpy(w1, nb_node_cvalue(m.W1), sizeof w1);
+    nb_node *L = mlp_loss(&m, 3, 0);
+    ck_assert_int_eq(nb_optim_backward(opt, L, 0), NB_OK);
+    ck_assert(same_bits(nb_node_cvalue(m.W1), w1, 20));
+    nb_node *Lr = mlp_loss(&r, 3, 0);
+    nb_graph_zero_grad(r.g);
+    ck_assert_int_eq(nb_backward(r.g, Lr), NB_OK);
+    ck_assert(same_bits(nb_node_grad(m.W1), nb_node_grad(r.W1), 20));
+    ck_assert(!same_bits(nb_node_cvalue(m.W2), nb_node_cvalue(r.W2), 12));
+    nb_optim_free(opt);
+    nb_graph_free(m.g);
+    nb_graph_free(r.g);
+}
+END_TEST
+
+/* A NaN reaching the factor of a fused product (sqrt'(0) = inf times
+ * abs'(0) = 0), a rate that overflows, a loss that is not 1x1: an error
+ * with a message, and no parameter changed. */
+START_TEST(test_backward_refusals)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_node *W = nb_param(g, "W", 2, 2, (double[]){ 2.385, 1.0, 2.385, 3.0 });
+    nb_node *b = nb_param(g, "b", 1, 2, (double[]){ 0.5, -0.25 });
+    nb_optim_opts o = opts_of(NB_OPTIM_SGD, 0.1);
+    nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+    double w0[4], b0[2];
+    memcpy(w0, nb_node_cvalue(W), sizeof w0);
+    memcpy(b0, nb_node_cvalue(b), sizeof b0);
+
+    /* x W = (0, -2): abs then sqrt meets 0. */
+    nb_node *X = nb_input(g, 1, 2, (double[]){ 1.0, -1.0 });
+    nb_node *L = nb_sum(g, nb_sqrt(g, nb_abs(g, nb_add(g, nb_matmul(g, X, W), nb_scalar(g, 0.0)))));
+    L = nb_add(g, L, nb_sum(g, nb_square(g, b)));
+    ck_assert_msg(L != NULL, "%s", nb_graph_errmsg(g));
+    ck_assert_int_eq(nb_optim_backward(opt, L, 0), NB_EDOMAIN);
+    const char *m = nb_optim_errmsg(opt);
+    ck_assert_msg(strstr(m, "'W'") && strstr(m, "matmul") && strstr(m, "nothing updated"), "%s", m);
+    ck_assert(same_bits(nb_node_cvalue(W), w0, 4));
+    ck_assert(same_bits(nb_node_cvalue(b), b0, 2));
+    ck_assert_uint_eq(nb_optim_steps(opt), 0);
+
+    /* Not a 1x1 loss: the graph's error, also in the optimizer's message. */
+    nb_graph_reset(g);
+    nb_node *P = nb_matmul(g, nb_input(g, 1, 2, (double[]){ 1.5, 2.5 }), W);
+    ck_assert_int_eq(nb_optim_backward(opt, P, 0), NB_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(nb_optim_errmsg(opt), "(1x1)"));
+    ck_assert(same_bits(nb_node_cvalue(W), w0, 4));
+    nb_graph_clear_error(g);
+
+    /* A schedule whose rate overflows at this epoch. */
+    nb_optim_free(opt);
+    o.schedule = NB_SCHEDULE_EXP;
+    o.gamma = 10.0;
+    opt = nb_optim_alloc(g, &o, NULL, 0);
+    nb_graph_reset(g);
+    L = nb_sum(g, nb_matmul(g, nb_input(g, 1, 2, (double[]){ 1.5, 2.5 }), W));
+    ck_assert_int_eq(nb_optim_backward(opt, L, 400), NB_EDOMAIN);
+    ck_assert_ptr_nonnull(strstr(nb_optim_errmsg(opt), "lr = inf"));
+    ck_assert(same_bits(nb_node_cvalue(W), w0, 4));
+    ck_assert_int_eq(nb_optim_backward(opt, L, 1), NB_OK);
+    ck_assert(!same_bits(nb_node_cvalue(W), w0, 4));
+    ck_assert_int_eq(nb_optim_backward(NULL, L, 1), NB_EINVAL);
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* With check_finite off the graph did not scan the other operand of a fused
+ * product, so the optimizer does: a NaN input is refused by name. */
+START_TEST(test_backward_unchecked_operand)
+{
+    nb_graph *g = nb_graph_alloc();
+    nb_graph_set_check_finite(g, 0);
+    nb_node *W = nb_param(g, "W", 2, 1, (double[]){ 2.385, -1.5 });
+    nb_optim_opts o = opts_of(NB_OPTIM_SGD, 0.1);
+    nb_optim *opt = nb_optim_alloc(g, &o, NULL, 0);
+    double x[2] = { 0.5, 1.25 };
+    nb_node *X = nb_input_view(g, 1, 2, x);
+    nb_node *L = nb_sum(g, nb_matmul(g, X, W));
+    x[1] = NAN;   /* the view is borrowed: changed after the build */
+    ck_assert_int_eq(nb_optim_backward(opt, L, 0), NB_EDOMAIN);
+    ck_assert_msg(strstr(nb_optim_errmsg(opt), "factor A (1x2)") != NULL, "%s", nb_optim_errmsg(opt));
+    ck_assert(same_bits(nb_node_cvalue(W), (double[]){ 2.385, -1.5 }, 2));
+    nb_optim_free(opt);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* Training steps through nb_optim_backward allocate nothing once the arena
+ * has grown (counting allocator), for every optimizer kind. */
+START_TEST(test_backward_no_malloc_after_warmup)
+{
+    for (int kind = 0; kind < NB_OPTIM_KIND_COUNT_; kind++) {
+        counting c = { 0, 0, -1, 0 };
+        nb_allocator al = { count_alloc, count_free, &c };
+        mlp m = mlp_alloc(&al);
+        nb_optim_opts o = opts_of((nb_optim_kind)kind, 0.1);
+        nb_optim *opt = nb_optim_alloc(m.g, &o, NULL, 0);
+        size_t after[6];
+        for (size_t step = 0; step < 6; step++) {
+            ck_assert_int_eq(nb_optim_backward(opt, mlp_loss(&m, step, step % 2), step), NB_OK);
+            after[step] = c.allocs;
+        }
+        ck_assert_msg(after[5] == after[1], "kind %d: allocations grew: %zu -> %zu", kind,
+                      after[1], after[5]);
+        nb_optim_free(opt);
+        nb_graph_free(m.g);
+        ck_assert_uint_eq(c.allocs, c.frees);
+    }
+}
+END_TEST
+
 /* ---- memory --------------------------------------------------------------- */
 
 
@@ -857,6 +1139,13 @@ static Suite *optim_suite(void)
     tcase_add_test(tc, test_schedule_overflow_refused);
     tcase_add_test(tc, test_frozen_param);
     tcase_add_test(tc, test_nonfinite_gradient_refused);
+    tcase_add_test(tc, test_backward_matches_three_calls);
+    tcase_add_test(tc, test_backward_fuses_weights);
+    tcase_add_test(tc, test_backward_product_of_two_params);
+    tcase_add_test(tc, test_backward_frozen);
+    tcase_add_test(tc, test_backward_refusals);
+    tcase_add_test(tc, test_backward_unchecked_operand);
+    tcase_add_test(tc, test_backward_no_malloc_after_warmup);
     tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_no_params);
     suite_add_tcase(s, tc);

@@ -81,6 +81,16 @@ nb_node *nb_input(nb_graph *g, size_t rows, size_t cols, const double *data);
  * writes to it).  For mini-batches gathered into the caller's buffer. */
 nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data);
 
+/* A mini-batch straight onto the tape: the (k, cols) input whose row b is
+ * row rows[b] of src, a row-major (n, cols) matrix (a data set), copied
+ * into the graph's arena and checked for NaN/Inf in the same pass: one
+ * pass over the batch where gathering into a buffer and nb_input_view
+ * make two.  A non-finite value is an NB_EDOMAIN error naming the batch
+ * row, the column and the source row; a row index >= n is NB_ERANGE; NULL
+ * src or rows NB_EINVAL.  No allocation once the arena has grown. */
+nb_node *nb_input_rows(nb_graph *g, const double *src, size_t n, size_t cols,
+                       const size_t *rows, size_t k);
+
 /* A 1x1 constant. */
 nb_node *nb_scalar(nb_graph *g, double value);
 

@@ -54,7 +54,9 @@ typedef struct nb_dense {
 int nb_dense_init(nb_dense *layer, nb_graph *g, const char *name, size_t in, size_t out,
                   const char *activation, const double *hyper, int bias);
 
-/* y = act(x W + b): x (n, in) -> (n, out).  NULL on error (graph message). */
+/* y = act(x W + b): x (n, in) -> (n, out), as the nodes affine (or matmul
+ * without a bias) and the activation (none for "identity").  NULL on error
+ * (graph message). */
 nb_node *nb_dense_forward(nb_graph *g, const nb_dense *layer, nb_node *x);
 
 #ifdef __cplusplus

@@ -95,7 +95,14 @@ struct nb_op {
     size_t n_kinks;          /* unary ops: kinks of input 0 */
     nb_kink kinks[NB_MAX_KINKS];
     /* Either pointwise (unary element-wise ops; shape/forward/backward are
-     * then generic and may be NULL) or shape + forward + backward. */
+     * then generic and may be NULL) or shape + forward + backward.  A
+     * pointwise op may also give forward and backward (both or neither):
+     * whole-array loops computing exactly what the pointwise function gives
+     * (value, and gradient += g * f'(x)), used in place of the generic loops,
+     * which call the function per element and keep f'(x) in aux.  The
+     * pointwise function stays the definition: the region re-evaluation of
+     * the checker uses it, and the test suite compares the loops with it
+     * bit for bit (relu has such loops). */
     nb_pointwise_fn pointwise;
     nb_shape_fn shape;
     nb_forward_fn forward;

@@ -24,6 +24,9 @@ nb_node *nb_scale(nb_graph *g, nb_node *a, double c);   /* c·a */
 
 /* matrix (src/ops/matrix.c) */
 nb_node *nb_matmul(nb_graph *g, nb_node *a, nb_node *b); /* (m,k)x(k,n) -> (m,n) */
+/* x w + b, (m,k)x(k,n) + (1,n) -> (m,n): nb_add(nb_matmul(x, w), b) in one
+ * node, the same values bit for bit (nb_dense_forward uses it). */
+nb_node *nb_affine(nb_graph *g, nb_node *x, nb_node *w, nb_node *b);
 nb_node *nb_transpose(nb_graph *g, nb_node *a);         /* (r,c) -> (c,r) */
 nb_node *nb_sum(nb_graph *g, nb_node *a);               /* -> (1,1) */
 nb_node *nb_mean(nb_graph *g, nb_node *a);              /* -> (1,1) */

@@ -146,6 +146,23 @@ int nb_optim_is_trainable(const nb_optim *opt, const char *param_name); /* 0 if 
  * still advances its moments).  NB_EINVAL for NULL. */
 int nb_optim_step(nb_optim *opt, size_t epoch);
 
+/* Backward and update in one call: what nb_graph_zero_grad(g),
+ * nb_backward(g, loss) and nb_optim_step(opt, epoch) do, faster for plain
+ * SGD.  There a weight whose only use on the tape is one matmul gets its
+ * update as one BLAS call, w = (1 - lr*wd)*w - lr*(A^T G), with no gradient
+ * buffer written or read (the same update up to rounding: about one ulp
+ * per step); the other parameters take nb_optim_step's path.  Every
+ * gradient, or for a fused weight both factors of its product, is checked
+ * before anything changes: NB_EDOMAIN (message in nb_optim_errmsg()), no
+ * parameter updated.  Only an overflow inside the product itself (finite
+ * factors beyond ~1e150) can leave non-finite weights, which the next
+ * forward pass reports.  Graph errors (loss not 1x1, not on the tape, a
+ * sticky error) are returned with the graph's message copied to
+ * nb_optim_errmsg().  Afterwards the gradients of fused weights are not
+ * computed (nb_node_grad holds stale values); the others hold their
+ * gradients.  Other optimizer kinds: exactly the three calls.  NB_EINVAL
+ * for NULL opt. */
+int nb_optim_backward(nb_optim *opt, nb_node *loss, size_t epoch);
 /* Learning rate the schedule gives at epoch (NaN for NULL). */
 double nb_optim_lr(const nb_optim *opt, size_t epoch);
 

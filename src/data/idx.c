@@ -410,6 +410,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
                   path, idx.size);
         goto done;
     }
+    nbi_advise_huge(idx.data, idx.size * sizeof *idx.data);
     {
         size_t bad = 0;
         st = convert(idx.type, raw, idx.size, idx.data, &bad);

@@ -489,13 +489,13 @@ static int build_model(run *r)
 }
 
 /* The batch's objective J; out receives the network output node. */
-static nb_node *build_loss(run *r, const double *X, const double *T, size_t n, nb_node **out)
+/* The loss of the n examples whose inputs and targets are on the tape as
+ * x (n, d) and t (n, k); *out receives the network's output. */
+static nb_node *build_loss_on(run *r, nb_node *x, nb_node *t, size_t n, nb_node **out)
 {
     nb_graph *g = r->g;
-    nb_node *x = nb_input_view(g, n, r->train.d, X);
     for (size_t l = 0; l < r->n_layers; l++) x = nb_dense_forward(g, &r->layer[l], x);
     *out = x;
-    nb_node *t = nb_input_view(g, n, r->k, T);
     nb_node *L = NULL;
     switch (r->loss_kind) {
     case LOSS_SOFTMAX_CE: L = nb_softmax_ce(g, x, t); break;
@@ -511,6 +511,14 @@ static nb_node *build_loss(run *r, const double *X, const double *T, size_t n, n
     if (r->l2 > 0)
         for (size_t l = 0; l < r->n_layers; l++) L = nb_add(g, L, nb_l2(g, r->layer[l].W, r->l2));
     return L;
+}
+
+/* The same for inputs X (n, d) and targets T (n, k) borrowed as views. */
+static nb_node *build_loss(run *r, const double *X, const double *T, size_t n, nb_node **out)
+{
+    nb_node *x = nb_input_view(r->g, n, r->train.d, X);
+    nb_node *t = nb_input_view(r->g, n, r->k, T);
+    return build_loss_on(r, x, t, n, out);
 }
 
 /* Cost per example of a batch objective. */
@@ -700,9 +708,14 @@ static int restore(run *r, long *costs_len, long *gc_len)
 
 /* ---- gradient check during training ------------------------------------ */
 
+static int gradcheck_due(const run *r)
+{
+    return r->gc_every && r->step % r->gc_every == 0 && r->gclog;
+}
+
 static void maybe_gradcheck(run *r, nb_node *loss)
 {
-    if (!r->gc_every || r->step % r->gc_every != 0 || !r->gclog) return;
+    if (!gradcheck_due(r)) return;
     nb_gradcheck_opts o;
     nb_gradcheck_opts_init(&o);
     o.mode = NB_GC_DIRECTIONAL;
@@ -759,11 +772,9 @@ static int train_loop(run *r)
     int full = B == n && (!r->batch || r->batch >= n);
     size_t nb = (n + B - 1) / B;
     r->steps_total = r->epochs * nb;
-    double *Xb = full ? NULL : malloc(B * d * sizeof *Xb);
-    double *Tb = full ? NULL : malloc(B * k * sizeof *Tb);
     size_t *perm = malloc(n * sizeof *perm), *lb = full ? NULL : malloc(B * sizeof *lb);
-    if (!perm || (!full && (!Xb || !Tb || !lb))) {
-        free(Xb), free(Tb), free(perm), free(lb);
+    if (!perm || (!full && !lb)) {
+        free(perm), free(lb);
         return fail(r, NB_ENOMEM, "training: out of memory");
     }
     int st = NB_OK;
@@ -774,19 +785,20 @@ static int train_loop(run *r)
         double ecost = 0, eacc = 0, emae = 0;
         for (size_t b = 0; b < nb; b++) {
             size_t lo = b * B, m = lo + B <= n ? B : n - lo;
-            const double *X = r->train.x, *T = r->T;
             const size_t *labels = r->train.label;
-            if (!full) {
-                for (size_t i = 0; i < m; i++) {
-                    size_t row = perm[lo + i];
-                    memcpy(Xb + i * d, r->train.x + row * d, d * sizeof *Xb);
-                    memcpy(Tb + i * k, r->T + row * k, k * sizeof *Tb);
-                    if (lb) lb[i] = r->train.label ? r->train.label[row] : 0;
-                }
-                X = Xb, T = Tb, labels = r->train.label ? lb : NULL;
-            }
             nb_graph_reset(r->g);
-            nb_node *out, *L = build_loss(r, X, T, m, &out);
+            nb_node *x, *t;
+            if (full) {
+                x = nb_input_view(r->g, n, d, r->train.x);
+                t = nb_input_view(r->g, n, k, r->T);
+            } else {   /* the batch's rows, gathered onto the tape */
+                x = nb_input_rows(r->g, r->train.x, n, d, perm + lo, m);
+                t = nb_input_rows(r->g, r->T, n, k, perm + lo, m);
+                for (size_t i = 0; i < m; i++) lb[i] = labels ? labels[perm[lo + i]] : 0;
+                labels = labels ? lb : NULL;
+            }
+            const double *T = nb_node_cvalue(t);
+            nb_node *out, *L = build_loss_on(r, x, t, m, &out);
             if (!L) {
                 st = fail(r, nb_graph_status(r->g), "step %zu: %s", r->step, nb_graph_errmsg(r->g));
                 goto done;
@@ -799,13 +811,18 @@ static int train_loop(run *r)
                 costs_row(r, cost, acc, mae, vt);
             }
             ecost += cost * (double)m, eacc += acc * (double)m, emae += mae * (double)m;
-            nb_graph_zero_grad(r->g);
-            if ((st = nb_backward(r->g, L)) != NB_OK) {
-                fail(r, st, "step %zu: %s", r->step, nb_graph_errmsg(r->g));
-                goto done;
+            if (gradcheck_due(r)) {   /* the check reads the gradients: the three calls */
+                nb_graph_zero_grad(r->g);
+                if ((st = nb_backward(r->g, L)) != NB_OK) {
+                    fail(r, st, "step %zu: %s", r->step, nb_graph_errmsg(r->g));
+                    goto done;
+                }
+                maybe_gradcheck(r, L);
+                st = nb_optim_step(r->optim, r->epoch);
+            } else {   /* plain SGD fuses weight updates into the backward products */
+                st = nb_optim_backward(r->optim, L, r->epoch);
             }
-            maybe_gradcheck(r, L);
-            if ((st = nb_optim_step(r->optim, r->epoch)) != NB_OK) {
+            if (st != NB_OK) {
                 fail(r, st, "step %zu: optimizer: %s", r->step, nb_optim_errmsg(r->optim));
                 goto done;
             }
@@ -839,7 +856,7 @@ static int train_loop(run *r)
         costs_row(r, cost, acc, mae, vt);
     }
 done:
-    free(Xb), free(Tb), free(perm), free(lb);
+    free(perm), free(lb);
     progress(r, 1);
     if (r->bar && r->opts->log) fputc('\n', r->opts->log);
     return st;

@@ -58,3 +58,8 @@ nb_node *nb_pow(nb_graph *g, nb_node *a, double p) { return apply1(g, &nbi_ops_e
 nb_node *nb_leaky_relu(nb_graph *g, nb_node *a, double alpha) { return apply1(g, &nbi_ops_activation[NBI_OP_LEAKY_RELU], a, &alpha); }
 nb_node *nb_elu(nb_graph *g, nb_node *a, double alpha) { return apply1(g, &nbi_ops_activation[NBI_OP_ELU], a, &alpha); }
 nb_node *nb_l2(nb_graph *g, nb_node *w, double lambda) { return apply1(g, &nbi_ops_loss[NBI_OP_L2], w, &lambda); }
+nb_node *nb_affine(nb_graph *g, nb_node *x, nb_node *w, nb_node *b)
+{
+    nb_node *in[3] = { x, w, b };
+    return nbi_apply(g, &nbi_ops_matrix[NBI_OP_AFFINE], in, NULL);
+}

@@ -64,11 +64,13 @@ void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, dou
 {
     double *xg = x->grad;
     if (x->rows == 1 && x->cols == cols) {   /* a bias row: column sums, row by row */
-        for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < cols; j++) {
-                size_t k = i * cols + j;
-                xg[j] += sign * (w ? g[k] * w[k] : g[k]);
-            }
+        for (size_t i = 0; i < rows; i++) {
+            const double *gi = g + i * cols, *wi = w ? w + i * cols : NULL;
+            if (wi)
+                for (size_t j = 0; j < cols; j++) xg[j] += sign * (gi[j] * wi[j]);
+            else   /* the bias of a dense layer: a loop that vectorises */
+                for (size_t j = 0; j < cols; j++) xg[j] += sign * gi[j];
+        }
         return;
     }
     size_t rs, cs;
@@ -81,10 +83,17 @@ void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, dou
 }
 
 /* Pointwise ops: forward stores f'(x) in aux so backward is one multiply.
+ * An op may add forward/backward loops of its own that compute the same
+ * numbers without a call per element (relu); they are used instead, and
+ * tests/test_ops.c checks them against the pointwise function bit for bit.
  * A 1x1 node (scalar graphs) takes one statement each way: no loop kept
  * around the call forward, no vectorised loop to set up backward. */
 void nbi_pointwise_forward(nb_node *out)
 {
+    if (out->op->forward) {
+        out->op->forward(out);
+        return;
+    }
     const nb_node *x = out->in[0];
     nb_pointwise_fn f = out->op->pointwise;
     size_t n = out->rows * out->cols;
@@ -99,6 +108,10 @@ void nbi_pointwise_backward(nb_node *out)
 {
     nb_node *x = out->in[0];
     if (!x->grad) return;
+    if (out->op->backward) {
+        out->op->backward(out);
+        return;
+    }
     size_t n = out->rows * out->cols;
     if (n == 1) x->grad[0] += out->grad[0] * out->aux[0];
     else
@@ -144,6 +157,8 @@ int nb_op_validate(const nb_op *op, char *msg, size_t len)
     else if (op->pointwise && op->arity != 1) why = "a pointwise op must have arity 1";
     else if (!op->pointwise && (!op->shape || !op->forward || !op->backward))
         why = "needs either pointwise, or shape + forward + backward";
+    else if (op->pointwise && !op->forward != !op->backward)
+        why = "a pointwise op's own forward and backward loops come as a pair";
     else if (op->n_kinks && op->arity != 1) why = "kinks are declared for unary ops only";
     for (size_t k = 0; !why && op && k < op->n_kinks && k < NB_MAX_KINKS; k++)
         if (op->kinks[k].grad_hyper > op->n_hyper) why = "a kink names a hyper-parameter the op lacks";

@@ -43,20 +43,37 @@ static void matmul_forward(nb_node *out)
     gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &A.matrix, &B.matrix, 0.0, &C.matrix);
 }
 
+/* matmul's backward products into dst with alpha and beta.  alpha = beta =
+ * 1 accumulates a gradient; alpha = -lr, beta = 1 - lr*wd applies an SGD
+ * step to a weight without a gradient buffer (nb_optim_backward). */
+int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, double beta)
+{
+    /* matmul (table entry 0) and affine (entry 6) share these two products */
+    if (!n || (n->op != &nbi_ops_matrix[0] && n->op != &nbi_ops_matrix[6]) || i > 1) return 0;
+    if (!dst) return 1;
+    const nb_node *a = n->in[0], *b = n->in[1];
+    gsl_matrix_view G = view(n->grad, n->rows, n->cols);
+    gsl_matrix_view D = view(dst, n->in[i]->rows, n->in[i]->cols);
+    if (i == 0) {   /* dA (m,k) = G (m,n) B^T (n,k) */
+        gsl_matrix_view B = view(b->value, b->rows, b->cols);
+        gsl_blas_dgemm(CblasNoTrans, CblasTrans, alpha, &G.matrix, &B.matrix, beta, &D.matrix);
+    } else {        /* dB (k,n) = A^T (k,m) G (m,n) */
+        gsl_matrix_view A = view(a->value, a->rows, a->cols);
+        gsl_blas_dgemm(CblasTrans, CblasNoTrans, alpha, &A.matrix, &G.matrix, beta, &D.matrix);
+    }
+    return 1;
+}
+
+void nbi_grad_product_operands(const nb_node *n, size_t i, const nb_node **x)
+{
+    *x = n->in[1 - i];
+}
+
+/* dA += G B^T, dB += A^T G: the products of nbi_grad_product with beta = 1. */
 static void matmul_backward(nb_node *out)
 {
-    nb_node *a = out->in[0], *b = out->in[1];
-    gsl_matrix_view G = view(out->grad, out->rows, out->cols);
-    if (a->grad) {   /* dA (m,k) += G (m,n) B^T (n,k) */
-        gsl_matrix_view B = view(b->value, b->rows, b->cols);
-        gsl_matrix_view dA = view(a->grad, a->rows, a->cols);
-        gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, &G.matrix, &B.matrix, 1.0, &dA.matrix);
-    }
-    if (b->grad) {   /* dB (k,n) += A^T (k,m) G (m,n) */
-        gsl_matrix_view A = view(a->value, a->rows, a->cols);
-        gsl_matrix_view dB = view(b->grad, b->rows, b->cols);
-        gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &A.matrix, &G.matrix, 1.0, &dB.matrix);
-    }
+    if (out->in[0]->grad) nbi_grad_product(out, 0, out->in[0]->grad, 1.0, 1.0);
+    if (out->in[1]->grad) nbi_grad_product(out, 1, out->in[1]->grad, 1.0, 1.0);
 }
 
 /* A change of rows R of A reaches rows R of C; of columns K of B, columns K. */
@@ -89,6 +106,67 @@ static void matmul_forward_region(nb_node *out, const nb_rect *r)
     } else {
         gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &As.matrix, &Bs.matrix, 0.0, &Cs.matrix);
     }
+}
+
+/* affine: Y = X W + b, (m,k)x(k,n) + (1,n) -> (m,n);  dX = G W^T,
+ * dW = X^T G, db_j = sum_i G_ij.  A dense layer in one node: the product
+ * through dgemm, then the bias added row by row in the same order as
+ * matmul followed by add (so the values are those of the two-node form, bit
+ * for bit), without the second node's value, gradient and passes. */
+static int affine_shape(const nb_node *const *in, const double *hp, size_t *rows,
+                        size_t *cols, char *msg, size_t len)
+{
+    int st = matmul_shape(in, hp, rows, cols, msg, len);
+    if (st != NB_OK) return st;
+    if (in[2]->rows != 1 || in[2]->cols != *cols) {
+        snprintf(msg, len, "(%zux%zu) x (%zux%zu) + (%zux%zu): the bias must be (1x%zu)",
+                 in[0]->rows, in[0]->cols, in[1]->rows, in[1]->cols, in[2]->rows,
+                 in[2]->cols, *cols);
+        return NB_ESHAPE;
+    }
+    return NB_OK;
+}
+
+/* Y[r] += b over the columns of r. */
+static void add_bias(nb_node *out, const nb_rect *r)
+{
+    const double *restrict b = out->in[2]->value;
+    for (size_t i = r->r0; i < r->r1; i++) {
+        double *restrict y = out->value + i * out->cols;
+        for (size_t j = r->c0; j < r->c1; j++) y[j] = y[j] + b[j];
+    }
+}
+
+static void affine_forward(nb_node *out)
+{
+    matmul_forward(out);
+    add_bias(out, &(nb_rect){ 0, out->rows, 0, out->cols });
+}
+
+static void affine_backward(nb_node *out)
+{
+    matmul_backward(out);
+    nb_node *b = out->in[2];
+    if (!b->grad) return;
+    double *restrict db = b->grad;
+    for (size_t i = 0; i < out->rows; i++) {
+        const double *restrict g = out->grad + i * out->cols;
+        for (size_t j = 0; j < out->cols; j++) db[j] += g[j];
+    }
+}
+
+/* X's rows and W's columns as for matmul; a bias column reaches that
+ * column of every row. */
+static void affine_region(const nb_node *out, size_t i, const nb_rect *in, nb_rect *res)
+{
+    if (i < 2) matmul_region(out, i, in, res);
+    else *res = (nb_rect){ 0, out->rows, in->c0, in->c1 };
+}
+
+static void affine_forward_region(nb_node *out, const nb_rect *r)
+{
+    matmul_forward_region(out, r);
+    add_bias(out, r);
 }
 
 /* transpose: Y = X^T, (r,c) -> (c,r);  dX = G^T */
@@ -246,6 +324,7 @@ static void col_sums_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j];
 }
 
+/* matmul stays first: nbi_grad_product recognises it as nbi_ops_matrix[0]. */
 const nb_op nbi_ops_matrix[] = {
     [NBI_OP_MATMUL] = { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
       .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
@@ -263,5 +342,9 @@ const nb_op nbi_ops_matrix[] = {
     [NBI_OP_COL_SUMS] = { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
       .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
       .region = col_sums_region, .forward_region = col_sums_forward_region },
+    /* affine stays entry 6: nbi_grad_product recognises it by position. */
+    [NBI_OP_AFFINE] = { .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
+      .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
+      .region = affine_region, .forward_region = affine_forward_region },
 };
 const size_t nbi_n_ops_matrix = sizeof nbi_ops_matrix / sizeof nbi_ops_matrix[0];
