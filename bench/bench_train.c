@@ -4,7 +4,11 @@
  * does): nb_dense layers, the batch gathered onto the tape with
  * nb_input_rows, the tape rebuilt every step, nb_optim_backward.
  *
- *     bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1]
+ *     bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1] [--bytes 0|1]
+ *
+ * --bytes 1 (the default) keeps the images as bytes (nb_dataset_to_bytes)
+ * and gathers batches with nb_input_rows_u8, the same doubles read from an
+ * eighth of the memory; --bytes 0 gathers the doubles (nb_input_rows).
  *
  * Threads: OpenBLAS's, from OPENBLAS_NUM_THREADS in the environment (run.sh
  * sets it); nabla itself runs on one thread.
@@ -79,17 +83,20 @@ typedef struct phases {
     double gather, build, backward_update;
 } phases;
 
-/* One SGD step on the batch of rows rows[0..k) of the data set x (n, 784)
- * and its one-hot targets t (n, 10); adds k * loss to *loss_sum. */
-static int step(model *m, const nb_dataset *ds, const double *t, const size_t *rows, size_t k,
-                double *loss_sum, phases *ph)
+/* One SGD step on the batch of rows rows[0..k) of the data set (pixels as
+ * bytes x8 when not NULL, else the doubles of ds) and its one-hot targets t
+ * (n, 10); adds k * loss to *loss_sum. */
+static int step(model *m, const nb_dataset *ds, const unsigned char *x8, const double *t,
+                const size_t *rows, size_t k, double *loss_sum, phases *ph)
 {
     nb_graph *g = m->g;
     double t0 = bench_now();
     nb_graph_reset(g);
-    /* The batch is gathered straight onto the tape, checked as it is
-     * copied (as in nabla run's loop, src/experiment/run.c). */
-    nb_node *in = nb_input_rows(g, ds->x, ds->n, BENCH_IN, rows, k);
+    /* The batch is gathered straight onto the tape (as in nabla run's loop,
+     * src/experiment/run.c): from bytes, pixel * (1/255) as the doubles
+     * hold, or from the doubles, checked as they are copied. */
+    nb_node *in = x8 ? nb_input_rows_u8(g, x8, 1.0 / 255.0, ds->n, BENCH_IN, rows, k)
+                     : nb_input_rows(g, ds->x, ds->n, BENCH_IN, rows, k);
     nb_node *target = nb_input_rows(g, t, ds->n, BENCH_OUT, rows, k);
     double tg = bench_now();
     nb_node *h = nb_dense_forward(g, &m->fc1, in);
@@ -130,15 +137,17 @@ static unsigned long arg_ul(const char *s, const char *name)
 int main(int argc, char **argv)
 {
     size_t epochs = 3, warmup = 20, max_steps = SIZE_MAX;
-    int check_finite = 1;
+    int check_finite = 1, bytes = 1;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--epochs") == 0) epochs = arg_ul(argv[++i], "--epochs");
         else if (i + 1 < argc && strcmp(argv[i], "--warmup") == 0) warmup = arg_ul(argv[++i], "--warmup");
         else if (i + 1 < argc && strcmp(argv[i], "--steps") == 0) max_steps = arg_ul(argv[++i], "--steps");
         else if (i + 1 < argc && strcmp(argv[i], "--check-finite") == 0)
             check_finite = arg_ul(argv[++i], "--check-finite") != 0;
+        else if (i + 1 < argc && strcmp(argv[i], "--bytes") == 0)
+            bytes = arg_ul(argv[++i], "--bytes") != 0;
         else {
-            fprintf(stderr, "usage: bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1]\n");
+            fprintf(stderr, "usage: bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1] [--bytes 0|1]\n");
             return 2;
         }
     }
@@ -148,8 +157,13 @@ int main(int argc, char **argv)
     nb_dataset ds = { 0 };
     if (bench_load_fashion(&ds) != 0) return 77;
     t_load = bench_now() - t_load;
-    long rss_loaded = bench_rss_kib(), hwm_loaded = bench_hwm_kib();
     const size_t n = ds.n;
+    unsigned char *x8 = NULL;
+    if (bytes && nb_dataset_to_bytes(&ds, 1.0 / 255.0, &x8) != NB_OK) {
+        fprintf(stderr, "bench_train: the images are not bytes / 255\n");
+        return 1;
+    }
+    long rss_loaded = bench_rss_kib(), hwm_loaded = bench_hwm_kib();
 
     nb_rng rng;
     nb_rng_seed(&rng, BENCH_SEED);
@@ -173,7 +187,7 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < warmup; s++) {
         size_t rows[BATCH];
         for (size_t b = 0; b < BATCH; b++) rows[b] = (s * BATCH + b) % n;
-        if (step(&m, &ds, onehot, rows, BATCH, &loss_sum, &ph) != NB_OK) return 1;
+        if (step(&m, &ds, x8, onehot, rows, BATCH, &loss_sum, &ph) != NB_OK) return 1;
     }
 
     phases total = { 0 };
@@ -188,7 +202,7 @@ int main(int argc, char **argv)
         double t0 = bench_now();
         for (size_t lo = 0; lo < n && steps < max_steps; lo += BATCH, steps++) {
             size_t k = n - lo < BATCH ? n - lo : BATCH;
-            if (step(&m, &ds, onehot, perm + lo, k, &loss_sum, &ph) != NB_OK) return 1;
+            if (step(&m, &ds, x8, onehot, perm + lo, k, &loss_sum, &ph) != NB_OK) return 1;
             samples += k;
         }
         epoch_s[e] = bench_now() - t0;
@@ -214,6 +228,7 @@ int main(int argc, char **argv)
     bench_result_str("blas", bname);
     bench_result("blas_threads", nb_blas_threads());
     bench_result("check_finite", check_finite);
+    bench_result("bytes", bytes);
     bench_result("samples_per_epoch", (double)samples_per_epoch);
     bench_result("epochs_timed", (double)epochs);
     bench_result("epoch_s", med);
@@ -232,6 +247,7 @@ int main(int argc, char **argv)
     bench_result("maxrss_kib", (double)bench_maxrss_kib());
 
     free(onehot);
+    free(x8);
     free(perm);
     free(epoch_s);
     free(bound_s);

@@ -290,50 +290,85 @@ nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data
     return n;
 }
 
-nb_node *nb_input_rows(nb_graph *g, const double *src, size_t n, size_t cols,
-                       const size_t *rows, size_t k)
+/* The node of an input gathered from rows rows[0..k) of an (n, cols)
+ * source, its value allocated but not filled; NULL with the error recorded
+ * for a NULL source or row list, bad dimensions or a row index >= n. */
+static nb_node *rows_node(nb_graph *g, const char *what, const void *src, size_t n,
+                          size_t cols, const size_t *rows, size_t k)
 {
     if (!g || g->status != NB_OK) return NULL;
     if (!src || !rows) {
-        nbi_graph_error(g, NB_EINVAL, "input_rows: (%zux%zu): %s is NULL", k, cols,
+        nbi_graph_error(g, NB_EINVAL, "%s: (%zux%zu): %s is NULL", what, k, cols,
                         !src ? "src" : "rows");
         return NULL;
     }
-    if (check_dims(g, "input_rows", k, cols) != NB_OK) return NULL;
+    if (check_dims(g, what, k, cols) != NB_OK) return NULL;
     for (size_t b = 0; b < k; b++)
         if (rows[b] >= n) {
             nbi_graph_error(g, NB_ERANGE,
-                            "input_rows: (%zux%zu): row %zu of the batch is source row %zu, "
-                            "but the source has %zu rows", k, cols, b, rows[b], n);
+                            "%s: (%zux%zu): row %zu of the batch is source row %zu, "
+                            "but the source has %zu rows", what, k, cols, b, rows[b], n);
             return NULL;
         }
     nb_node *node = nbi_arena_alloc(g, sizeof *node, 1);
     double *v = node ? nbi_arena_alloc(g, k * cols * sizeof(double), 0) : NULL;
     if (!node || !v || push_tape(g, node) != NB_OK) {
-        nbi_graph_error(g, NB_ENOMEM, "input_rows: (%zux%zu): out of memory", k, cols);
+        nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", what, k, cols);
         return NULL;
     }
     node->rows = k;
     node->cols = cols;
     node->value = v;
-    for (size_t b = 0; b < k; b++) {
+    return node;
+}
+
+/* The rows of a large source are scattered: ask for row b + 2 while row b
+ * is copied (each row starts a new stream that the hardware prefetcher
+ * would only pick up after a miss). */
+static void prefetch_row(const void *row, size_t bytes)
+{
 #if defined(__GNUC__)
-        /* The rows are scattered over a large matrix: ask for the one after
-         * next while this one is copied (each row starts a new stream that
-         * the hardware prefetcher would only pick up after a miss). */
-        if (b + 2 < k) {
-            const char *next = (const char *)(src + rows[b + 2] * cols);
-            for (size_t off = 0; off < cols * sizeof(double); off += 64) __builtin_prefetch(next + off);
-        }
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)row + off);
+#else
+    (void)row;
+    (void)bytes;
 #endif
+}
+
+nb_node *nb_input_rows(nb_graph *g, const double *src, size_t n, size_t cols,
+                       const size_t *rows, size_t k)
+{
+    nb_node *node = rows_node(g, "input_rows", src, n, cols, rows, k);
+    if (!node) return NULL;
+    for (size_t b = 0; b < k; b++) {
+        if (b + 2 < k) prefetch_row(src + rows[b + 2] * cols, cols * sizeof(double));
         const double *s = src + rows[b] * cols;
-        if (nbi_copy_finite(v + b * cols, s, cols)) continue;
+        if (nbi_copy_finite(node->value + b * cols, s, cols)) continue;
         size_t j = 0;
         while (isfinite(s[j])) j++;
         nbi_graph_error(g, NB_EDOMAIN,
                         "input_rows: (%zux%zu): non-finite value %g at (%zu,%zu), source row %zu",
                         k, cols, s[j], b, j, rows[b]);
         return NULL;
+    }
+    return node;
+}
+
+nb_node *nb_input_rows_u8(nb_graph *g, const unsigned char *src, double scale, size_t n,
+                          size_t cols, const size_t *rows, size_t k)
+{
+    if (g && g->status == NB_OK && !(isfinite(scale) && isfinite(255.0 * scale))) {
+        nbi_graph_error(g, NB_EDOMAIN, "input_rows_u8: (%zux%zu): scale %g is not finite "
+                        "(or 255 * scale overflows)", k, cols, scale);
+        return NULL;
+    }
+    nb_node *node = rows_node(g, "input_rows_u8", src, n, cols, rows, k);
+    if (!node) return NULL;
+    for (size_t b = 0; b < k; b++) {
+        if (b + 2 < k) prefetch_row(src + rows[b + 2] * cols, cols);
+        const unsigned char *restrict s = src + rows[b] * cols;
+        double *restrict v = node->value + b * cols;
+        for (size_t j = 0; j < cols; j++) v[j] = (double)s[j] * scale;   /* vectorises */
     }
     return node;
 }

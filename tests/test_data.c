@@ -22,6 +22,7 @@
 #include <check.h>
 
 #include <nabla/data.h>
+#include <nabla/graph.h>
 #include <nabla/rng.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -829,6 +830,96 @@ START_TEST(test_subset_split_gather)
 }
 END_TEST
 
+/* A (7, 5) data set of bytes scaled by 1/255, as the image loaders give. */
+static nb_dataset byte_images(void)
+{
+    nb_dataset ds;
+    ck_assert_int_eq(nb_dataset_init(&ds, 7, 5, 3), NB_OK);
+    for (size_t i = 0; i < 35; i++) ds.x[i] = (double)((i * 37 + 11) % 256);
+    ds.x[4] = 255.0;
+    ds.x[9] = 0.0;
+    ck_assert_int_eq(nb_dataset_scale(&ds, 1.0 / 255.0), NB_OK);
+    return ds;
+}
+
+START_TEST(test_dataset_to_bytes)
+{
+    nb_dataset ds = byte_images();
+    unsigned char *b = NULL;
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_OK);
+    for (size_t i = 0; i < 35; i++) {
+        ck_assert_uint_eq(b[i], (i == 4) ? 255 : (i == 9) ? 0 : (i * 37 + 11) % 256);
+        ck_assert((double)b[i] * (1.0 / 255.0) == ds.x[i]);
+    }
+    free(b);
+    /* Not bytes times this scale: refused, nothing allocated. */
+    b = (unsigned char *)&ds;
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 256.0, &b), NB_EDOMAIN);
+    ck_assert_ptr_null(b);
+    double keep = ds.x[3];
+    ds.x[3] = keep + 1e-12;   /* one value off by a little */
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_EDOMAIN);
+    ds.x[3] = 256.0 / 255.0;  /* beyond a byte */
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_EDOMAIN);
+    ds.x[3] = NAN;
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_EDOMAIN);
+    ds.x[3] = keep;
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 0.0, &b), NB_EDOMAIN);
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, NAN, &b), NB_EDOMAIN);
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1e308, &b), NB_EDOMAIN);
+    ck_assert_int_eq(nb_dataset_to_bytes(NULL, 1.0, &b), NB_EINVAL);
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0, NULL), NB_EINVAL);
+    nb_dataset_free(&ds);
+}
+END_TEST
+
+/* Mini-batches gathered onto a tape: from the doubles (checked while
+ * copied) and from the bytes, the same values bit for bit; bad rows, NaN,
+ * NULL and a bad scale are errors that name what is wrong. */
+START_TEST(test_input_rows)
+{
+    nb_dataset ds = byte_images();
+    unsigned char *b = NULL;
+    ck_assert_int_eq(nb_dataset_to_bytes(&ds, 1.0 / 255.0, &b), NB_OK);
+    nb_graph *g = nb_graph_alloc();
+    const size_t rows[4] = { 6, 0, 3, 3 };
+    nb_node *x = nb_input_rows(g, ds.x, ds.n, ds.d, rows, 4);
+    nb_node *y = nb_input_rows_u8(g, b, 1.0 / 255.0, ds.n, ds.d, rows, 4);
+    ck_assert_msg(x && y, "%s", nb_graph_errmsg(g));
+    ck_assert_uint_eq(nb_node_rows(x), 4);
+    ck_assert_uint_eq(nb_node_cols(y), 5);
+    for (size_t r = 0; r < 4; r++)
+        ck_assert(memcmp(nb_node_cvalue(x) + r * 5, ds.x + rows[r] * 5, 5 * sizeof(double)) == 0);
+    ck_assert(memcmp(nb_node_cvalue(x), nb_node_cvalue(y), 20 * sizeof(double)) == 0);
+
+    const size_t far[2] = { 1, 7 };
+    ck_assert_ptr_null(nb_input_rows(g, ds.x, ds.n, ds.d, far, 2));
+    ck_assert_int_eq(nb_graph_status(g), NB_ERANGE);
+    ck_assert_msg(strstr(nb_graph_errmsg(g), "source row 7") != NULL, "%s", nb_graph_errmsg(g));
+    nb_graph_reset(g);
+    ck_assert_ptr_null(nb_input_rows_u8(g, b, 1.0 / 255.0, ds.n, ds.d, far, 2));
+    ck_assert_int_eq(nb_graph_status(g), NB_ERANGE);
+    nb_graph_reset(g);
+    ck_assert_ptr_null(nb_input_rows_u8(g, b, INFINITY, ds.n, ds.d, rows, 4));
+    ck_assert_int_eq(nb_graph_status(g), NB_EDOMAIN);
+    nb_graph_reset(g);
+    ck_assert_ptr_null(nb_input_rows(g, NULL, ds.n, ds.d, rows, 4));
+    ck_assert_int_eq(nb_graph_status(g), NB_EINVAL);
+    nb_graph_reset(g);
+    ck_assert_ptr_null(nb_input_rows(g, ds.x, ds.n, ds.d, rows, 0));
+    ck_assert_int_eq(nb_graph_status(g), NB_ESHAPE);
+    nb_graph_reset(g);
+    ds.x[3 * 5 + 2] = -INFINITY;
+    ck_assert_ptr_null(nb_input_rows(g, ds.x, ds.n, ds.d, rows, 4));
+    ck_assert_int_eq(nb_graph_status(g), NB_EDOMAIN);
+    ck_assert_msg(strstr(nb_graph_errmsg(g), "-inf at (2,2), source row 3") != NULL, "%s",
+                  nb_graph_errmsg(g));
+    nb_graph_free(g);
+    free(b);
+    nb_dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(test_dataset_shuffle)
 {
     /* Row i after the shuffle is old row perm[i], perm = permutation(10)
@@ -1126,6 +1217,8 @@ static Suite *data_suite(void)
     tcase_add_test(ds, test_scale);
     tcase_add_test(ds, test_subset_split_gather);
     tcase_add_test(ds, test_dataset_shuffle);
+    tcase_add_test(ds, test_dataset_to_bytes);
+    tcase_add_test(ds, test_input_rows);
     suite_add_tcase(s, ds);
 
     TCase *gen = tcase_create("generators");

@@ -77,6 +77,16 @@ int nb_dataset_onehot(const nb_dataset *ds, double *out);
  * factor is not finite (x is then unchanged). */
 int nb_dataset_scale(nb_dataset *ds, double factor);
 
+/* The values as bytes, for gathering mini-batches from an eighth of the
+ * memory (nb_input_rows_u8): on NB_OK *bytes (n*d, row-major, malloc'd;
+ * free() it) holds b_i with x[i] == (double)b_i * scale exactly for every
+ * i: images loaded from bytes then scaled by nb_dataset_scale(ds, scale),
+ * or unscaled with scale 1.  NB_EDOMAIN (nothing allocated) when some value
+ * is not such a byte times scale (standardised features, say) or scale is
+ * not finite and positive; NB_EINVAL for NULL arguments; NB_ENOMEM.  A
+ * copy: later changes to x are not reflected. */
+int nb_dataset_to_bytes(const nb_dataset *ds, double scale, unsigned char **bytes);
+
 /* out := the k rows rows[0..k-1] of src, in that order (repeats allowed),
  * with src's n_classes and copies of its names, so that one-hot widths of a
  * subset and its source agree.  rows NULL means the first k rows.  Allocates

@@ -91,6 +91,16 @@ nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data
 nb_node *nb_input_rows(nb_graph *g, const double *src, size_t n, size_t cols,
                        const size_t *rows, size_t k);
 
+/* The same from a data set kept as bytes (images): row b of the input is
+ * (double)src[rows[b]*cols + j] * scale, exactly the values a data set of
+ * doubles scaled by nb_dataset_scale(ds, scale) holds (see
+ * nb_dataset_to_bytes), read from an eighth of the memory.  NB_EDOMAIN for
+ * a scale that is not finite or overflows at 255; otherwise as
+ * nb_input_rows (no finite check is needed: bytes times a finite scale are
+ * finite). */
+nb_node *nb_input_rows_u8(nb_graph *g, const unsigned char *src, double scale, size_t n,
+                          size_t cols, const size_t *rows, size_t k);
+
 /* A 1x1 constant. */
 nb_node *nb_scalar(nb_graph *g, double value);
 

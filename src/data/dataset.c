@@ -143,6 +143,31 @@ int nb_dataset_scale(nb_dataset *ds, double factor)
     return NB_OK;
 }
 
+int nb_dataset_to_bytes(const nb_dataset *ds, double scale, unsigned char **bytes)
+{
+    if (bytes != NULL)
+        *bytes = NULL;
+    if (ds == NULL || bytes == NULL || ds->x == NULL)
+        return NB_EINVAL;
+    if (!isfinite(scale) || !(scale > 0) || !isfinite(255.0 * scale))
+        return NB_EDOMAIN;
+    const size_t nd = ds->n * ds->d;
+    /* Check every value first (x[i] / scale rounded is the only byte that
+     * can give x[i]), so that nothing is allocated for a refusal. */
+    for (size_t i = 0; i < nd; i++) {
+        double b = nearbyint(ds->x[i] / scale);
+        if (!(b >= 0.0 && b <= 255.0) || b * scale != ds->x[i])
+            return NB_EDOMAIN;
+    }
+    unsigned char *out = malloc(nd > 0 ? nd : 1);
+    if (out == NULL)
+        return NB_ENOMEM;
+    for (size_t i = 0; i < nd; i++)
+        out[i] = (unsigned char)nearbyint(ds->x[i] / scale);
+    *bytes = out;
+    return NB_OK;
+}
+
 int nb_dataset_gather(const nb_dataset *src, const size_t *rows, size_t k,
                       double *x, double *y, size_t *label)
 {
