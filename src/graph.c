@@ -3,6 +3,7 @@
  * docs/architecture.md for the life of one training step. */
 #include <config.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +14,6 @@
 #include <nabla/op.h>
 #include "internal.h"
 
-#define NBI_ALIGN 16u
 #define NBI_BLOCK_MIN ((size_t)1 << 16)   /* 64 KiB */
 
 static void *default_alloc(void *ud, size_t size) { (void)ud; return malloc(size); }
@@ -115,12 +115,7 @@ void nb_graph_set_check_finite(nb_graph *g, int on)
 
 /* ---- arena ------------------------------------------------------------- */
 
-static size_t header_size(void)
-{
-    return (sizeof(nbi_block) + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1);
-}
-
-void *nbi_arena_alloc(nb_graph *g, size_t size, int zero)
+void *nbi_arena_alloc_slow(nb_graph *g, size_t size, int zero)
 {
     if (size == 0) size = 1;
     if (size > SIZE_MAX / 2) return NULL;
@@ -139,7 +134,7 @@ void *nbi_arena_alloc(nb_graph *g, size_t size, int zero)
         /* Grow geometrically with the arena so that few blocks suffice. */
         if (prev && prev->size * 2 > want && prev->size < ((size_t)1 << 28))
             want = prev->size * 2;
-        b = nbi_graph_malloc(g, header_size() + want);
+        b = nbi_graph_malloc(g, NBI_BLOCK_HEADER + want);
         if (!b) return NULL;
         b->next = NULL;
         b->size = want;
@@ -148,31 +143,74 @@ void *nbi_arena_alloc(nb_graph *g, size_t size, int zero)
         else g->blocks = b;
     }
     g->cur = b;
-    void *p = (char *)b + header_size() + b->used;
+    void *p = (char *)b + NBI_BLOCK_HEADER + b->used;
     b->used += size;
     if (zero) memset(p, 0, size);
     return p;
 }
 
-static int push_tape(nb_graph *g, nb_node *n)
+/* Doubles the capacity *cap of the node list *list (first: the capacity of
+ * an empty one), keeping its n entries: the tape and the parameter list.
+ * After warm-up a rebuilt graph never gets here. */
+static int grow_list(nb_graph *g, nb_node ***list, size_t n, size_t *cap, size_t first)
 {
-    if (g->n_tape == g->cap_tape) {
-        size_t cap = g->cap_tape ? g->cap_tape * 2 : 64;
-        nb_node **t = nbi_graph_malloc(g, cap * sizeof *t);
-        if (!t) return NB_ENOMEM;
-        if (g->n_tape) memcpy(t, g->tape, g->n_tape * sizeof *t);
-        nbi_graph_mfree(g, g->tape);
-        g->tape = t;
-        g->cap_tape = cap;
-    }
+    size_t c = *cap ? *cap * 2 : first;
+    nb_node **t = nbi_graph_malloc(g, c * sizeof *t);
+    if (!t) return NB_ENOMEM;
+    if (n) memcpy(t, *list, n * sizeof *t);
+    nbi_graph_mfree(g, *list);
+    *list = t;
+    *cap = c;
+    return NB_OK;
+}
+
+static inline int push_tape(nb_graph *g, nb_node *n)
+{
+    if (g->n_tape == g->cap_tape &&
+        grow_list(g, &g->tape, g->n_tape, &g->cap_tape, 64) != NB_OK)
+        return NB_ENOMEM;
     n->index = g->n_tape;
     g->tape[g->n_tape++] = n;
     return NB_OK;
 }
 
+/* Sets p[0..n) to zero; one double (every node of a scalar graph) is a store
+ * rather than a call to memset. */
+static inline void zero_doubles(double *p, size_t n)
+{
+    if (n == 1) p[0] = 0.0;
+    else memset(p, 0, n * sizeof *p);
+}
+
+/* A fresh node, every field assigned one by one: a memset of the struct, or
+ * a compound literal (which GCC compiles the same way), becomes `rep stos`,
+ * whose start-up cost was a tenth of a scalar graph's time. */
+static inline void init_node(nb_node *n, const nb_op *op, size_t rows, size_t cols,
+                             double *value, unsigned flags)
+{
+    n->op = op;
+    for (size_t i = 0; i < NB_MAX_ARITY; i++) n->in[i] = NULL;
+    for (size_t i = 0; i < NB_MAX_HYPER; i++) n->hp[i] = 0.0;
+    n->rows = rows;
+    n->cols = cols;
+    n->value = value;
+    n->grad = NULL;
+    n->aux = NULL;
+    n->n_aux = 0;
+    n->flags = flags;
+    n->name = NULL;
+    n->index = 0;
+}
+
 /* ---- leaves ------------------------------------------------------------ */
 
-static int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
+/* Dimensions both below this (2^30 for a 64-bit size_t) cannot overflow
+ * rows * cols * sizeof(double): the product of the sizes is below
+ * 2^(bits - 4), the bytes below 2^(bits - 1). */
+#define NBI_DIM_SAFE ((size_t)1 << (sizeof(size_t) * CHAR_BIT / 2 - 2))
+
+/* check_dims for an empty or a huge shape. */
+static int check_dims_extreme(nb_graph *g, const char *what, size_t rows, size_t cols)
 {
     if (rows == 0 || cols == 0)
         return nbi_graph_error(g, NB_ESHAPE, "%s: (%zux%zu): empty matrices are not allowed",
@@ -182,10 +220,18 @@ static int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
     return NB_OK;
 }
 
-static int check_data_finite(nb_graph *g, const char *what, size_t rows,
-                             size_t cols, const double *data)
+static inline int check_dims(nb_graph *g, const char *what, size_t rows, size_t cols)
 {
-    if (!data || nbi_all_finite(data, rows * cols)) return NB_OK;
+    /* The common case, 1 <= rows, cols < NBI_DIM_SAFE, in two comparisons
+     * (0 wraps to SIZE_MAX); the division only for huge shapes. */
+    if (rows - 1 < NBI_DIM_SAFE - 1 && cols - 1 < NBI_DIM_SAFE - 1) return NB_OK;
+    return check_dims_extreme(g, what, rows, cols);
+}
+
+/* The error of check_data_finite: the first non-finite element of data. */
+static int report_nonfinite_data(nb_graph *g, const char *what, size_t rows,
+                                 size_t cols, const double *data)
+{
     for (size_t k = 0; k < rows * cols; k++)
         if (!isfinite(data[k]))
             return nbi_graph_error(g, NB_EDOMAIN,
@@ -194,23 +240,29 @@ static int check_data_finite(nb_graph *g, const char *what, size_t rows,
     return NB_OK;
 }
 
+static inline int check_data_finite(nb_graph *g, const char *what, size_t rows,
+                                    size_t cols, const double *data)
+{
+    if (!data || nbi_all_finite(data, rows * cols)) return NB_OK;
+    return report_nonfinite_data(g, what, rows, cols, data);
+}
+
 static nb_node *tape_leaf(nb_graph *g, const char *what, size_t rows,
                           size_t cols, const double *data, unsigned flags)
 {
     if (!g || g->status != NB_OK) return NULL;
     if (check_dims(g, what, rows, cols) != NB_OK) return NULL;
     if (check_data_finite(g, what, rows, cols, data) != NB_OK) return NULL;
-    nb_node *n = nbi_arena_alloc(g, sizeof *n, 1);
+    nb_node *n = nbi_arena_alloc(g, sizeof *n, 0);
     double *v = n ? nbi_arena_alloc(g, rows * cols * sizeof(double), data == NULL) : NULL;
+    if (n && v) init_node(n, NULL, rows, cols, v, flags);
     if (!n || !v || push_tape(g, n) != NB_OK) {
         nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", what, rows, cols);
         return NULL;
     }
-    if (data) memcpy(v, data, rows * cols * sizeof(double));
-    n->rows = rows;
-    n->cols = cols;
-    n->value = v;
-    n->flags = flags;
+    /* One value (nb_scalar) is a store, not a call to memcpy. */
+    if (data && rows * cols == 1) v[0] = data[0];
+    else if (data) memcpy(v, data, rows * cols * sizeof(double));
     return n;
 }
 
@@ -228,14 +280,13 @@ nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data
     }
     if (check_dims(g, "input_view", rows, cols) != NB_OK) return NULL;
     if (check_data_finite(g, "input_view", rows, cols, data) != NB_OK) return NULL;
-    nb_node *n = nbi_arena_alloc(g, sizeof *n, 1);
+    nb_node *n = nbi_arena_alloc(g, sizeof *n, 0);
+    /* value is never written: inputs need no gradient. */
+    if (n) init_node(n, NULL, rows, cols, (double *)data, 0);
     if (!n || push_tape(g, n) != NB_OK) {
         nbi_graph_error(g, NB_ENOMEM, "input_view: (%zux%zu): out of memory", rows, cols);
         return NULL;
     }
-    n->rows = rows;
-    n->cols = cols;
-    n->value = (double *)data;   /* never written: inputs need no gradient */
     return n;
 }
 
@@ -351,15 +402,9 @@ nb_node *nb_param(nb_graph *g, const char *name, size_t rows, size_t cols,
         nbi_graph_error(g, NB_EINVAL, "param: name '%s' is already used", name);
         return NULL;
     }
-    if (g->n_params == g->cap_params) {
-        size_t cap = g->cap_params ? g->cap_params * 2 : 16;
-        nb_node **p = nbi_graph_malloc(g, cap * sizeof *p);
-        if (!p) goto oom;
-        if (g->n_params) memcpy(p, g->params, g->n_params * sizeof *p);
-        nbi_graph_mfree(g, g->params);
-        g->params = p;
-        g->cap_params = cap;
-    }
+    if (g->n_params == g->cap_params &&
+        grow_list(g, &g->params, g->n_params, &g->cap_params, 16) != NB_OK)
+        goto oom;
     nb_node *n = nbi_graph_malloc(g, sizeof *n);
     if (!n) goto oom;
     memset(n, 0, sizeof *n);
@@ -424,10 +469,11 @@ size_t nb_graph_tape_size(const nb_graph *g) { return g ? g->n_tape : 0; }
 
 /* ---- applying ops ------------------------------------------------------ */
 
-static int scan_finite(nb_graph *g, const nb_node *n)
+/* The error of scan_finite: the first non-finite element of n's value, and
+ * the input's value there when input 0 has n's shape. */
+static int report_nonfinite(nb_graph *g, const nb_node *n)
 {
     size_t sz = n->rows * n->cols;
-    if (nbi_all_finite(n->value, sz)) return NB_OK;
     for (size_t k = 0; k < sz; k++) {
         if (!isfinite(n->value[k])) {
             char sh[48], ish[48];
@@ -448,6 +494,11 @@ static int scan_finite(nb_graph *g, const nb_node *n)
     return NB_OK;
 }
 
+static inline int scan_finite(nb_graph *g, const nb_node *n)
+{
+    return nbi_all_finite(n->value, n->rows * n->cols) ? NB_OK : report_nonfinite(g, n);
+}
+
 static void run_forward(nb_node *n)
 {
     if (n->op->pointwise) nbi_pointwise_forward(n);
@@ -458,18 +509,52 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
                   const double *hyper)
 {
     if (!g || g->status != NB_OK) return NULL;
-    char msg[256];
     if (!op) {
         nbi_graph_error(g, NB_EINVAL, "apply: op is NULL");
         return NULL;
     }
     /* Registry ops are validated once by the test suite; others when they
      * differ from the last op this graph validated. */
-    if (op != g->validated_op && !nbi_op_in_registry(op) &&
-        nb_op_validate(op, msg, sizeof msg) != NB_OK) {
-        nbi_graph_error(g, NB_EINVAL, "%s", msg);
-        return NULL;
+    if (op != g->validated_op && !nbi_op_in_registry(op)) {
+        char msg[256];
+        if (nb_op_validate(op, msg, sizeof msg) != NB_OK) {
+            nbi_graph_error(g, NB_EINVAL, "%s", msg);
+            return NULL;
+        }
     }
+    return nbi_apply(g, op, inputs, hyper);
+}
+
+/* The shape of op's result through its shape rule; NB_OK, or the error
+ * recorded on g. */
+static int apply_shape(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hp,
+                       size_t *rows, size_t *cols)
+{
+    /* Same-shaped operands of a broadcasting op (add, mul, ... in scalar
+     * graphs) have that shape, as the rule would say after a call; their
+     * shape was checked when input 0 was made. */
+    if (op->shape == nb_shape_broadcast2 && op->arity == 2 && inputs[1]->rows == inputs[0]->rows &&
+        inputs[1]->cols == inputs[0]->cols) {
+        *rows = inputs[0]->rows;
+        *cols = inputs[0]->cols;
+        return NB_OK;
+    }
+    /* Shape rules may look at in[arity..] and find NULL there. */
+    const nb_node *in[NB_MAX_ARITY];
+    for (size_t i = 0; i < NB_MAX_ARITY; i++) in[i] = i < op->arity ? inputs[i] : NULL;
+    char msg[256];
+    msg[0] = '\0';
+    int st = op->shape(in, hp, rows, cols, msg, sizeof msg);
+    if (st != NB_OK)
+        return nbi_graph_error(g, st, "%s: %s", op->name, msg[0] ? msg : nb_strerror(st));
+    /* A shape equal to input 0's was checked when that node was made. */
+    if (*rows == inputs[0]->rows && *cols == inputs[0]->cols) return NB_OK;
+    return check_dims(g, op->name, *rows, *cols);
+}
+
+nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hyper)
+{
+    if (!g || g->status != NB_OK) return NULL;
     if (op->arity > 0 && !inputs) {
         nbi_graph_error(g, NB_EINVAL, "%s: inputs array is NULL", op->name);
         return NULL;
@@ -490,57 +575,37 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
             return NULL;
         }
     }
-    /* Shape rules may look at in[arity..] and find NULL there. */
-    const nb_node *in[NB_MAX_ARITY] = { NULL };
-    for (size_t i = 0; i < op->arity; i++) in[i] = inputs[i];
-    size_t rows = 0, cols = 0;
-    int st;
-    msg[0] = '\0';
-    if (op->pointwise) {
-        rows = inputs[0]->rows;
-        cols = inputs[0]->cols;
-        st = NB_OK;
-    } else {
-        st = op->shape(in, hp, &rows, &cols, msg, sizeof msg);
-    }
-    if (st != NB_OK) {
-        nbi_graph_error(g, st, "%s: %s", op->name, msg[0] ? msg : nb_strerror(st));
-        return NULL;
-    }
-    if (check_dims(g, op->name, rows, cols) != NB_OK) return NULL;
-    g->validated_op = op;
-    /* The node, its value and its workspace in one bump of the arena. */
-    size_t n_aux = rows * cols;
+    /* A pointwise result has its input's shape, checked when that was made. */
+    size_t rows = inputs[0]->rows, cols = inputs[0]->cols;
+    size_t n_aux = rows * cols;   /* f'(x) per element */
     if (!op->pointwise) {
+        rows = cols = 0;
+        if (apply_shape(g, op, inputs, hp, &rows, &cols) != NB_OK) return NULL;
         n_aux = 0;
         if (op->aux) {
             nb_node probe;   /* aux rules read the inputs and the shape only */
-            memset(&probe, 0, sizeof probe);
-            probe.op = op;
-            probe.rows = rows;
-            probe.cols = cols;
+            init_node(&probe, op, rows, cols, NULL, 0);
             for (size_t i = 0; i < op->arity; i++) probe.in[i] = inputs[i];
             n_aux = op->aux(&probe);
         }
     }
+    g->validated_op = op;
+    /* The node, its value and its workspace in one bump of the arena. */
     size_t node_bytes = (sizeof(nb_node) + 15) & ~(size_t)15;
     size_t value_bytes = (rows * cols * sizeof(double) + 15) & ~(size_t)15;
     char *block = nbi_arena_alloc(g, node_bytes + value_bytes + n_aux * sizeof(double), 0);
     if (!block) goto oom;
     nb_node *n = (nb_node *)block;
-    memset(n, 0, sizeof *n);
-    n->op = op;
-    n->rows = rows;
-    n->cols = cols;
-    for (size_t i = 0; i < op->arity; i++) n->in[i] = inputs[i];
+    init_node(n, op, rows, cols, (double *)(block + node_bytes), 0);
+    for (size_t i = 0; i < op->arity; i++) {
+        n->in[i] = inputs[i];
+        n->flags |= inputs[i]->flags & NB_NODE_NEEDS_GRAD;
+    }
     memcpy(n->hp, hp, sizeof hp);
-    for (size_t i = 0; i < op->arity; i++)
-        if (inputs[i]->flags & NB_NODE_NEEDS_GRAD) n->flags |= NB_NODE_NEEDS_GRAD;
-    n->value = (double *)(block + node_bytes);
     n->n_aux = n_aux;
     if (n_aux) {
         n->aux = (double *)(block + node_bytes + value_bytes);
-        memset(n->aux, 0, n_aux * sizeof(double));
+        zero_doubles(n->aux, n_aux);
     }
     if (push_tape(g, n) != NB_OK) goto oom;
     run_forward(n);
@@ -650,14 +715,13 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
     for (size_t i = 0; i <= out->index; i++) {
         nb_node *n = g->tape[i];
         if (!(n->flags & NB_NODE_NEEDS_GRAD)) continue;
-        size_t bytes = n->rows * n->cols * sizeof(double);
+        size_t sz = n->rows * n->cols;
         if (!n->grad) {
-            n->grad = nbi_arena_alloc(g, bytes, 1);
+            n->grad = nbi_arena_alloc(g, sz * sizeof(double), 0);
             if (!n->grad)
                 return nbi_graph_error(g, NB_ENOMEM, "backward: out of memory");
-        } else {
-            memset(n->grad, 0, bytes);
         }
+        zero_doubles(n->grad, sz);
     }
     if (fused) plan_fused(g, out, want, fused, n_fused);
     if (out->flags & NB_NODE_NEEDS_GRAD) {   /* else nothing depends on a variable */

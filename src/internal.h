@@ -4,6 +4,7 @@
 #ifndef NABLA_INTERNAL_H
 #define NABLA_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -67,9 +68,41 @@ int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
 
 void *nbi_graph_malloc(nb_graph *g, size_t size);
 void nbi_graph_mfree(nb_graph *g, void *p);
+
+#define NBI_ALIGN 16u
+/* A block's header, rounded up so that the data after it stays aligned. */
+#define NBI_BLOCK_HEADER ((sizeof(nbi_block) + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1))
+
+/* The general case of nbi_arena_alloc: moving on to the next block, or
+ * allocating one. */
+void *nbi_arena_alloc_slow(nb_graph *g, size_t size, int zero);
+
 /* Arena allocation, 16-byte aligned, zeroed when zero != 0; NULL when out of
- * memory (no error recorded). */
-void *nbi_arena_alloc(nb_graph *g, size_t size, int zero);
+ * memory (no error recorded).  Inline because a scalar graph makes two or
+ * three of these per node: the common case, room left in the current block,
+ * is a bump of its `used`; everything else (size 0 or absurd, a full or
+ * missing block) is the slow path, which starts over with the same size. */
+static inline void *nbi_arena_alloc(nb_graph *g, size_t size, int zero)
+{
+    nbi_block *b = g->cur;
+    /* size - 1 wraps for size 0, so one test keeps sizes 0 and > SIZE_MAX/2
+     * for the slow path. */
+    if (b && size - 1 < SIZE_MAX / 2) {
+        size_t rounded = (size + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1);
+        if (b->size - b->used >= rounded) {
+            void *p = (char *)b + NBI_BLOCK_HEADER + b->used;
+            b->used += rounded;
+            if (zero) memset(p, 0, rounded);
+            return p;
+        }
+    }
+    return nbi_arena_alloc_slow(g, size, zero);
+}
+
+/* nb_apply for an op known to be well formed (a registry op, or one nb_apply
+ * has just validated): the same checks of inputs, hyper-parameters and shape,
+ * the same errors, without the op's validation. */
+nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hyper);
 
 /* Writes "(RxC)" into buf. */
 const char *nbi_shape_str(const nb_node *n, char *buf, size_t len);
@@ -131,13 +164,39 @@ int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, doub
 void nbi_grad_product_operands(const nb_node *n, size_t i, const nb_node **x);
 
 /* Broadcasting helpers for binary element-wise ops.  For an (R,C) result,
- * the element (i,j) of input x is x->value[i*rs + j*cs]. */
-void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols,
-                       size_t *rs, size_t *cs);
+ * the element (i,j) of input x is x->value[i*rs + j*cs].  Inline: for the 1x1
+ * nodes of scalar graphs a call costs more than the work. */
+static inline void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols,
+                                     size_t *rs, size_t *cs)
+{
+    (void)rows; (void)cols;
+    *rs = x->rows == 1 ? 0 : x->cols;
+    *cs = x->cols == 1 ? 0 : 1;
+}
+
+/* nbi_bcast_accum when x has a broadcast dimension. */
+void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, double sign,
+                               size_t rows, size_t cols);
+
 /* Adds g (rows, cols) into x->grad, summing over broadcast dimensions,
- * each element multiplied by w[...] when w != NULL (w has the output shape). */
-void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
-                     size_t rows, size_t cols);
+ * each element multiplied by w[...] when w != NULL (w has the output shape).
+ * Inline for the case without broadcast, one flat loop (and, for 1x1 nodes,
+ * one multiply-add where a call would cost more). */
+static inline void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
+                                   size_t rows, size_t cols)
+{
+    if (!x->grad) return;
+    if (x->rows != rows || x->cols != cols) {
+        nbi_bcast_accum_broadcast(x, g, w, sign, rows, cols);
+        return;
+    }
+    /* rows * cols == 1 (scalar graphs) is one iteration; the test keeps it
+     * out of the set-up of the vectorised loop. */
+    double *xg = x->grad;
+    if (rows * cols == 1) xg[0] += sign * (w ? g[0] * w[0] : g[0]);
+    else
+        for (size_t k = 0; k < rows * cols; k++) xg[k] += sign * (w ? g[k] * w[k] : g[k]);
+}
 
 /* 1 when op points into one of the registry's family tables. */
 int nbi_op_in_registry(const nb_op *op);
@@ -148,9 +207,12 @@ int nbi_op_in_registry(const nb_op *op);
  * top bit decides the whole array.  AND, ADD and OR of 64-bit lanes exist
  * in baseline SSE2, so the loop vectorises without -march flags (a 64-bit
  * equality test does not, and an isfinite() loop with an early exit does
- * not either); callers look for the offending element only when it fails. */
+ * not either); callers look for the offending element only when it fails.
+ * One element (scalar graphs) is one isfinite, without the set-up of the
+ * vectorised loop. */
 static inline int nbi_all_finite(const double *v, size_t n)
 {
+    if (n == 1) return isfinite(v[0]);
     const uint64_t expo = UINT64_C(0x7ff0000000000000);
     const uint64_t unit = UINT64_C(0x0010000000000000);
     uint64_t bad = 0;
@@ -182,6 +244,23 @@ static inline int nbi_copy_finite(double *restrict d, const double *restrict s, 
 /* Transparent huge pages for a large buffer, where the system has them
  * (src/data/dataset.c); a hint that may be ignored. */
 void nbi_advise_huge(void *p, size_t bytes);
+
+/* Positions in the family tables of the ops that have a typed builder
+ * (ops/api.c), which takes the op's address at its position instead of
+ * looking up its name.  The tables place these entries with designated
+ * initializers ([NBI_OP_TANH] = { .name = "tanh", ... }), so a position
+ * cannot drift from its entry; an op without a builder needs no name here. */
+enum nbi_op_arith { NBI_OP_ADD, NBI_OP_SUB, NBI_OP_MUL, NBI_OP_DIV, NBI_OP_MAX, NBI_OP_NEG,
+                    NBI_OP_SCALE };
+enum nbi_op_matrix { NBI_OP_MATMUL, NBI_OP_TRANSPOSE, NBI_OP_SUM, NBI_OP_MEAN, NBI_OP_ROW_SUMS,
+                     NBI_OP_COL_SUMS, NBI_OP_AFFINE };
+enum nbi_op_elementwise { NBI_OP_EXP, NBI_OP_LOG, NBI_OP_SQUARE, NBI_OP_SQRT, NBI_OP_POW,
+                          NBI_OP_ABS };
+enum nbi_op_activation { NBI_OP_SIGMOID, NBI_OP_TANH, NBI_OP_RELU, NBI_OP_LEAKY_RELU, NBI_OP_ELU,
+                         NBI_OP_SOFTPLUS, NBI_OP_SOFTSIGN, NBI_OP_SILU, NBI_OP_GELU,
+                         NBI_OP_GELU_TANH, NBI_OP_HARD_TANH, NBI_OP_IDENTITY };
+enum nbi_op_softmax { NBI_OP_SOFTMAX, NBI_OP_LOG_SOFTMAX };
+enum nbi_op_loss { NBI_OP_MSE, NBI_OP_BCE, NBI_OP_BCE_LOGITS, NBI_OP_SOFTMAX_CE, NBI_OP_L2 };
 
 /* Family tables (one per file under src/ops/). */
 extern const nb_op nbi_ops_arith[];

@@ -15,6 +15,10 @@ static inline void binary_map(nb_node *out, double (*f)(double, double))
 {
     const nb_node *a = out->in[0], *b = out->in[1];
     size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
+    if (R * C == 1) {   /* scalar graphs: no loop to set up */
+        out->value[0] = f(a->value[0], b->value[0]);
+        return;
+    }
     if (a->rows == b->rows && a->cols == b->cols) {   /* no broadcast: one flat loop */
         for (size_t k = 0; k < R * C; k++) out->value[k] = f(a->value[k], b->value[k]);
         return;
@@ -64,19 +68,26 @@ static void sub_backward(nb_node *out)
 /* mul: y = a ⊙ b;  da = g ⊙ b, db = g ⊙ a */
 static void mul_forward(nb_node *out) { binary_map(out, f_mul); }
 static void mul_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_mul); }
+/* One element of mul's backward: a's gradient at ka gets g b, b's at kb gets
+ * g a (a before b, which matters when a and b are one node: x*x). */
+static inline void mul_grad_at(nb_node *an, nb_node *bn, double g, size_t ka, size_t kb)
+{
+    if (an->grad) an->grad[ka] += g * bn->value[kb];
+    if (bn->grad) bn->grad[kb] += g * an->value[ka];
+}
 static void mul_backward(nb_node *out)
 {
     nb_node *an = out->in[0], *bn = out->in[1];
     size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
+    if (R * C == 1) {   /* scalar graphs: no loop to set up */
+        mul_grad_at(an, bn, out->grad[0], 0, 0);
+        return;
+    }
     nbi_bcast_strides(an, R, C, &ars, &acs);
     nbi_bcast_strides(bn, R, C, &brs, &bcs);
     for (size_t i = 0; i < R; i++)
-        for (size_t j = 0; j < C; j++) {
-            double g = out->grad[i * C + j];
-            size_t ka = i * ars + j * acs, kb = i * brs + j * bcs;
-            if (an->grad) an->grad[ka] += g * bn->value[kb];
-            if (bn->grad) bn->grad[kb] += g * an->value[ka];
-        }
+        for (size_t j = 0; j < C; j++)
+            mul_grad_at(an, bn, out->grad[i * C + j], i * ars + j * acs, i * brs + j * bcs);
 }
 
 /* div: y = a / b;  da = g / b, db = -g a / b^2 = -g y / b */
@@ -129,24 +140,24 @@ static double neg_fn(double x, const double *hp, double *d) { (void)hp; *d = -1.
 static double scale_fn(double x, const double *hp, double *d) { *d = hp[0]; return hp[0] * x; }
 
 const nb_op nbi_ops_arith[] = {
-    { .name = "add", .maths = "y = a + b (broadcast); da = g, db = g", .arity = 2,
+    [NBI_OP_ADD] = { .name = "add", .maths = "y = a + b (broadcast); da = g, db = g", .arity = 2,
       .shape = nb_shape_broadcast2, .forward = add_forward, .backward = add_backward,
       .region = nb_region_broadcast2, .forward_region = add_forward_region },
-    { .name = "sub", .maths = "y = a - b (broadcast); da = g, db = -g", .arity = 2,
+    [NBI_OP_SUB] = { .name = "sub", .maths = "y = a - b (broadcast); da = g, db = -g", .arity = 2,
       .shape = nb_shape_broadcast2, .forward = sub_forward, .backward = sub_backward,
       .region = nb_region_broadcast2, .forward_region = sub_forward_region },
-    { .name = "mul", .maths = "y = a*b element-wise (broadcast); da = g b, db = g a", .arity = 2,
+    [NBI_OP_MUL] = { .name = "mul", .maths = "y = a*b element-wise (broadcast); da = g b, db = g a", .arity = 2,
       .shape = nb_shape_broadcast2, .forward = mul_forward, .backward = mul_backward,
       .region = nb_region_broadcast2, .forward_region = mul_forward_region },
-    { .name = "div", .maths = "y = a/b element-wise (broadcast); da = g/b, db = -g a/b^2",
+    [NBI_OP_DIV] = { .name = "div", .maths = "y = a/b element-wise (broadcast); da = g/b, db = -g a/b^2",
       .arity = 2, .domain = { { -2.5, 2.5 }, { 0.5, 2.5 } },
       .shape = nb_shape_broadcast2, .forward = div_forward, .backward = div_backward,
       .region = nb_region_broadcast2, .forward_region = div_forward_region },
-    { .name = "max", .maths = "y = max(a,b) element-wise (broadcast); da = g [a>=b], db = g [a<b]",
+    [NBI_OP_MAX] = { .name = "max", .maths = "y = max(a,b) element-wise (broadcast); da = g [a>=b], db = g [a<b]",
       .arity = 2, .shape = nb_shape_broadcast2, .forward = max_forward, .backward = max_backward,
       .region = nb_region_broadcast2, .forward_region = max_forward_region },
-    { .name = "neg", .maths = "y = -x; dx = -g", .arity = 1, .pointwise = neg_fn },
-    { .name = "scale", .maths = "y = c x; dx = c g", .arity = 1, .n_hyper = 1,
+    [NBI_OP_NEG] = { .name = "neg", .maths = "y = -x; dx = -g", .arity = 1, .pointwise = neg_fn },
+    [NBI_OP_SCALE] = { .name = "scale", .maths = "y = c x; dx = c g", .arity = 1, .n_hyper = 1,
       .hyper_names = { "c" }, .hyper_default = { -1.735 }, .pointwise = scale_fn },
 };
 const size_t nbi_n_ops_arith = sizeof nbi_ops_arith / sizeof nbi_ops_arith[0];

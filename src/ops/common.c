@@ -59,23 +59,10 @@ void nb_region_broadcast2(const nb_node *out, size_t i, const nb_rect *in, nb_re
     if (x->cols == 1 && out->cols > 1) res->c0 = 0, res->c1 = out->cols;
 }
 
-void nbi_bcast_strides(const nb_node *x, size_t rows, size_t cols, size_t *rs,
-                       size_t *cs)
+void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, double sign,
+                               size_t rows, size_t cols)
 {
-    (void)rows; (void)cols;
-    *rs = x->rows == 1 ? 0 : x->cols;
-    *cs = x->cols == 1 ? 0 : 1;
-}
-
-void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
-                     size_t rows, size_t cols)
-{
-    if (!x->grad) return;
     double *xg = x->grad;
-    if (x->rows == rows && x->cols == cols) {   /* no broadcast: one flat loop */
-        for (size_t k = 0; k < rows * cols; k++) xg[k] += sign * (w ? g[k] * w[k] : g[k]);
-        return;
-    }
     if (x->rows == 1 && x->cols == cols) {   /* a bias row: column sums, row by row */
         for (size_t i = 0; i < rows; i++) {
             const double *gi = g + i * cols, *wi = w ? w + i * cols : NULL;
@@ -98,7 +85,9 @@ void nbi_bcast_accum(nb_node *x, const double *g, const double *w, double sign,
 /* Pointwise ops: forward stores f'(x) in aux so backward is one multiply.
  * An op may add forward/backward loops of its own that compute the same
  * numbers without a call per element (relu); they are used instead, and
- * tests/test_ops.c checks them against the pointwise function bit for bit. */
+ * tests/test_ops.c checks them against the pointwise function bit for bit.
+ * A 1x1 node (scalar graphs) takes one statement each way: no loop kept
+ * around the call forward, no vectorised loop to set up backward. */
 void nbi_pointwise_forward(nb_node *out)
 {
     if (out->op->forward) {
@@ -108,6 +97,10 @@ void nbi_pointwise_forward(nb_node *out)
     const nb_node *x = out->in[0];
     nb_pointwise_fn f = out->op->pointwise;
     size_t n = out->rows * out->cols;
+    if (n == 1) {
+        out->value[0] = f(x->value[0], out->hp, &out->aux[0]);
+        return;
+    }
     for (size_t k = 0; k < n; k++) out->value[k] = f(x->value[k], out->hp, &out->aux[k]);
 }
 
@@ -120,7 +113,9 @@ void nbi_pointwise_backward(nb_node *out)
         return;
     }
     size_t n = out->rows * out->cols;
-    for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
+    if (n == 1) x->grad[0] += out->grad[0] * out->aux[0];
+    else
+        for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
 }
 
 void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r)

@@ -57,17 +57,17 @@ static double abs_fn(double x, const double *hp, double *d)
 }
 
 const nb_op nbi_ops_elementwise[] = {
-    { .name = "exp", .maths = "y = e^x; dy/dx = e^x", .arity = 1,
+    [NBI_OP_EXP] = { .name = "exp", .maths = "y = e^x; dy/dx = e^x", .arity = 1,
       .domain = { { -2.0, 2.0 } }, .pointwise = exp_fn },
-    { .name = "log", .maths = "y = ln x; dy/dx = 1/x", .arity = 1,
+    [NBI_OP_LOG] = { .name = "log", .maths = "y = ln x; dy/dx = 1/x", .arity = 1,
       .domain = { { 0.1, 3.0 } }, .pointwise = log_fn },
-    { .name = "square", .maths = "y = x^2; dy/dx = 2x", .arity = 1, .pointwise = square_fn },
-    { .name = "sqrt", .maths = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))", .arity = 1,
+    [NBI_OP_SQUARE] = { .name = "square", .maths = "y = x^2; dy/dx = 2x", .arity = 1, .pointwise = square_fn },
+    [NBI_OP_SQRT] = { .name = "sqrt", .maths = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))", .arity = 1,
       .domain = { { 0.1, 3.0 } }, .pointwise = sqrt_fn },
-    { .name = "pow", .maths = "y = x^p; dy/dx = p x^(p-1)", .arity = 1, .n_hyper = 1,
+    [NBI_OP_POW] = { .name = "pow", .maths = "y = x^p; dy/dx = p x^(p-1)", .arity = 1, .n_hyper = 1,
       .hyper_names = { "p" }, .hyper_default = { 2.385 },
       .domain = { { 0.2, 3.0 } }, .pointwise = pow_fn },
-    { .name = "abs", .maths = "y = |x|; dy/dx = sign(x) (0 at x = 0)", .arity = 1,
+    [NBI_OP_ABS] = { .name = "abs", .maths = "y = |x|; dy/dx = sign(x) (0 at x = 0)", .arity = 1,
       .n_kinks = 1, .kinks = { { 0.0, 0.0 } }, .pointwise = abs_fn },
 };
 const size_t nbi_n_ops_elementwise = sizeof nbi_ops_elementwise / sizeof nbi_ops_elementwise[0];

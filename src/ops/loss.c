@@ -157,22 +157,22 @@ static void l2_backward(nb_node *out)
 }
 
 const nb_op nbi_ops_loss[] = {
-    { .name = "mse", .maths = "L = mean (p-t)^2; dp = 2(p-t)/N, dt = -dp", .arity = 2,
+    [NBI_OP_MSE] = { .name = "mse", .maths = "L = mean (p-t)^2; dp = 2(p-t)/N, dt = -dp", .arity = 2,
       .shape = same_then_scalar, .forward = mse_forward, .backward = mse_backward },
-    { .name = "bce",
+    [NBI_OP_BCE] = { .name = "bce",
       .maths = "L = -mean[t ln p + (1-t) ln(1-p)]; dp = (p-t)/(p(1-p)N), dt = ln((1-p)/p)/N",
       .arity = 2, .domain = { { 0.05, 0.95 }, { 0.0, 1.0 } },
       .shape = same_then_scalar, .forward = bce_forward, .backward = bce_backward },
-    { .name = "bce_logits",
+    [NBI_OP_BCE_LOGITS] = { .name = "bce_logits",
       .maths = "L = mean[max(z,0) - z t + ln(1+e^-|z|)]; dz = (sigmoid(z)-t)/N, dt = -z/N",
       .arity = 2, .domain = { { -4.0, 4.0 }, { 0.0, 1.0 } },
       .shape = same_then_scalar, .forward = bce_logits_forward, .backward = bce_logits_backward },
-    { .name = "softmax_ce",
+    [NBI_OP_SOFTMAX_CE] = { .name = "softmax_ce",
       .maths = "L = (1/R) sum_ij t_ij (lse_i - z_ij); dz = (softmax T - t)/R, dt = (lse - z)/R",
       .arity = 2, .domain = { { -3.0, 3.0 }, { 0.0, 1.0 } },
       .shape = same_then_scalar, .forward = softmax_ce_forward,
       .backward = softmax_ce_backward, .aux = softmax_ce_aux },
-    { .name = "l2", .maths = "L = (lambda/2) sum w^2; dw = lambda w", .arity = 1, .n_hyper = 1,
+    [NBI_OP_L2] = { .name = "l2", .maths = "L = (lambda/2) sum w^2; dw = lambda w", .arity = 1, .n_hyper = 1,
       .hyper_names = { "lambda" }, .hyper_default = { 0.0135 },
       .shape = nb_shape_scalar, .forward = l2_forward, .backward = l2_backward },
 };

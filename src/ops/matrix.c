@@ -326,24 +326,24 @@ static void col_sums_backward(nb_node *out)
 
 /* matmul stays first: nbi_grad_product recognises it as nbi_ops_matrix[0]. */
 const nb_op nbi_ops_matrix[] = {
-    { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
+    [NBI_OP_MATMUL] = { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
       .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
       .region = matmul_region, .forward_region = matmul_forward_region },
-    { .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
+    [NBI_OP_TRANSPOSE] = { .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
       .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward,
       .region = transpose_region, .forward_region = transpose_forward_region },
-    { .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
+    [NBI_OP_SUM] = { .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
       .shape = nb_shape_scalar, .forward = sum_forward, .backward = sum_backward },
-    { .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
+    [NBI_OP_MEAN] = { .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
       .shape = nb_shape_scalar, .forward = mean_forward, .backward = mean_backward },
-    { .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
+    [NBI_OP_ROW_SUMS] = { .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
       .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward,
       .region = row_sums_region, .forward_region = row_sums_forward_region },
-    { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
+    [NBI_OP_COL_SUMS] = { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
       .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
       .region = col_sums_region, .forward_region = col_sums_forward_region },
     /* affine stays entry 6: nbi_grad_product recognises it by position. */
-    { .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
+    [NBI_OP_AFFINE] = { .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
       .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
       .region = affine_region, .forward_region = affine_forward_region },
 };

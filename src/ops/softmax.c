@@ -89,11 +89,11 @@ static void log_softmax_backward(nb_node *out)
 }
 
 const nb_op nbi_ops_softmax[] = {
-    { .name = "softmax", .maths = "y_ij = e^x_ij / sum_k e^x_ik; dx = y (g - sum_k g_k y_k)",
+    [NBI_OP_SOFTMAX] = { .name = "softmax", .maths = "y_ij = e^x_ij / sum_k e^x_ik; dx = y (g - sum_k g_k y_k)",
       .arity = 1, .shape = nb_shape_same, .forward = softmax_forward,
       .backward = softmax_backward,
       .region = rows_region, .forward_region = softmax_forward_region },
-    { .name = "log_softmax", .maths = "y_ij = x_ij - lse_i; dx = g - softmax * sum_k g_k",
+    [NBI_OP_LOG_SOFTMAX] = { .name = "log_softmax", .maths = "y_ij = x_ij - lse_i; dx = g - softmax * sum_k g_k",
       .arity = 1, .shape = nb_shape_same, .forward = log_softmax_forward,
       .backward = log_softmax_backward,
       .region = rows_region, .forward_region = log_softmax_forward_region },
