@@ -9,6 +9,9 @@
  * --bytes 1 (the default) keeps the images as bytes (nb_dataset_to_bytes)
  * and gathers batches with nb_input_rows_u8, the same doubles read from an
  * eighth of the memory; --bytes 0 gathers the doubles (nb_input_rows).
+ * --handwritten 1 runs the reference instead of nabla: the same step
+ * written by hand in C around the same five dgemm (step_hand), to show how
+ * close to the GEMM-only bound any implementation gets on this machine.
  *
  * Threads: OpenBLAS's, from OPENBLAS_NUM_THREADS in the environment (run.sh
  * sets it); nabla itself runs on one thread.
@@ -43,7 +46,82 @@ typedef struct model {
     nb_graph *g;
     nb_dense fc1, fc2;
     nb_optim *opt;
+    /* --handwritten: the same network as plain C arrays (see step_hand) */
+    int hand;
+    double *W1, *b1, *W2, *b2, *x, *z1, *z2, *G2, *dh;
 } model;
+
+/* The reference for "how close to the products can a training step get":
+ * the step written by hand in C, the same five dgemm as nabla (the two
+ * weight updates fused the same way) and plain loops for the rest, no
+ * checks, no graph.  Same weights and batches, so the same trajectory. */
+static int hand_init(model *m, nb_rng *rng)
+{
+    const size_t I = BENCH_IN, H = BENCH_HID, O = BENCH_OUT, B = BATCH;
+    m->hand = 1;
+    m->W1 = malloc(I * H * sizeof(double));
+    m->W2 = malloc(H * O * sizeof(double));
+    m->b1 = calloc(H, sizeof(double));
+    m->b2 = calloc(O, sizeof(double));
+    m->x = malloc(B * I * sizeof(double));
+    m->z1 = malloc(B * H * sizeof(double));
+    m->z2 = malloc(B * O * sizeof(double));
+    m->G2 = malloc(B * O * sizeof(double));
+    m->dh = malloc(B * H * sizeof(double));
+    if (!m->W1 || !m->W2 || !m->b1 || !m->b2 || !m->x || !m->z1 || !m->z2 || !m->G2 || !m->dh)
+        return NB_ENOMEM;
+    return bench_init_weights(rng, m->W1, m->W2);
+}
+
+static void hand_free(model *m)
+{
+    double *all[] = { m->W1, m->b1, m->W2, m->b2, m->x, m->z1, m->z2, m->G2, m->dh };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+
+/* z1 = x W1 + b1; h = relu(z1) in place; z2 = h W2 + b2; loss and
+ * G2 = (softmax(z2) - t) / k; dh = G2 W2^T; W2 -= lr h^T G2; G1 = dh [z1 > 0];
+ * W1 -= lr x^T G1; biases -= lr * column sums.  Returns the mean loss. */
+static double step_hand(model *m, const unsigned char *x8, const double *t, const size_t *rows,
+                        size_t k)
+{
+    const int I = BENCH_IN, H = BENCH_HID, O = BENCH_OUT, K = (int)k;
+    const double lr = 0.1;
+    double *x = m->x, *h = m->z1, *z2 = m->z2, *G2 = m->G2, *dh = m->dh;
+    for (size_t r = 0; r < k; r++) {
+        const unsigned char *src = x8 + rows[r] * BENCH_IN;
+        for (int c = 0; c < I; c++) x[r * I + c] = (double)src[c] * (1.0 / 255.0);
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, H, I, 1.0, x, I, m->W1, H, 0.0, h, H);
+    for (int r = 0; r < K; r++)
+        for (int c = 0; c < H; c++) {
+            double z = h[r * H + c] + m->b1[c];
+            h[r * H + c] = z > 0.0 ? z : 0.0;
+        }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, O, H, 1.0, h, H, m->W2, O, 0.0, z2, O);
+    double loss = 0.0;
+    for (int r = 0; r < K; r++) {
+        double *z = z2 + r * O, mx = -INFINITY, e = 0.0;
+        const double *tr = t + rows[r] * BENCH_OUT;
+        for (int c = 0; c < O; c++) z[c] += m->b2[c], mx = z[c] > mx ? z[c] : mx;
+        for (int c = 0; c < O; c++) e += exp(z[c] - mx);
+        double ls = log(e);
+        for (int c = 0; c < O; c++) {
+            double lp = (z[c] - mx) - ls;
+            loss -= tr[c] * lp;
+            G2[r * O + c] = (exp(lp) - tr[c]) / (double)K;
+        }
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, H, O, 1.0, G2, O, m->W2, O, 0.0, dh, H);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, O, K, -lr, h, H, G2, O, 1.0, m->W2, O);
+    for (int r = 0; r < K; r++)
+        for (int c = 0; c < O; c++) m->b2[c] -= lr * G2[r * O + c];
+    for (int q = 0; q < K * H; q++) dh[q] = h[q] > 0.0 ? dh[q] : 0.0;
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I, H, K, -lr, x, I, dh, H, 1.0, m->W1, H);
+    for (int r = 0; r < K; r++)
+        for (int c = 0; c < H; c++) m->b1[c] -= lr * dh[r * H + c];
+    return loss / (double)K;
+}
 
 static int model_init(model *m, nb_rng *rng, int check_finite)
 {
@@ -74,6 +152,7 @@ static int model_init(model *m, nb_rng *rng, int check_finite)
 
 static void model_free(model *m)
 {
+    if (m->hand) hand_free(m);
     nb_optim_free(m->opt);
     nb_graph_free(m->g);
 }
@@ -89,6 +168,12 @@ typedef struct phases {
 static int step(model *m, const nb_dataset *ds, const unsigned char *x8, const double *t,
                 const size_t *rows, size_t k, double *loss_sum, phases *ph)
 {
+    if (m->hand) {
+        double t0 = bench_now();
+        *loss_sum += (double)k * step_hand(m, x8, t, rows, k);
+        ph->build += bench_now() - t0;
+        return NB_OK;
+    }
     nb_graph *g = m->g;
     double t0 = bench_now();
     nb_graph_reset(g);
@@ -137,7 +222,7 @@ static unsigned long arg_ul(const char *s, const char *name)
 int main(int argc, char **argv)
 {
     size_t epochs = 3, warmup = 20, max_steps = SIZE_MAX;
-    int check_finite = 1, bytes = 1;
+    int check_finite = 1, bytes = 1, hand = 0;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--epochs") == 0) epochs = arg_ul(argv[++i], "--epochs");
         else if (i + 1 < argc && strcmp(argv[i], "--warmup") == 0) warmup = arg_ul(argv[++i], "--warmup");
@@ -146,8 +231,10 @@ int main(int argc, char **argv)
             check_finite = arg_ul(argv[++i], "--check-finite") != 0;
         else if (i + 1 < argc && strcmp(argv[i], "--bytes") == 0)
             bytes = arg_ul(argv[++i], "--bytes") != 0;
+        else if (i + 1 < argc && strcmp(argv[i], "--handwritten") == 0)
+            hand = arg_ul(argv[++i], "--handwritten") != 0;
         else {
-            fprintf(stderr, "usage: bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1] [--bytes 0|1]\n");
+            fprintf(stderr, "usage: bench_train [--epochs R] [--warmup W] [--steps S] [--check-finite 0|1] [--bytes 0|1] [--handwritten 0|1]\n");
             return 2;
         }
     }
@@ -168,7 +255,15 @@ int main(int argc, char **argv)
     nb_rng rng;
     nb_rng_seed(&rng, BENCH_SEED);
     model m;
-    if (model_init(&m, &rng, check_finite) != NB_OK) return 1;
+    if (hand) {   /* the C reference: images as bytes, no graph */
+        memset(&m, 0, sizeof m);
+        if (!x8 || hand_init(&m, &rng) != NB_OK) {
+            fprintf(stderr, "bench_train: --handwritten needs --bytes 1 and memory\n");
+            return 1;
+        }
+    } else if (model_init(&m, &rng, check_finite) != NB_OK) {
+        return 1;
+    }
 
     double *onehot = malloc(n * BENCH_OUT * sizeof *onehot);   /* (n, 10) */
     size_t *perm = malloc(n * sizeof *perm);
@@ -229,6 +324,7 @@ int main(int argc, char **argv)
     bench_result("blas_threads", nb_blas_threads());
     bench_result("check_finite", check_finite);
     bench_result("bytes", bytes);
+    bench_result("handwritten", hand);
     bench_result("samples_per_epoch", (double)samples_per_epoch);
     bench_result("epochs_timed", (double)epochs);
     bench_result("epoch_s", med);

@@ -111,6 +111,7 @@ for t in $threads; do
     run "gemm.c.$t" "$t" "$bin/bench_gemm"
     runpy "gemm.numpy.$t" "$t" "$here/ref_numpy.py" bound --epochs 5
     run "train.nabla.$t" "$t" "$bin/bench_train" --epochs "$epochs"
+    run "train.handc.$t" "$t" "$bin/bench_train" --epochs "$epochs" --handwritten 1
     runpy "train.torch.$t" "$t" "$here/ref_torch.py" train --threads "$t" --epochs "$epochs"
     runpy "train.numpy.$t" "$t" "$here/ref_numpy.py" train --epochs "$epochs"
 done
@@ -172,6 +173,13 @@ END {
             fig("numpy", "train.numpy." t, "samples_per_s"), ratio(a, v("train.torch." t ".samples_per_s")), \
             ratio(a, v("train.numpy." t ".samples_per_s")), (f > 0) ? sprintf("%.2f", f) : "n/a"
         frac[t] = f
+    }
+    for (i = 1; i <= n; i++) {
+        t = T[i]; p = "train.handc." t
+        if (has(p ".samples_per_s"))
+            printf "  the same step written by hand in C (same five dgemm, plain loops, no checks), %d thread%s: %s samples/s, bound fraction %.2f; nabla/hand-written %s\n", \
+                t, t == 1 ? "" : "s", commas(v(p ".samples_per_s")), v(p ".bound_fraction"), \
+                ratio(v("train.nabla." t ".samples_per_s"), v(p ".samples_per_s"))
     }
     t = T[1]
     if (has("train.nabla_nocheck." t ".samples_per_s"))
@@ -251,6 +259,8 @@ END {
         t = T[i]
         ok = frac[t] < 0 ? -1 : (frac[t] >= 0.90)
         printf "%straining at %d thread%s reaches >= 90%% of the GEMM bound: %s\n", mark(ok), t, t == 1 ? "" : "s", frac[t] < 0 ? "n/a" : sprintf("%.0f%%", 100 * frac[t])
+        h = v("train.handc." t ".bound_fraction")
+        if (h > 0) printf "         (the step written by hand in C reaches %.0f%%)\n", 100 * h
     }
     c = v("gc.nabla.coord_s"); ok = c < 0 ? -1 : (c < 2)
     printf "%sper-coordinate gradcheck of all parameters < 2 s (stretch): %s%s\n", mark(ok), c < 0 ? "n/a" : secs(c), v("gc.nabla.coord_measured") == 0 ? " (extrapolated)" : ""
