@@ -196,7 +196,6 @@ static inline void init_node(nb_node *n, const nb_op *op, size_t rows, size_t co
     n->value = value;
     n->grad = NULL;
     n->aux = NULL;
-    n->n_aux = 0;
     n->flags = flags;
     n->name = NULL;
     n->index = 0;
@@ -602,7 +601,6 @@ nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const d
         n->flags |= inputs[i]->flags & NB_NODE_NEEDS_GRAD;
     }
     memcpy(n->hp, hp, sizeof hp);
-    n->n_aux = n_aux;
     if (n_aux) {
         n->aux = (double *)(block + node_bytes + value_bytes);
         zero_doubles(n->aux, n_aux);

@@ -16,18 +16,22 @@
 #define NB_NODE_NEEDS_GRAD 2u  /* a leaf/param, or depends on one */
 #define NB_NODE_LEAF       4u  /* nb_leaf: differentiable tape leaf */
 
+/* Fields in the order the backward sweep reads them: a 1x1 node's sweep
+ * touches op, in, rows, cols, value, grad and flags (aux for pointwise ops),
+ * which then share the node's first 80 bytes.  112 bytes in all, a multiple
+ * of the arena's 16-byte alignment: a scalar graph's working set (nodes and
+ * their values) is larger than L2, so every byte per node counts. */
 struct nb_node {
     const nb_op *op;              /* NULL for inputs, leaves, parameters */
     nb_node *in[NB_MAX_ARITY];
-    double hp[NB_MAX_HYPER];
     size_t rows, cols;
     double *value;                /* (rows, cols) */
     double *grad;                 /* (rows, cols), or NULL */
-    double *aux;                  /* op workspace, n_aux doubles */
-    size_t n_aux;
+    double *aux;                  /* op workspace (its size: op->aux, or rows*cols) */
     unsigned flags;
-    char *name;                   /* parameters only */
     size_t index;                 /* position on the tape / in the param list */
+    double hp[NB_MAX_HYPER];
+    char *name;                   /* parameters only */
 };
 
 /* Arena: a list of blocks that reset rewinds without freeing. */
