@@ -111,9 +111,37 @@ nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const d
 /* Writes "(RxC)" into buf. */
 const char *nbi_shape_str(const nb_node *n, char *buf, size_t len);
 
-/* Generic forward/backward of pointwise ops (aux holds f'(x)). */
-void nbi_pointwise_forward(nb_node *out);
-void nbi_pointwise_backward(nb_node *out);
+/* Generic forward/backward of pointwise ops (aux holds f'(x)) for other than
+ * the 1x1 case of an op without loops of its own: whole arrays, or the op's
+ * own loops. */
+void nbi_pointwise_forward_loop(nb_node *out);
+void nbi_pointwise_backward_loop(nb_node *out);
+
+/* Forward of a pointwise op.  Inline because a 1x1 node (scalar graphs) is
+ * one call of the pointwise function: a call more, or a loop kept around it,
+ * would cost more than the statement. */
+static inline void nbi_pointwise_forward(nb_node *out)
+{
+    const nb_op *op = out->op;
+    if (!op->forward && out->rows * out->cols == 1) {
+        out->value[0] = op->pointwise(out->in[0]->value[0], out->hp, &out->aux[0]);
+        return;
+    }
+    nbi_pointwise_forward_loop(out);
+}
+
+/* Backward of a pointwise op; inline for the same reason (one multiply-add
+ * for a 1x1 node, where there is no vectorised loop to set up). */
+static inline void nbi_pointwise_backward(nb_node *out)
+{
+    nb_node *x = out->in[0];
+    if (!x->grad) return;
+    if (!out->op->backward && out->rows * out->cols == 1) {
+        x->grad[0] += out->grad[0] * out->aux[0];
+        return;
+    }
+    nbi_pointwise_backward_loop(out);
+}
 void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r);
 
 /* Partial re-evaluation for per-coordinate checks: with one element of a

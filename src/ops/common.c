@@ -86,9 +86,9 @@ void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, dou
  * An op may add forward/backward loops of its own that compute the same
  * numbers without a call per element (relu); they are used instead, and
  * tests/test_ops.c checks them against the pointwise function bit for bit.
- * A 1x1 node (scalar graphs) takes one statement each way: no loop kept
- * around the call forward, no vectorised loop to set up backward. */
-void nbi_pointwise_forward(nb_node *out)
+ * The 1x1 case of the generic loops is inline (internal.h); these take the
+ * rest, which is also correct for one element. */
+void nbi_pointwise_forward_loop(nb_node *out)
 {
     if (out->op->forward) {
         out->op->forward(out);
@@ -97,14 +97,10 @@ void nbi_pointwise_forward(nb_node *out)
     const nb_node *x = out->in[0];
     nb_pointwise_fn f = out->op->pointwise;
     size_t n = out->rows * out->cols;
-    if (n == 1) {
-        out->value[0] = f(x->value[0], out->hp, &out->aux[0]);
-        return;
-    }
     for (size_t k = 0; k < n; k++) out->value[k] = f(x->value[k], out->hp, &out->aux[k]);
 }
 
-void nbi_pointwise_backward(nb_node *out)
+void nbi_pointwise_backward_loop(nb_node *out)
 {
     nb_node *x = out->in[0];
     if (!x->grad) return;
@@ -113,9 +109,7 @@ void nbi_pointwise_backward(nb_node *out)
         return;
     }
     size_t n = out->rows * out->cols;
-    if (n == 1) x->grad[0] += out->grad[0] * out->aux[0];
-    else
-        for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
+    for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
 }
 
 void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r)
