@@ -152,7 +152,7 @@ void *nbi_arena_alloc_slow(nb_graph *g, size_t size, int zero)
 /* Doubles the capacity *cap of the node list *list (first: the capacity of
  * an empty one), keeping its n entries: the tape and the parameter list.
  * After warm-up a rebuilt graph never gets here. */
-static int grow_list(nb_graph *g, nb_node ***list, size_t n, size_t *cap, size_t first)
+static NBI_NOINLINE int grow_list(nb_graph *g, nb_node ***list, size_t n, size_t *cap, size_t first)
 {
     size_t c = *cap ? *cap * 2 : first;
     nb_node **t = nbi_graph_malloc(g, c * sizeof *t);
@@ -470,7 +470,7 @@ size_t nb_graph_tape_size(const nb_graph *g) { return g ? g->n_tape : 0; }
 
 /* The error of scan_finite: the first non-finite element of n's value, and
  * the input's value there when input 0 has n's shape. */
-static int report_nonfinite(nb_graph *g, const nb_node *n)
+static NBI_COLD int report_nonfinite(nb_graph *g, const nb_node *n)
 {
     size_t sz = n->rows * n->cols;
     for (size_t k = 0; k < sz; k++) {
@@ -495,7 +495,8 @@ static int report_nonfinite(nb_graph *g, const nb_node *n)
 
 static inline int scan_finite(nb_graph *g, const nb_node *n)
 {
-    return nbi_all_finite(n->value, n->rows * n->cols) ? NB_OK : report_nonfinite(g, n);
+    if (NBI_UNLIKELY(!nbi_all_finite(n->value, n->rows * n->cols))) return report_nonfinite(g, n);
+    return NB_OK;
 }
 
 static void run_forward(nb_node *n)
@@ -524,10 +525,25 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
     return nbi_apply(g, op, inputs, hyper);
 }
 
-/* The shape of op's result through its shape rule; NB_OK, or the error
- * recorded on g. */
-static int apply_shape(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hp,
-                       size_t *rows, size_t *cols)
+/* The shape of op's result through its shape rule, from the inputs in[]
+ * (NULL past the arity: shape rules may look there); NB_OK, or the error
+ * recorded on g.  Out of line: its message buffer would otherwise enlarge
+ * nbi_apply's frame for every node. */
+static NBI_NOINLINE int apply_shape_rule(nb_graph *g, const nb_op *op, nb_node *const *inputs,
+                                         const double *hp, size_t *rows, size_t *cols)
+{
+    char msg[256];
+    msg[0] = '\0';
+    int st = op->shape((const nb_node *const *)inputs, hp, rows, cols, msg, sizeof msg);
+    if (st != NB_OK)
+        return nbi_graph_error(g, st, "%s: %s", op->name, msg[0] ? msg : nb_strerror(st));
+    /* A shape equal to input 0's was checked when that node was made. */
+    if (*rows == inputs[0]->rows && *cols == inputs[0]->cols) return NB_OK;
+    return check_dims(g, op->name, *rows, *cols);
+}
+
+static inline int apply_shape(nb_graph *g, const nb_op *op, nb_node *const *inputs,
+                              const double *hp, size_t *rows, size_t *cols)
 {
     /* Same-shaped operands of a broadcasting op (add, mul, ... in scalar
      * graphs) have that shape, as the rule would say after a call; their
@@ -538,80 +554,113 @@ static int apply_shape(nb_graph *g, const nb_op *op, nb_node *const *inputs, con
         *cols = inputs[0]->cols;
         return NB_OK;
     }
-    /* Shape rules may look at in[arity..] and find NULL there. */
-    const nb_node *in[NB_MAX_ARITY];
-    for (size_t i = 0; i < NB_MAX_ARITY; i++) in[i] = i < op->arity ? inputs[i] : NULL;
-    char msg[256];
-    msg[0] = '\0';
-    int st = op->shape(in, hp, rows, cols, msg, sizeof msg);
-    if (st != NB_OK)
-        return nbi_graph_error(g, st, "%s: %s", op->name, msg[0] ? msg : nb_strerror(st));
-    /* A shape equal to input 0's was checked when that node was made. */
-    if (*rows == inputs[0]->rows && *cols == inputs[0]->cols) return NB_OK;
-    return check_dims(g, op->name, *rows, *cols);
+    return apply_shape_rule(g, op, inputs, hp, rows, cols);
 }
+
+/* The workspace size of op's aux rule, which reads the inputs and the shape
+ * only; out of line for the probe node it needs. */
+static NBI_NOINLINE size_t apply_aux(const nb_op *op, nb_node *const *inputs, size_t rows,
+                                     size_t cols)
+{
+    nb_node probe;
+    init_node(&probe, op, rows, cols, NULL, 0);
+    for (size_t i = 0; i < op->arity; i++) probe.in[i] = inputs[i];
+    return op->aux(&probe);
+}
+
+/* The errors of nbi_apply's input checks: the first NULL input. */
+static NBI_COLD void report_null_input(nb_graph *g, const nb_op *op, nb_node *const *inputs)
+{
+    if (!inputs) {
+        nbi_graph_error(g, NB_EINVAL, "%s: inputs array is NULL", op->name);
+        return;
+    }
+    for (size_t i = 0; i < op->arity; i++)
+        if (!inputs[i]) {
+            nbi_graph_error(g, NB_EINVAL, "%s: input %zu of %zu is NULL", op->name, i + 1,
+                            op->arity);
+            return;
+        }
+}
+
+/* op's hyper-parameters (hyper, or the defaults) into hp; NB_OK, or the
+ * error recorded for the first non-finite one.  Out of line: the ops of
+ * scalar graphs have none. */
+static NBI_NOINLINE int read_hyper(nb_graph *g, const nb_op *op, const double *hyper, double *hp)
+{
+    for (size_t i = 0; i < op->n_hyper; i++) {
+        hp[i] = hyper ? hyper[i] : op->hyper_default[i];
+        if (!isfinite(hp[i]))
+            return nbi_graph_error(g, NB_EDOMAIN, "%s: hyper-parameter %s = %g is not finite",
+                                   op->name, op->hyper_names[i] ? op->hyper_names[i] : "?",
+                                   hp[i]);
+    }
+    return NB_OK;
+}
+
+static NBI_COLD nb_node *apply_oom(nb_graph *g, const nb_op *op, size_t rows, size_t cols)
+{
+    nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", op->name, rows, cols);
+    return NULL;
+}
+
+_Static_assert(NB_MAX_ARITY == 3, "nbi_apply handles the inputs one by one");
 
 nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hyper)
 {
     if (!g || g->status != NB_OK) return NULL;
-    if (op->arity > 0 && !inputs) {
-        nbi_graph_error(g, NB_EINVAL, "%s: inputs array is NULL", op->name);
+    /* The inputs copied into in[] (NULL past the arity) and tested in
+     * straight code, the reporting (which input is NULL) only on failure;
+     * written out for NB_MAX_ARITY == 3 because loops of op->arity
+     * iterations cost several times as much.  An op here has arity 1..3
+     * (validated, or from the registry). */
+    size_t arity = op->arity;
+    nb_node *in[NB_MAX_ARITY] = { NULL, NULL, NULL };
+    if (NBI_UNLIKELY(!inputs)) {
+        report_null_input(g, op, inputs);
         return NULL;
     }
-    for (size_t i = 0; i < op->arity; i++) {
-        if (!inputs[i]) {
-            nbi_graph_error(g, NB_EINVAL, "%s: input %zu of %zu is NULL", op->name,
-                            i + 1, op->arity);
-            return NULL;
-        }
+    in[0] = inputs[0];
+    if (arity > 1) in[1] = inputs[1];
+    if (arity > 2) in[2] = inputs[2];
+    if (NBI_UNLIKELY(!in[0] || (arity > 1 && !in[1]) || (arity > 2 && !in[2]))) {
+        report_null_input(g, op, inputs);
+        return NULL;
     }
     double hp[NB_MAX_HYPER] = { 0 };
-    for (size_t i = 0; i < op->n_hyper; i++) {
-        hp[i] = hyper ? hyper[i] : op->hyper_default[i];
-        if (!isfinite(hp[i])) {
-            nbi_graph_error(g, NB_EDOMAIN, "%s: hyper-parameter %s = %g is not finite",
-                            op->name, op->hyper_names[i] ? op->hyper_names[i] : "?", hp[i]);
-            return NULL;
-        }
-    }
+    if (op->n_hyper && read_hyper(g, op, hyper, hp) != NB_OK) return NULL;
     /* A pointwise result has its input's shape, checked when that was made. */
-    size_t rows = inputs[0]->rows, cols = inputs[0]->cols;
+    size_t rows = in[0]->rows, cols = in[0]->cols;
     size_t n_aux = rows * cols;   /* f'(x) per element */
     if (!op->pointwise) {
-        rows = cols = 0;
-        if (apply_shape(g, op, inputs, hp, &rows, &cols) != NB_OK) return NULL;
-        n_aux = 0;
-        if (op->aux) {
-            nb_node probe;   /* aux rules read the inputs and the shape only */
-            init_node(&probe, op, rows, cols, NULL, 0);
-            for (size_t i = 0; i < op->arity; i++) probe.in[i] = inputs[i];
-            n_aux = op->aux(&probe);
-        }
+        if (apply_shape(g, op, in, hp, &rows, &cols) != NB_OK) return NULL;
+        n_aux = op->aux ? apply_aux(op, in, rows, cols) : 0;
     }
     g->validated_op = op;
     /* The node, its value and its workspace in one bump of the arena. */
     size_t node_bytes = (sizeof(nb_node) + 15) & ~(size_t)15;
     size_t value_bytes = (rows * cols * sizeof(double) + 15) & ~(size_t)15;
     char *block = nbi_arena_alloc(g, node_bytes + value_bytes + n_aux * sizeof(double), 0);
-    if (!block) goto oom;
+    if (NBI_UNLIKELY(!block)) return apply_oom(g, op, rows, cols);
     nb_node *n = (nb_node *)block;
-    init_node(n, op, rows, cols, (double *)(block + node_bytes), 0);
-    for (size_t i = 0; i < op->arity; i++) {
-        n->in[i] = inputs[i];
-        n->flags |= inputs[i]->flags & NB_NODE_NEEDS_GRAD;
-    }
+    /* The flags gathered in a local: stores to n->flags could alias the
+     * inputs' flags, and would be reloaded and stored once per input. */
+    unsigned flags = in[0]->flags;
+    if (in[1]) flags |= in[1]->flags;
+    if (in[2]) flags |= in[2]->flags;
+    init_node(n, op, rows, cols, (double *)(block + node_bytes), flags & NB_NODE_NEEDS_GRAD);
+    n->in[0] = in[0];
+    n->in[1] = in[1];
+    n->in[2] = in[2];
     memcpy(n->hp, hp, sizeof hp);
     if (n_aux) {
         n->aux = (double *)(block + node_bytes + value_bytes);
         zero_doubles(n->aux, n_aux);
     }
-    if (push_tape(g, n) != NB_OK) goto oom;
+    if (NBI_UNLIKELY(push_tape(g, n) != NB_OK)) return apply_oom(g, op, rows, cols);
     run_forward(n);
     if (g->check_finite && scan_finite(g, n) != NB_OK) return NULL;
     return n;
-oom:
-    nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", op->name, rows, cols);
-    return NULL;
 }
 
 nb_node *nb_apply_name(nb_graph *g, const char *op_name, nb_node *const *inputs,
@@ -709,8 +758,10 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
     if (!on_tape)
         return nbi_graph_error(g, NB_EINVAL,
                                "backward: the output node is not on this graph's tape");
-    /* Fresh gradient buffers for every tape node up to out that needs one. */
-    for (size_t i = 0; i <= out->index; i++) {
+    /* Fresh gradient buffers for every tape node up to out that needs one
+     * (last in a local: the stores could alias out->index). */
+    size_t last = out->index;
+    for (size_t i = 0; i <= last; i++) {
         nb_node *n = g->tape[i];
         if (!(n->flags & NB_NODE_NEEDS_GRAD)) continue;
         size_t sz = n->rows * n->cols;
@@ -725,7 +776,7 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
     if (out->flags & NB_NODE_NEEDS_GRAD) {   /* else nothing depends on a variable */
         size_t sz = out->rows * out->cols;
         for (size_t k = 0; k < sz; k++) out->grad[k] = seed ? seed[k] : 1.0;
-        for (size_t i = out->index + 1; i-- > 0;) {
+        for (size_t i = last + 1; i-- > 0;) {
             nb_node *n = g->tape[i];
             if (!n->op || !(n->flags & NB_NODE_NEEDS_GRAD)) continue;
             /* Inputs that need no gradient have grad == NULL: backward skips them. */

@@ -55,6 +55,19 @@ struct nb_graph {
     char errmsg[320];
 };
 
+/* Hints for the hot paths of scalar graphs: error branches predicted not
+ * taken, and their reporting kept out of line (cold) so that a fast path
+ * neither saves the registers nor reserves the stack a message needs. */
+#if defined(__GNUC__)
+#define NBI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NBI_COLD __attribute__((cold, noinline))
+#define NBI_NOINLINE __attribute__((noinline))
+#else
+#define NBI_UNLIKELY(x) (x)
+#define NBI_COLD
+#define NBI_NOINLINE
+#endif
+
 /* Writes a formatted message into msg[len] (when msg && len) and returns
  * status: the detailed-message convention of calls without a graph. */
 int nbi_fail(char *msg, size_t len, int status, const char *fmt, ...)
