@@ -15,10 +15,6 @@ static inline void binary_map(nb_node *out, double (*f)(double, double))
 {
     const nb_node *a = out->in[0], *b = out->in[1];
     size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
-    if (R * C == 1) {   /* scalar graphs: no loop to set up */
-        out->value[0] = f(a->value[0], b->value[0]);
-        return;
-    }
     if (a->rows == b->rows && a->cols == b->cols) {   /* no broadcast: one flat loop */
         for (size_t k = 0; k < R * C; k++) out->value[k] = f(a->value[k], b->value[k]);
         return;
@@ -29,6 +25,21 @@ static inline void binary_map(nb_node *out, double (*f)(double, double))
         for (size_t j = 0; j < C; j++)
             out->value[i * C + j] = f(a->value[i * ars + j * acs], b->value[i * brs + j * bcs]);
 }
+
+/* The forward of a binary op: a 1x1 result (scalar graphs) in one statement,
+ * anything else through binary_map in a function of its own.  Kept apart
+ * (noinline), the loops' register saves and set-up are not paid by the 1x1
+ * case, which the compiler could not otherwise compile without them. */
+#define BINARY_FORWARD(name, f)                                                           \
+    static NBI_NOINLINE void name##_forward_loops(nb_node *out) { binary_map(out, f); } \
+    static void name##_forward(nb_node *out)                                            \
+    {                                                                                   \
+        if (out->rows * out->cols == 1) {                                               \
+            out->value[0] = f(out->in[0]->value[0], out->in[1]->value[0]);              \
+            return;                                                                     \
+        }                                                                               \
+        name##_forward_loops(out);                                                      \
+    }
 
 /* binary_map over the rectangle r of the result only. */
 static inline void binary_map_rect(nb_node *out, const nb_rect *r, double (*f)(double, double))
@@ -48,7 +59,7 @@ static double f_mul(double a, double b) { return a * b; }
 static double f_div(double a, double b) { return a / b; }
 
 /* add: y = a + b;  da = g, db = g (summed over broadcast dims) */
-static void add_forward(nb_node *out) { binary_map(out, f_add); }
+BINARY_FORWARD(add, f_add)
 static void add_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_add); }
 static void add_backward(nb_node *out)
 {
@@ -57,7 +68,7 @@ static void add_backward(nb_node *out)
 }
 
 /* sub: y = a - b;  da = g, db = -g */
-static void sub_forward(nb_node *out) { binary_map(out, f_sub); }
+BINARY_FORWARD(sub, f_sub)
 static void sub_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_sub); }
 static void sub_backward(nb_node *out)
 {
@@ -66,7 +77,7 @@ static void sub_backward(nb_node *out)
 }
 
 /* mul: y = a ⊙ b;  da = g ⊙ b, db = g ⊙ a */
-static void mul_forward(nb_node *out) { binary_map(out, f_mul); }
+BINARY_FORWARD(mul, f_mul)
 static void mul_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_mul); }
 /* One element of mul's backward: a's gradient at ka gets g b, b's at kb gets
  * g a (a before b, which matters when a and b are one node: x*x). */
@@ -75,23 +86,29 @@ static inline void mul_grad_at(nb_node *an, nb_node *bn, double g, size_t ka, si
     if (an->grad) an->grad[ka] += g * bn->value[kb];
     if (bn->grad) bn->grad[kb] += g * an->value[ka];
 }
-static void mul_backward(nb_node *out)
+/* mul's backward for other than a 1x1 result; out of line for the reason
+ * given at BINARY_FORWARD. */
+static NBI_NOINLINE void mul_backward_loops(nb_node *out)
 {
     nb_node *an = out->in[0], *bn = out->in[1];
     size_t ars, acs, brs, bcs, R = out->rows, C = out->cols;
-    if (R * C == 1) {   /* scalar graphs: no loop to set up */
-        mul_grad_at(an, bn, out->grad[0], 0, 0);
-        return;
-    }
     nbi_bcast_strides(an, R, C, &ars, &acs);
     nbi_bcast_strides(bn, R, C, &brs, &bcs);
     for (size_t i = 0; i < R; i++)
         for (size_t j = 0; j < C; j++)
             mul_grad_at(an, bn, out->grad[i * C + j], i * ars + j * acs, i * brs + j * bcs);
 }
+static void mul_backward(nb_node *out)
+{
+    if (out->rows * out->cols == 1) {   /* scalar graphs: no loop to set up */
+        mul_grad_at(out->in[0], out->in[1], out->grad[0], 0, 0);
+        return;
+    }
+    mul_backward_loops(out);
+}
 
 /* div: y = a / b;  da = g / b, db = -g a / b^2 = -g y / b */
-static void div_forward(nb_node *out) { binary_map(out, f_div); }
+BINARY_FORWARD(div, f_div)
 static void div_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_div); }
 static void div_backward(nb_node *out)
 {
@@ -113,7 +130,7 @@ static void div_backward(nb_node *out)
 /* max: y = max(a, b) element-wise (broadcast);  da = g [a >= b], db = g [a < b]
  * (ties send the gradient to a) */
 static double f_max(double a, double b) { return a >= b ? a : b; }
-static void max_forward(nb_node *out) { binary_map(out, f_max); }
+BINARY_FORWARD(max, f_max)
 static void max_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_max); }
 static void max_backward(nb_node *out)
 {
