@@ -246,19 +246,29 @@ static inline int check_data_finite(nb_graph *g, const char *what, size_t rows,
     return report_nonfinite_data(g, what, rows, cols, data);
 }
 
-static nb_node *tape_leaf(nb_graph *g, const char *what, size_t rows,
-                          size_t cols, const double *data, unsigned flags)
+/* Inline so that each caller's constants fold: nb_scalar's 1x1 shape and
+ * non-NULL data leave a finiteness test, one bump of the arena and the
+ * node's stores.  The node and its value come in one bump, as in nbi_apply. */
+static NBI_ALWAYS_INLINE nb_node *tape_leaf(nb_graph *g, const char *what, size_t rows,
+                                            size_t cols, const double *data, unsigned flags)
 {
     if (!g || g->status != NB_OK) return NULL;
     if (check_dims(g, what, rows, cols) != NB_OK) return NULL;
     if (check_data_finite(g, what, rows, cols, data) != NB_OK) return NULL;
-    nb_node *n = nbi_arena_alloc(g, sizeof *n, 0);
-    double *v = n ? nbi_arena_alloc(g, rows * cols * sizeof(double), data == NULL) : NULL;
-    if (n && v) init_node(n, NULL, rows, cols, v, flags);
-    if (!n || !v || push_tape(g, n) != NB_OK) {
+    size_t node_bytes = (sizeof(nb_node) + 15) & ~(size_t)15;
+    size_t value_bytes = rows * cols * sizeof(double);
+    /* Values over SIZE_MAX / 2 bytes fail as the arena fails them, before
+     * the sum can wrap. */
+    char *block = value_bytes <= SIZE_MAX / 2 ? nbi_arena_alloc(g, node_bytes + value_bytes, 0)
+                                              : NULL;
+    nb_node *n = (nb_node *)block;
+    double *v = block ? (double *)(block + node_bytes) : NULL;
+    if (n) init_node(n, NULL, rows, cols, v, flags);
+    if (NBI_UNLIKELY(!n || push_tape(g, n) != NB_OK)) {
         nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", what, rows, cols);
         return NULL;
     }
+    if (!data) zero_doubles(v, rows * cols);
     /* One value (nb_scalar) is a store, not a call to memcpy. */
     if (data && rows * cols == 1) v[0] = data[0];
     else if (data) memcpy(v, data, rows * cols * sizeof(double));

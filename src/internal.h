@@ -62,10 +62,12 @@ struct nb_graph {
 #define NBI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NBI_COLD __attribute__((cold, noinline))
 #define NBI_NOINLINE __attribute__((noinline))
+#define NBI_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define NBI_UNLIKELY(x) (x)
 #define NBI_COLD
 #define NBI_NOINLINE
+#define NBI_ALWAYS_INLINE inline
 #endif
 
 /* Writes a formatted message into msg[len] (when msg && len) and returns
