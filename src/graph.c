@@ -525,7 +525,9 @@ static inline int scan_finite(nb_graph *g, const nb_node *n)
     return NB_OK;
 }
 
-static void run_forward(nb_node *n)
+/* Inline (forced: the pointwise 1x1 path makes it look large) so that
+ * nbi_apply reaches the op's function without a call in between. */
+static NBI_ALWAYS_INLINE void run_forward(nb_node *n)
 {
     if (n->op->pointwise) nbi_pointwise_forward(n);
     else n->op->forward(n);
