@@ -61,8 +61,21 @@ static double f_div(double a, double b) { return a / b; }
 /* add: y = a + b;  da = g, db = g (summed over broadcast dims) */
 BINARY_FORWARD(add, f_add)
 static void add_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_add); }
+/* The backward of add (sign 1) and sub (sign -1) for a 1x1 result, whose
+ * inputs are 1x1 too: the sums nbi_bcast_accum would make (sign * g is
+ * exact), without its shape tests.  0 for other results. */
+static inline int addsub_backward_1x1(nb_node *out, double sign)
+{
+    if (out->rows * out->cols != 1) return 0;
+    nb_node *a = out->in[0], *b = out->in[1];
+    double g = out->grad[0];
+    if (a->grad) a->grad[0] += g;
+    if (b->grad) b->grad[0] += sign * g;
+    return 1;
+}
 static void add_backward(nb_node *out)
 {
+    if (addsub_backward_1x1(out, 1.0)) return;
     nbi_bcast_accum(out->in[0], out->grad, NULL, 1.0, out->rows, out->cols);
     nbi_bcast_accum(out->in[1], out->grad, NULL, 1.0, out->rows, out->cols);
 }
@@ -72,6 +85,7 @@ BINARY_FORWARD(sub, f_sub)
 static void sub_forward_region(nb_node *out, const nb_rect *r) { binary_map_rect(out, r, f_sub); }
 static void sub_backward(nb_node *out)
 {
+    if (addsub_backward_1x1(out, -1.0)) return;
     nbi_bcast_accum(out->in[0], out->grad, NULL, 1.0, out->rows, out->cols);
     nbi_bcast_accum(out->in[1], out->grad, NULL, -1.0, out->rows, out->cols);
 }
