@@ -91,7 +91,6 @@ void nb_graph_reset(nb_graph *g)
     for (nbi_block *b = g->blocks; b; b = b->next) b->used = 0;
     g->cur = g->blocks;
     g->n_tape = 0;
-    g->grad_pending = 0;
     nb_graph_clear_error(g);
 }
 
@@ -183,19 +182,6 @@ static inline void zero_doubles(double *p, size_t n)
     else memset(p, 0, n * sizeof *p);
 }
 
-/* The arena bytes of the grad buffer of a (rows, cols) node, and its
- * record for the sweep when the node needs one: the sweep then gives all
- * such buffers in one bump (see sweep). */
-static inline size_t grad_bytes(size_t rows, size_t cols)
-{
-    return (rows * cols * sizeof(double) + NBI_ALIGN - 1) & ~(size_t)(NBI_ALIGN - 1);
-}
-
-static inline void note_grad(nb_graph *g, const nb_node *n)
-{
-    if (n->flags & NB_NODE_NEEDS_GRAD) g->grad_pending += grad_bytes(n->rows, n->cols);
-}
-
 /* A fresh node, every field assigned one by one: a memset of the struct, or
  * a compound literal (which GCC compiles the same way), becomes `rep stos`,
  * whose start-up cost was a tenth of a scalar graph's time. */
@@ -211,7 +197,6 @@ static inline void init_node(nb_node *n, const nb_op *op, size_t rows, size_t co
     n->grad = NULL;
     n->aux = NULL;
     n->flags = flags;
-    n->epoch = 0;
     n->name = NULL;
     n->index = 0;
 }
@@ -283,7 +268,6 @@ static NBI_ALWAYS_INLINE nb_node *tape_leaf(nb_graph *g, const char *what, size_
         nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", what, rows, cols);
         return NULL;
     }
-    note_grad(g, n);
     if (!data) zero_doubles(v, rows * cols);
     /* One value (nb_scalar) is a store, not a call to memcpy. */
     if (data && rows * cols == 1) v[0] = data[0];
@@ -686,7 +670,6 @@ nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const d
         zero_doubles(n->aux, n_aux);
     }
     if (NBI_UNLIKELY(push_tape(g, n) != NB_OK)) return apply_oom(g, op, rows, cols);
-    note_grad(g, n);
     run_forward(n);
     if (g->check_finite && scan_finite(g, n) != NB_OK) return NULL;
     return n;
@@ -774,43 +757,8 @@ static void plan_fused(nb_graph *g, const nb_node *out, const unsigned char *wan
     }
 }
 
-/* Makes x's grad a fresh zero buffer, unless this sweep (epoch) already
- * did: taken from *chunk when x has none yet. */
-static inline void fresh_grad(nb_node *x, unsigned epoch, char **chunk)
-{
-    if (x->epoch == epoch) return;
-    x->epoch = epoch;
-    size_t sz = x->rows * x->cols;
-    if (!x->grad) {
-        x->grad = (double *)*chunk;
-        *chunk += grad_bytes(x->rows, x->cols);
-    }
-    zero_doubles(x->grad, sz);
-}
-
-/* A new sweep number, never 0 (the number of a node no sweep has zeroed):
- * on wrapping around, the tape's nodes are marked unzeroed again. */
-static unsigned next_epoch(nb_graph *g)
-{
-    if (++g->epoch == 0) {
-        for (size_t i = 0; i < g->n_tape; i++) g->tape[i]->epoch = 0;
-        g->epoch = 1;
-    }
-    return g->epoch;
-}
-
 /* The reverse sweep from out (seeded with seed, or ones); with fused != NULL
- * the parameter plan of nbi_backward_fused.
- *
- * Every tape node up to out that needs a gradient gets a fresh zero buffer.
- * In the common case (out needs a gradient and is the last node) that is
- * done in the reverse pass itself, each buffer zeroed just before its first
- * use: a node's inputs before its backward runs, a node no consumer reached
- * when the pass comes to it.  One pass over the nodes rather than two halves
- * the memory traffic of a large scalar graph, and the sums are the same,
- * term for term.  The buffers still missing are allocated first, in one
- * bump, so that running out of memory stops the sweep before it changes
- * anything.  Otherwise a first pass zeroes them all in tape order. */
+ * the parameter plan of nbi_backward_fused. */
 static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned char *want,
                  nbi_fused *fused, size_t n_fused)
 {
@@ -822,54 +770,30 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
     if (!on_tape)
         return nbi_graph_error(g, NB_EINVAL,
                                "backward: the output node is not on this graph's tape");
-    /* last in a local: the stores below could alias out->index. */
+    /* Fresh gradient buffers for every tape node up to out that needs one
+     * (last in a local: the stores could alias out->index). */
     size_t last = out->index;
-    unsigned epoch = next_epoch(g);
-    char *chunk = NULL;
-    if ((out->flags & NB_NODE_NEEDS_GRAD) && last + 1 == g->n_tape) {
-        if (g->grad_pending) {
-            chunk = nbi_arena_alloc(g, g->grad_pending, 0);
-            if (!chunk) return nbi_graph_error(g, NB_ENOMEM, "backward: out of memory");
-            g->grad_pending = 0;
+    for (size_t i = 0; i <= last; i++) {
+        nb_node *n = g->tape[i];
+        if (!(n->flags & NB_NODE_NEEDS_GRAD)) continue;
+        size_t sz = n->rows * n->cols;
+        if (!n->grad) {
+            n->grad = nbi_arena_alloc(g, sz * sizeof(double), 0);
+            if (!n->grad)
+                return nbi_graph_error(g, NB_ENOMEM, "backward: out of memory");
         }
-    } else {
-        for (size_t i = 0; i <= last; i++) {
-            nb_node *n = g->tape[i];
-            if (!(n->flags & NB_NODE_NEEDS_GRAD)) continue;
-            size_t sz = n->rows * n->cols;
-            if (!n->grad) {
-                n->grad = nbi_arena_alloc(g, sz * sizeof(double), 0);
-                if (!n->grad)
-                    return nbi_graph_error(g, NB_ENOMEM, "backward: out of memory");
-                g->grad_pending -= grad_bytes(n->rows, n->cols);
-            }
-            zero_doubles(n->grad, sz);
-            n->epoch = epoch;
-        }
+        zero_doubles(n->grad, sz);
     }
     if (fused) plan_fused(g, out, want, fused, n_fused);
     if (out->flags & NB_NODE_NEEDS_GRAD) {   /* else nothing depends on a variable */
-        fresh_grad(out, epoch, &chunk);
         size_t sz = out->rows * out->cols;
         for (size_t k = 0; k < sz; k++) out->grad[k] = seed ? seed[k] : 1.0;
         for (size_t i = last + 1; i-- > 0;) {
             nb_node *n = g->tape[i];
-            if (!(n->flags & NB_NODE_NEEDS_GRAD)) continue;
-            fresh_grad(n, epoch, &chunk);
-            const nb_op *op = n->op;
-            if (!op) continue;
-            /* Inputs that need no gradient have grad == NULL: backward skips
-             * them; parameters' buffers are nb_graph_zero_grad's; a node of
-             * another graph's tape (not refused when the node was made) is
-             * left as the two-pass sweep left it. */
-            for (size_t k = 0; k < op->arity; k++) {
-                nb_node *x = n->in[k];
-                if ((x->flags & (NB_NODE_NEEDS_GRAD | NB_NODE_PARAM)) == NB_NODE_NEEDS_GRAD &&
-                    x->index < i && g->tape[x->index] == x)
-                    fresh_grad(x, epoch, &chunk);
-            }
-            if (op->pointwise) nbi_pointwise_backward(n);
-            else op->backward(n);
+            if (!n->op || !(n->flags & NB_NODE_NEEDS_GRAD)) continue;
+            /* Inputs that need no gradient have grad == NULL: backward skips them. */
+            if (n->op->pointwise) nbi_pointwise_backward(n);
+            else n->op->backward(n);
         }
     }
     for (size_t k = 0; fused && k < n_fused; k++)

@@ -29,7 +29,6 @@ struct nb_node {
     double *grad;                 /* (rows, cols), or NULL */
     double *aux;                  /* op workspace (its size: op->aux, or rows*cols) */
     unsigned flags;
-    unsigned epoch;               /* the sweep that last zeroed grad (nb_graph.epoch) */
     size_t index;                 /* position on the tape / in the param list */
     double hp[NB_MAX_HYPER];
     char *name;                   /* parameters only */
@@ -53,8 +52,6 @@ struct nb_graph {
     int status;
     int check_finite;
     const nb_op *validated_op;   /* last op nb_apply validated (a cache, not state) */
-    size_t grad_pending;   /* bytes of grad buffers still to give tape nodes that need one */
-    unsigned epoch;        /* the current or last backward sweep, never 0 during one */
     char errmsg[320];
 };
 
