@@ -155,6 +155,7 @@ int nb_dataset_to_bytes(const nb_dataset *ds, double scale, unsigned char **byte
     unsigned char *out = malloc(nd > 0 ? nd : 1);
     if (out == NULL)
         return NB_ENOMEM;
+    nbi_advise_huge(out, nd);   /* it is read in scattered rows too */
     /* x / scale is within a few ulps of the byte that gives x, so rounding
      * x * (1/scale) to an integer (adding and subtracting 2^52 does it in
      * double arithmetic) finds the only candidate; the exact test is then
