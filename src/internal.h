@@ -257,16 +257,20 @@ int nbi_op_in_registry(const nb_op *op);
  * not either); callers look for the offending element only when it fails.
  * One element (scalar graphs) is one isfinite, without the set-up of the
  * vectorised loop. */
+static inline uint64_t nbi_nonfinite_bit(uint64_t bits)
+{
+    /* the sign bit of the result is set when the exponent is all ones */
+    return (bits & UINT64_C(0x7ff0000000000000)) + UINT64_C(0x0010000000000000);
+}
+
 static inline int nbi_all_finite(const double *v, size_t n)
 {
     if (n == 1) return isfinite(v[0]);
-    const uint64_t expo = UINT64_C(0x7ff0000000000000);
-    const uint64_t unit = UINT64_C(0x0010000000000000);
     uint64_t bad = 0;
     for (size_t k = 0; k < n; k++) {
         uint64_t b;
         memcpy(&b, &v[k], sizeof b);
-        bad |= (b & expo) + unit;
+        bad |= nbi_nonfinite_bit(b);
     }
     return (bad >> 63) == 0;
 }
@@ -276,14 +280,12 @@ static inline int nbi_all_finite(const double *v, size_t n)
  * nothing beside the memory traffic. */
 static inline int nbi_copy_finite(double *restrict d, const double *restrict s, size_t n)
 {
-    const uint64_t expo = UINT64_C(0x7ff0000000000000);
-    const uint64_t unit = UINT64_C(0x0010000000000000);
     uint64_t bad = 0;
     for (size_t k = 0; k < n; k++) {
         uint64_t b;
         memcpy(&b, &s[k], sizeof b);
         memcpy(&d[k], &b, sizeof b);
-        bad |= (b & expo) + unit;
+        bad |= nbi_nonfinite_bit(b);
     }
     return (bad >> 63) == 0;
 }
