@@ -219,6 +219,8 @@ END {
             ratio(v("gc.torch.full_s"), v(p ".coord_s"))
         printf "  nabla: %.2f evaluations per coordinate, %.1f us per evaluation on average (a full nb_graph_forward: %.0f us); subset estimate was %s\n", \
             v(p ".coord_evals") / v(p ".coord_n"), 1e6 * v(p ".coord_s") / v(p ".coord_evals"), v(p ".eval_us"), secs(v(p ".coord_estimate_s"))
+        if (has(p ".coord_runs"))
+            printf "  nabla: median of %d full checks, %s to %s\n", v(p ".coord_runs"), secs(v(p ".coord_s_min")), secs(v(p ".coord_s_max"))
         printf "gradcheck directional      nabla %s (%d directions, %s evaluations, %s coords/s, %s)   pytorch fast_mode=True %s   nabla/pytorch speed %s\n", \
             secs(v(p ".dir_s")), v(p ".dir_directions"), commas(v(p ".dir_evals")), commas(v(p ".dir_coords_per_s")), \
             v(p ".dir_passed") == 1 ? "pass" : "FAIL", \
