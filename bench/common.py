@@ -113,6 +113,36 @@ def epoch_batches(np, rng, n):
     return [perm[lo:lo + BATCH] for lo in range(0, n, BATCH)]
 
 
+def timed_training(name, np, rng, n, step, epochs, load, convert=lambda rows: rows):
+    """The protocol of bench_train: the warm-up steps, then epochs timed
+    over batches drawn from rng; prints the results.  step(rows) runs one
+    SGD step on the batch and returns its mean loss; convert(rows) turns a
+    batch's row indices into what step takes (outside the timing).  load is
+    (seconds, rss_kib, hwm_kib) measured after loading the data."""
+    for rows in warmup_rows(np, n):
+        step(convert(rows))
+    times, loss1 = [], None
+    for e in range(epochs):
+        batches = [convert(b) for b in epoch_batches(np, rng, n)]
+        total = 0.0
+        t0 = now()
+        for rows in batches:
+            total += len(rows) * step(rows)
+        times.append(now() - t0)
+        if e == 0:
+            loss1 = total / n
+        sys.stderr.write("%s: epoch %d: %.3f s, mean loss %.6f\n" % (name, e + 1, times[-1], total / n))
+    med = median(times)
+    result("epoch_s", med)
+    result("samples_per_s", n / med)
+    result("loss_epoch1", loss1)
+    result("load_s", load[0])
+    result("rss_after_load_kib", load[1])
+    result("hwm_after_load_kib", load[2])
+    result("rss_end_kib", rss_kib())
+    result("maxrss_kib", maxrss_kib())
+
+
 def skip(msg):
     """Exit 77 (skipped) with a message when a package is missing."""
     print("SKIP %s" % msg, flush=True)

@@ -56,28 +56,8 @@ def train(epochs):
     Y = np.eye(common.OUT)[y]                # one-hot (n, 10)
     rng = np.random.RandomState(common.SEED)
     params = common.init_weights(np, rng)
-    for rows in common.warmup_rows(np, n):
-        step(params, X[rows], Y[rows], 0.1)
-    times, loss1 = [], None
-    for e in range(epochs):
-        batches = common.epoch_batches(np, rng, n)
-        total = 0.0
-        t0 = common.now()
-        for rows in batches:
-            total += len(rows) * step(params, X[rows], Y[rows], 0.1)
-        times.append(common.now() - t0)
-        if e == 0:
-            loss1 = total / n
-        sys.stderr.write("ref_numpy: epoch %d: %.3f s, mean loss %.6f\n" % (e + 1, times[-1], total / n))
-    med = common.median(times)
-    common.result("epoch_s", med)
-    common.result("samples_per_s", n / med)
-    common.result("loss_epoch1", loss1)
-    common.result("load_s", load_s)
-    common.result("rss_after_load_kib", rss_loaded)
-    common.result("hwm_after_load_kib", hwm_loaded)
-    common.result("rss_end_kib", common.rss_kib())
-    common.result("maxrss_kib", common.maxrss_kib())
+    common.timed_training("ref_numpy", np, rng, n, lambda rows: step(params, X[rows], Y[rows], 0.1),
+                          epochs, (load_s, rss_loaded, hwm_loaded))
 
 
 def bound(epochs):
