@@ -64,8 +64,7 @@ typedef struct run {
     /* data: train (n, d) inputs and (n, k) targets; optional validation/test */
     nb_dataset train, val, test;
     double *T, *Tval, *Ttest;  /* targets (n, k) */
-    unsigned char *x8;         /* train.x as bytes times x8_scale, or NULL */
-    double x8_scale;
+    double data_scale;         /* data.scale, applied to the inputs */
     size_t k;                  /* output width */
     /* model */
     nb_graph *g;
@@ -397,15 +396,7 @@ static int load_data(run *r)
                     sets[k]->x[i * d + j] = (sets[k]->x[i * d + j] - m) / s;
         }
     }
-    /* Images that are still bytes times the scale are gathered from bytes
-     * (nb_input_rows_u8): the same doubles from an eighth of the memory.
-     * Only worth it, and only tried, for mini-batches of larger data. */
-    size_t batch = cfg_size(r, "train.batch_size");
-    if (batch && batch < r->train.n && r->train.n * r->train.d >= ((size_t)1 << 20)) {
-        r->x8_scale = scale;
-        st = nb_dataset_to_bytes(&r->train, scale, &r->x8);
-        if (st == NB_ENOMEM) return fail(r, st, "data: out of memory");
-    }
+    r->data_scale = scale;
     return NB_OK;
 }
 
@@ -784,11 +775,18 @@ static int train_loop(run *r)
     size_t nb = (n + B - 1) / B;
     r->steps_total = r->epochs * nb;
     size_t *perm = malloc(n * sizeof *perm), *lb = full ? NULL : malloc(B * sizeof *lb);
-    if (!perm || (!full && !lb)) {
+    /* Images that are still bytes times the scale are gathered from bytes
+     * (nb_input_rows_u8): the same doubles from an eighth of the memory.
+     * Only worth it, and only tried, for mini-batches of larger data. */
+    unsigned char *x8 = NULL;
+    int st = NB_OK;
+    if (perm && lb && n * d >= ((size_t)1 << 20))
+        st = nb_dataset_to_bytes(&r->train, r->data_scale, &x8);
+    if (!perm || (!full && !lb) || st == NB_ENOMEM) {
         free(perm), free(lb);
         return fail(r, NB_ENOMEM, "training: out of memory");
     }
-    int st = NB_OK;
+    st = NB_OK;
     double te = now_seconds();
     while (r->epoch < r->epochs && !r->stopped_early) {
         for (size_t i = 0; i < n; i++) perm[i] = i;
@@ -803,7 +801,7 @@ static int train_loop(run *r)
                 x = nb_input_view(r->g, n, d, r->train.x);
                 t = nb_input_view(r->g, n, k, r->T);
             } else {   /* the batch's rows, gathered onto the tape */
-                x = r->x8 ? nb_input_rows_u8(r->g, r->x8, r->x8_scale, n, d, perm + lo, m)
+                x = x8 ? nb_input_rows_u8(r->g, x8, r->data_scale, n, d, perm + lo, m)
                           : nb_input_rows(r->g, r->train.x, n, d, perm + lo, m);
                 t = nb_input_rows(r->g, r->T, n, k, perm + lo, m);
                 for (size_t i = 0; i < m; i++) lb[i] = labels ? labels[perm[lo + i]] : 0;
@@ -868,7 +866,7 @@ static int train_loop(run *r)
         costs_row(r, cost, acc, mae, vt);
     }
 done:
-    free(perm), free(lb);
+    free(perm), free(lb), free(x8);
     progress(r, 1);
     if (r->bar && r->opts->log) fputc('\n', r->opts->log);
     return st;
@@ -1455,7 +1453,6 @@ out:
     free(r->T);
     free(r->Tval);
     free(r->Ttest);
-    free(r->x8);
     free(r->best_params);
     return st;
 }

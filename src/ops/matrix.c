@@ -146,13 +146,8 @@ static void affine_forward(nb_node *out)
 static void affine_backward(nb_node *out)
 {
     matmul_backward(out);
-    nb_node *b = out->in[2];
-    if (!b->grad) return;
-    double *restrict db = b->grad;
-    for (size_t i = 0; i < out->rows; i++) {
-        const double *restrict g = out->grad + i * out->cols;
-        for (size_t j = 0; j < out->cols; j++) db[j] += g[j];
-    }
+    /* db: the column sums add's backward takes for a bias row */
+    nbi_bcast_accum(out->in[2], out->grad, NULL, 1.0, out->rows, out->cols);
 }
 
 /* X's rows and W's columns as for matmul; a bias column reaches that
