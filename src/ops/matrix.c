@@ -48,8 +48,10 @@ static void matmul_forward(nb_node *out)
  * step to a weight without a gradient buffer (nb_optim_backward). */
 int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, double beta)
 {
-    /* matmul (table entry 0) and affine (entry 6) share these two products */
-    if (!n || (n->op != &nbi_ops_matrix[0] && n->op != &nbi_ops_matrix[6]) || i > 1) return 0;
+    /* matmul and affine share these two products */
+    if (!n || i > 1 ||
+        (n->op != &nbi_ops_matrix[NBI_OP_MATMUL] && n->op != &nbi_ops_matrix[NBI_OP_AFFINE]))
+        return 0;
     if (!dst) return 1;
     const nb_node *a = n->in[0], *b = n->in[1];
     gsl_matrix_view G = view(n->grad, n->rows, n->cols);
@@ -319,7 +321,6 @@ static void col_sums_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j];
 }
 
-/* matmul stays first: nbi_grad_product recognises it as nbi_ops_matrix[0]. */
 const nb_op nbi_ops_matrix[] = {
     [NBI_OP_MATMUL] = { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
       .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
@@ -337,7 +338,6 @@ const nb_op nbi_ops_matrix[] = {
     [NBI_OP_COL_SUMS] = { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
       .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
       .region = col_sums_region, .forward_region = col_sums_forward_region },
-    /* affine stays entry 6: nbi_grad_product recognises it by position. */
     [NBI_OP_AFFINE] = { .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
       .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
       .region = affine_region, .forward_region = affine_forward_region },
