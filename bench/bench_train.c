@@ -178,7 +178,7 @@ static int step(model *m, const nb_dataset *ds, const unsigned char *x8, const d
     double t0 = bench_now();
     nb_graph_reset(g);
     /* The batch is gathered straight onto the tape (as in nabla run's loop,
-     * src/experiment/run.c): from bytes, pixel * (1/255) as the doubles
+     * src/app/run.c): from bytes, pixel * (1/255) as the doubles
      * hold, or from the doubles, checked as they are copied. */
     nb_node *in = x8 ? nb_input_rows_u8(g, x8, 1.0 / 255.0, ds->n, BENCH_IN, rows, k)
                      : nb_input_rows(g, ds->x, ds->n, BENCH_IN, rows, k);

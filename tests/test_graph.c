@@ -319,6 +319,38 @@ START_TEST(test_error_null_and_misuse)
 }
 END_TEST
 
+/* The error object: set/message/clear, and the escaped excerpt of user
+ * input that messages echo (control characters escaped, long input cut). */
+START_TEST(test_error_object)
+{
+    nb_error err;
+    nb_error_clear(&err);
+    ck_assert_int_eq(err.status, NB_OK);
+    ck_assert_str_eq(nb_error_message(&err), "");
+    ck_assert_int_eq(nb_error_set(&err, NB_ESHAPE, "matmul: (%dx%d)", 3, 4), NB_ESHAPE);
+    ck_assert_int_eq(err.status, NB_ESHAPE);
+    ck_assert_str_eq(nb_error_message(&err), "matmul: (3x4)");
+    nb_error_set(&err, NB_EIO, NULL);
+    ck_assert_str_eq(nb_error_message(&err), nb_strerror(NB_EIO));
+    ck_assert_int_eq(nb_error_set(NULL, NB_ENOMEM, "x"), NB_ENOMEM);
+    ck_assert_str_eq(nb_error_message(NULL), "");
+
+    char buf[128];
+    ck_assert_str_eq(nb_error_escape(buf, sizeof buf, "a\nb\tc\x01", (size_t)-1, 80),
+                     "a\\nb\\tc\\x01");
+    char big[300];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    nb_error_escape(buf, sizeof buf, big, (size_t)-1, 80);
+    ck_assert_ptr_nonnull(strstr(buf, "... (219 more bytes)"));
+    ck_assert_uint_eq(strspn(buf, "q"), 80);
+    /* a buffer too small for the excerpt is still terminated */
+    char tiny[5];
+    nb_error_escape(tiny, sizeof tiny, "abcdefgh", (size_t)-1, 80);
+    ck_assert_str_eq(tiny, "abcd");
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -336,6 +368,7 @@ static Suite *graph_suite(void)
     tcase_add_test(te, test_error_shape_mismatch_message);
     tcase_add_test(te, test_error_nan_input);
     tcase_add_test(te, test_error_null_and_misuse);
+    tcase_add_test(te, test_error_object);
     suite_add_tcase(s, te);
     return s;
 }

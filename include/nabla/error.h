@@ -1,15 +1,23 @@
 /* nabla/error.h — status codes shared by every nabla module.
  *
- * Every fallible call returns an int status: NB_OK (0) on success, one of
- * the codes below otherwise.  nb_strerror() gives a fixed sentence for a code;
- * the detailed message of a failure ("matmul: (3x4) x (5x2): inner sizes
- * differ") is kept on the object the call worked on (see nb_graph_errmsg()).
+ * One convention for the whole library:
+ *   - graph builders (nb_add, nb_matmul, ...) return NULL and keep a sticky
+ *     status and message on the graph (nb_graph_status, nb_graph_errmsg);
+ *   - every other fallible call returns an int status, NB_OK (0) on success,
+ *     and fills an optional error object (nb_error *err, NULL allowed) with
+ *     the status and a message that says what and where ("matmul: (3x4) x
+ *     (5x2): inner sizes differ", "data.csv:12: label 7 outside 0..1");
+ *   - checks report verdicts in their report and never turn a verdict into
+ *     an error status.
+ * nb_strerror() gives a fixed sentence for a code.
  *
  * The table is an X-macro so that the enum, the names and the messages
  * cannot drift apart.
  */
 #ifndef NABLA_ERROR_H
 #define NABLA_ERROR_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +47,38 @@ typedef enum nb_status {
 #undef NB_X_ENUM
     NB_STATUS_COUNT_
 } nb_status;
+
+/* The error object of every fallible call that is not a graph builder.
+ * The caller owns it (usually on the stack); a call that succeeds leaves it
+ * untouched, a call that fails sets both fields.  Messages echo at most a
+ * short, escaped piece of any user input (nb_error_escape). */
+#define NB_ERROR_MSG_MAX 512
+typedef struct nb_error {
+    int status;                  /* nb_status; NB_OK when nothing failed */
+    char msg[NB_ERROR_MSG_MAX];  /* "" when status is NB_OK */
+} nb_error;
+
+/* Sets err to NB_OK with an empty message; err may be NULL. */
+void nb_error_clear(nb_error *err);
+
+/* Records status and a printf-style message in err (when err != NULL) and
+ * returns status, so that `return nb_error_set(err, NB_EIO, "...")` reports
+ * and returns at once.  Usable by code built on nabla (user ops, tools). */
+int nb_error_set(nb_error *err, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* The message of err, or nb_strerror(err->status) when it has none; "" for
+ * NULL or NB_OK. */
+const char *nb_error_message(const nb_error *err);
+
+/* Writes a printable excerpt of user input s (n bytes; n = (size_t)-1 for a
+ * C string) into buf[len]: control characters and non-ASCII bytes escaped
+ * (\n, \t, \xHH), at most max_chars characters of s kept, and "..." with
+ * the count of bytes left out when it is longer.  Returns buf. */
+const char *nb_error_escape(char *buf, size_t len, const char *s, size_t n, size_t max_chars);
 
 /* Fixed sentence for a status code; never NULL ("unknown status" for codes
  * outside the table). */

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include <nabla/data.h>
-#include "internal.h"
+#include "data/data.h"
 
 
 static int read_all(const char *path, char **text, size_t *size, char *msg,

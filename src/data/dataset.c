@@ -11,7 +11,7 @@
 #if defined(HAVE_SYS_MMAN_H) && defined(HAVE_MADVISE)
 #include <sys/mman.h>
 #endif
-#include "internal.h"
+#include "data/data.h"
 
 /* Mini-batches read scattered rows of a large data set: with 4 KiB pages
  * a 6 KiB row crosses one or two page boundaries, each a TLB miss and a

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include <nabla/data.h>
-#include "internal.h"
+#include "data/data.h"
 
 /* NumPy rounds every product and every sum on its own; an FMA would not.
  * Forbid contraction whatever the -std mode or the target (GCC fuses even

@@ -26,7 +26,7 @@
 #endif
 
 #include <nabla/data.h>
-#include "internal.h"
+#include "data/data.h"
 
 
 /* ---- byte source: FILE or gzFile ---------------------------------------- */

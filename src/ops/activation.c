@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 /* sigmoid: s = 1/(1+e^-x);  ds/dx = s(1-s)   (stable for both signs) */
 static double sigmoid_fn(double x, const double *hp, double *d)

@@ -1,12 +1,12 @@
 /* ops/api.c — typed builders: each is nb_apply() with the registry op of the
  * same name.  The op is taken at its position in its family's table, which
- * the table pins with a designated initializer (internal.h, NBI_OP_*), and
+ * the table pins with a designated initializer (ops/ops.h, NBI_OP_*), and
  * applied through nbi_apply, which skips the validation of ops from outside
  * the registry: a builder costs no name lookup and no registry test. */
 #include <config.h>
 
 #include <nabla/ops.h>
-#include "internal.h"
+#include "ops/ops.h"
 
 static nb_node *apply1(nb_graph *g, const nb_op *op, nb_node *a, const double *hp)
 {

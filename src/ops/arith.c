@@ -6,7 +6,7 @@
  * over the dimensions an input was broadcast along (nbi_bcast_accum). */
 #include <config.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 /* Maps f over the (rows, cols) result, reading both inputs through their
  * broadcast strides.  Static and called with constant f, so the compiler

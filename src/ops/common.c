@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 int nb_shape_same(const nb_node *const *in, const double *hp, size_t *rows,
                   size_t *cols, char *msg, size_t len)
@@ -86,7 +86,7 @@ void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, dou
  * An op may add forward/backward loops of its own that compute the same
  * numbers without a call per element (relu); they are used instead, and
  * tests/test_ops.c checks them against the pointwise function bit for bit.
- * The 1x1 case of the generic loops is inline (internal.h); these take the
+ * The 1x1 case of the generic loops is inline (ops/ops.h); these take the
  * rest, which is also correct for one element. */
 void nbi_pointwise_forward_loop(nb_node *out)
 {

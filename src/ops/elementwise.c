@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 /* exp: y = e^x;  dy/dx = e^x */
 static double exp_fn(double x, const double *hp, double *d)

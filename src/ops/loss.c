@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 static int same_then_scalar(const nb_node *const *in, const double *hp, size_t *rows,
                             size_t *cols, char *msg, size_t len)

@@ -12,7 +12,7 @@
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_matrix.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 static gsl_matrix_view view(double *p, size_t r, size_t c)
 {

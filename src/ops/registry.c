@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 static const struct {
     const nb_op *ops;

@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "internal.h"
+#include "ops/ops.h"
 
 /* Row maximum m and s = sum_j e^(x_j - m) of one row of n values: the
  * shifted x_j - m are exact for nearby values, so e^(x_j - m)/s and

@@ -7,7 +7,7 @@
 
 #include <nabla/nn.h>
 #include <nabla/ops.h>
-#include "internal.h"
+#include "train/train.h"
 
 static const char *const init_names[] = {
     "zeros", "uniform", "normal", "lecun_normal", "xavier_uniform", "xavier_normal",

@@ -1,4 +1,4 @@
-/* experiment/run.c — `nabla run`: a config + a seed -> a run directory.
+/* app/run.c — `nabla run`: a config + a seed -> a run directory.
  *
  * The loop, per step: reset the tape, build the batch's graph (forward runs
  * as nodes are created), backward, optional directional gradient check,
@@ -45,6 +45,7 @@
 #include <nabla/ops.h>
 #include <nabla/optim.h>
 #include <nabla/rng.h>
+#include "app/app.h"
 
 extern char **environ;
 

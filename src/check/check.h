@@ -1,10 +1,12 @@
-/* gradcheck_internal.h — the checker's engine, shared by the targets
- * (gradcheck.c: fdf, Jacobians, graphs; gradcheck_ops.c: registry ops). */
+/* check.h — the checker layer's private header: the engine's interface to
+ * its targets (gradcheck.c: fdf, Jacobians, graphs; target_ops.c: registry
+ * ops) and the partial re-evaluation of a tape (partial.c).  Never installed. */
 #ifndef NABLA_GRADCHECK_INTERNAL_H
 #define NABLA_GRADCHECK_INTERNAL_H
 
 #include <gsl/gsl_rng.h>
 #include <nabla/gradcheck.h>
+#include "ops/ops.h"
 
 /* A scalar objective over n coordinates that can be moved one at a time. */
 typedef struct nbi_objective {
@@ -50,5 +52,24 @@ int nbi_report_error(nb_gradcheck_report *r, int status, const char *fmt, ...)
     ;
 /* Effective options (defaults when o is NULL). */
 nb_gradcheck_opts nbi_opts(const nb_gradcheck_opts *o);
+
+/* Partial re-evaluation for per-coordinate checks: with one element of a
+ * parameter in focus, only the regions of the tape it reaches are
+ * recomputed; unfocus restores their values bit for bit. */
+typedef struct nbi_partial {
+    nb_graph *g;
+    size_t n;            /* tape nodes covered */
+    nb_rect *rect;       /* (n) dirty region per node, r0 == r1 when clean */
+    double *save;        /* saved values of the dirty regions */
+    size_t cap_save, used_save;
+    size_t first;        /* first dirty node (n when none) */
+} nbi_partial;
+
+/* Covers the first n tape nodes (up to the loss). */
+int nbi_partial_init(nbi_partial *P, nb_graph *g, size_t n);
+void nbi_partial_free(nbi_partial *P);
+void nbi_partial_focus(nbi_partial *P, const nb_node *param, size_t row, size_t col);
+void nbi_partial_eval(nbi_partial *P);
+void nbi_partial_unfocus(nbi_partial *P);
 
 #endif

@@ -1,4 +1,4 @@
-/* experiment/schema.c — every key an experiment config accepts.
+/* app/schema.c — every key an experiment config accepts.
  * docs/experiments.md describes them; `nabla run --help-config` prints them. */
 #include <config.h>
 

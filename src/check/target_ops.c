@@ -18,8 +18,7 @@
 #include <gsl/gsl_rng.h>
 
 #include <nabla/gradcheck.h>
-#include "gradcheck_internal.h"
-#include "internal.h"
+#include "check/check.h"
 
 #define NBI_MAX_DIM 4
 

@@ -37,8 +37,7 @@
 #include <gsl/gsl_rng.h>
 
 #include <nabla/gradcheck.h>
-#include "gradcheck_internal.h"
-#include "internal.h"
+#include "check/check.h"
 
 /* ---- options and reports ----------------------------------------------- */
 

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include <nabla/optim.h>
-#include "internal.h"
+#include "train/train.h"
 
 typedef struct slot {
     nb_node *p;

@@ -1,0 +1,105 @@
+/* error.c — status names and messages, from the X-macro table in error.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <nabla/error.h>
+#include "core/core.h"
+
+static const char *const nb_messages[] = {
+#define NB_X_MSG(sym, val, msg) [val] = msg,
+    NB_STATUS_TABLE(NB_X_MSG)
+#undef NB_X_MSG
+};
+
+static const char *const nb_names[] = {
+#define NB_X_NAME(sym, val, msg) [val] = #sym,
+    NB_STATUS_TABLE(NB_X_NAME)
+#undef NB_X_NAME
+};
+
+const char *nb_strerror(int status)
+{
+    if (status < 0 || status >= (int)NB_STATUS_COUNT_ || !nb_messages[status])
+        return "unknown status";
+    return nb_messages[status];
+}
+
+const char *nb_status_name(int status)
+{
+    if (status < 0 || status >= (int)NB_STATUS_COUNT_ || !nb_names[status])
+        return "NB_UNKNOWN";
+    return nb_names[status];
+}
+
+int nbi_fail(char *msg, size_t len, int status, const char *fmt, ...)
+{
+    if (msg != NULL && len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, len, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void nb_error_clear(nb_error *err)
+{
+    if (err == NULL) return;
+    err->status = NB_OK;
+    err->msg[0] = '\0';
+}
+
+int nb_error_set(nb_error *err, int status, const char *fmt, ...)
+{
+    if (err != NULL) {
+        err->status = status;
+        err->msg[0] = '\0';
+        if (fmt != NULL) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return status;
+}
+
+const char *nb_error_message(const nb_error *err)
+{
+    if (err == NULL || err->status == NB_OK) return "";
+    return err->msg[0] ? err->msg : nb_strerror(err->status);
+}
+
+const char *nb_error_escape(char *buf, size_t len, const char *s, size_t n, size_t max_chars)
+{
+    if (buf == NULL || len == 0) return buf;
+    buf[0] = '\0';
+    if (s == NULL) {
+        snprintf(buf, len, "(null)");
+        return buf;
+    }
+    if (n == (size_t)-1) n = strlen(s);
+    size_t o = 0, k = 0;
+    for (; k < n && k < max_chars; k++) {
+        unsigned char c = (unsigned char)s[k];
+        char piece[8];
+        if (c == '\n') snprintf(piece, sizeof piece, "\\n");
+        else if (c == '\r') snprintf(piece, sizeof piece, "\\r");
+        else if (c == '\t') snprintf(piece, sizeof piece, "\\t");
+        else if (c < 0x20 || c >= 0x7f) snprintf(piece, sizeof piece, "\\x%02X", c);
+        else { piece[0] = (char)c; piece[1] = '\0'; }
+        size_t pl = strlen(piece);
+        if (o + pl + 1 > len) break;
+        memcpy(buf + o, piece, pl);
+        o += pl;
+    }
+    buf[o] = '\0';
+    if (k < n) {
+        char tail[48];
+        snprintf(tail, sizeof tail, "... (%zu more bytes)", n - k);
+        size_t tl = strlen(tail);
+        if (o + tl + 1 <= len) memcpy(buf + o, tail, tl + 1);
+    }
+    return buf;
+}
