@@ -8,6 +8,7 @@
  *   nabla run CONFIG [--seed N] [--out DIR] [--set key=value ...] [--quiet]
  *   nabla run --resume DIR        continue a killed run
  *   nabla keys                    every config key with its default and meaning
+ *   nabla sweep SWEEP [options]   many runs from one sweep file (cli/sweep_cli.c)
  *
  * Exit status: 0 success, 1 a check failed, 2 usage or runtime error. */
 #include <config.h>
@@ -22,6 +23,7 @@
 #include <gsl/gsl_randist.h>
 
 #include <nabla/nabla.h>
+#include "cli/cli.h"
 
 static void usage(FILE *out)
 {
@@ -45,6 +47,8 @@ static void usage(FILE *out)
             "      --resume DIR             continue the run in DIR after a crash\n"
             "      --quiet                  no progress output\n"
             "  keys                         list every config key (docs/experiments.md)\n"
+            "  sweep SWEEP [options]        grid or random sweep: one run per cell\n"
+            "      --out DIR, --jobs N, --resume DIR, --dry-run, --quiet  (nabla sweep --help)\n"
             "  help                         this text\n");
 }
 
@@ -315,6 +319,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "keys") == 0) return cmd_keys();
+    if (strcmp(cmd, "sweep") == 0) return nbc_sweep_main(argc - 2, argv + 2);
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
