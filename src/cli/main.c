@@ -54,8 +54,9 @@ static const command commands[] = {
       "  --set KEY=VALUE   override any config key (repeatable; `nabla keys`)\n"
       "  --resume DIR      continue the unfinished run in DIR\n"
       "  --quiet           no progress output\n" },
-    { "keys", "keys [--man]", "list every config key with its default and meaning",
-      "  --man             the list as the nabla-config(5) manual page (troff)\n" },
+    { "keys", "keys [--man | --check CONFIG...]", "list every config key with its default and meaning",
+      "  --man             the list as the nabla-config(5) manual page (troff)\n"
+      "  --check CONFIG    parse and validate config files against the keys, run nothing\n" },
     { "help", "help [COMMAND]", "this text, or one command's", "" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -349,6 +350,30 @@ static int cmd_keys(void)
     return 0;
 }
 
+/* nabla keys --check FILE...: each file parsed and validated against the
+ * experiment schema (syntax, unknown keys, types, ranges, required keys),
+ * without running anything; tests/docs.sh checks every config in docs/ so. */
+static int cmd_keys_check(int n, char **files)
+{
+    size_t nk;
+    const nb_config_key *k = nb_experiment_schema(&nk);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char msg[512] = "";
+        nb_config *cfg = nb_config_alloc(k, nk);
+        int st = cfg ? nb_config_load(cfg, files[i], msg, sizeof msg) : NB_ENOMEM;
+        if (st == NB_OK) st = nb_config_validate(cfg, msg, sizeof msg);
+        nb_config_free(cfg);
+        if (st == NB_OK) {
+            printf("%s: ok\n", files[i]);
+        } else {
+            fprintf(stderr, "nabla keys: %s\n", msg[0] ? msg : nb_strerror(st));
+            rc = 2;
+        }
+    }
+    return rc;
+}
+
 /* troff text: a backslash doubled, a line starting with '.' or '\'' kept
  * from being read as a request. */
 static void man_text(const char *t)
@@ -509,6 +534,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "keys") == 0) {
         if (nargs == 1 && strcmp(args[0], "--man") == 0) return cmd_keys_man();
+        if (nargs >= 2 && strcmp(args[0], "--check") == 0) return cmd_keys_check(nargs - 1, args + 1);
         if (nargs > 0) return bad_usage(cmd, "unexpected argument '%s'", args[0]);
         return cmd_keys();
     }
