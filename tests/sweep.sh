@@ -162,7 +162,7 @@ bg=$!
 i=0
 while ! ls "$tmp"/cut/runs/*/checkpoint.nbk >/dev/null 2>&1 && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
 "$bin" sweep --resume "$tmp/cut" --quiet 2>"$tmp/lockerr"; rc=$?
-[ "$rc" -eq 125 ] && grep -q 'in use by another nabla sweep' "$tmp/lockerr" \
+[ "$rc" -eq 2 ] && grep -q 'in use by another nabla sweep' "$tmp/lockerr" \
     && ok "the lock refuses a second sweep on the directory" || bad "lock (exit $rc: $(cat "$tmp/lockerr"))"
 kill -9 "$bg" 2>/dev/null
 wait "$bg" 2>/dev/null
@@ -187,7 +187,7 @@ done
 [ "$same" -eq 1 ] && ok "killed + resumed sweep ends identical to the uninterrupted one ($left rows were unfinished)" \
     || bad "resumed sweep differs"
 "$bin" sweep "$tmp/long.conf" --out "$tmp/cut" --quiet 2>"$tmp/err"; rc=$?
-[ "$rc" -eq 125 ] && grep -q 'already holds a sweep' "$tmp/err" && ok "a new sweep into a used directory is refused" \
+[ "$rc" -eq 2 ] && grep -q 'already holds a sweep' "$tmp/err" && ok "a new sweep into a used directory is refused" \
     || bad "new sweep over an old one (exit $rc)"
 
 # ---- failures -------------------------------------------------------------
@@ -202,7 +202,7 @@ optimizer.lr = 0.01, 1e6
 model.layers = "2, 3, 2", "2, 3, 1"
 EOF
 "$bin" sweep "$tmp/fail.conf" --out "$tmp/f" --jobs 2 --quiet; rc=$?
-[ "$rc" -eq 3 ] && ok "exit status 3 = three failed cells" || bad "failure exit status $rc"
+[ "$rc" -eq 13 ] && ok "exit status 13 = 10 + three failed cells" || bad "failure exit status $rc"
 grep -q '^2_lr-1e6_layers-2-3-2,1e6,"2, 3, 2",diverged,.*non-finite' "$tmp/f/cells.csv" \
     && ok "diverged cell recorded with its message" || bad "diverged cell"
 grep -q '^1_lr-0.01_layers-2-3-1,.*,failed,.*softmax_ce needs an output width' "$tmp/f/cells.csv" \
@@ -214,7 +214,7 @@ check_bad() {   # AXIS-LINE EXPECTED-MESSAGE
     printf 'base = %s\n[sweep]\n%s\n' "$base" "$1" >"$tmp/bad.conf"
     rm -rf "$tmp/b"
     "$bin" sweep "$tmp/bad.conf" --out "$tmp/b" 2>"$tmp/err"; rc=$?
-    if [ "$rc" -eq 125 ] && grep -qF "$2" "$tmp/err" && [ ! -e "$tmp/b" ]; then ok "refused: $1"
+    if [ "$rc" -eq 2 ] && grep -qF "$2" "$tmp/err" && [ ! -e "$tmp/b" ]; then ok "refused: $1"
     else bad "bad axis '$1' (exit $rc: $(cat "$tmp/err"))"; fi
 }
 check_bad "optimiser.lr = 0.1" "bad.conf:3: unknown key 'optimiser.lr' (did you mean 'optimizer.lr'?)"

@@ -1119,21 +1119,37 @@ static int take_lock(nb_sweep *sw, nb_error *err)
     if (dir_path(sw, p, sizeof p, "sweep.lock", NULL) != 0) return nb_error_set(err, NB_EIO, "path too long");
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) return nb_error_set(err, NB_EIO, "%s: %s", p, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char who[128] = "";
-        ssize_t n = read(fd, who, sizeof who - 1);
+    char host[64] = "?";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    /* A sweep killed a moment ago still holds the lock through its cell
+     * processes until they have died of PR_SET_PDEATHSIG: when the holder
+     * named in the file is a process of this host that is gone, wait for
+     * them (a few seconds at most) instead of refusing. */
+    int locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    char who[128] = "";
+    if (!locked) {
+        ssize_t n = pread(fd, who, sizeof who - 1, 0);
         who[n > 0 ? n : 0] = '\0';
         who[strcspn(who, "\n")] = '\0';
+        long pid = 0;
+        char h[64] = "";
+        if (sscanf(who, "pid %ld on %63s", &pid, h) == 2 && strcmp(h, host) == 0 && pid > 0 &&
+            kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            for (int i = 0; i < 100 && !locked; i++) {
+                struct timespec ts = { 0, 50000000L };
+                nanosleep(&ts, NULL);
+                locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+            }
+    }
+    if (!locked) {
         close(fd);
         return nb_error_set(err, NB_ESTATE, "sweep directory '%s' is in use by another nabla sweep%s%s%s: "
                             "wait for it to end (two sweeps never write one directory)",
                             sw->dir, who[0] ? " (" : "", who, who[0] ? ")" : "");
     }
-    char host[64] = "?", who[128];
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
     int n = snprintf(who, sizeof who, "pid %ld on %s\n", (long)getpid(), host);
-    if (ftruncate(fd, 0) != 0 || write(fd, who, (size_t)n) != n) { /* the lock holds without the note */ }
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n) { /* the lock holds without the note */ }
     sw->lock_fd = fd;
     return NB_OK;
 }

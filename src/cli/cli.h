@@ -7,7 +7,12 @@
 #include <nabla/nabla.h>
 #include <nabla/sweep.h>
 
-/* `nabla sweep ...` (argv after "sweep"); returns the exit status. */
+/* `nabla sweep ...` (argv after "sweep"); returns the exit status: 0 every
+ * cell finished, 10 + N (N <= 100) when N cells failed or diverged, 2 when
+ * the sweep could not run, or NBC_EXIT_USAGE after printing what is wrong
+ * with the command line (the caller adds the usage, exit status 2). */
+#define NBC_EXIT_USAGE (-1)
+#define NBC_EXIT_FAILED_BASE 10
 int nbc_sweep_main(int argc, char **argv);
 
 #ifdef NB_HAVE_MPI

@@ -4,9 +4,9 @@
  *   nabla sweep --resume DIR [--jobs N] [--quiet]
  *   mpirun -n K nabla sweep ...    rank 0 hands out cells, ranks 1..K-1 run them
  *
- * Exit status: 0 every cell finished; 1..100 that many cells failed or
- * diverged (100: 100 or more); 125 the sweep could not run (usage, a bad
- * sweep file, a directory in use).  docs/sweeps.md. */
+ * Exit status: 0 every cell finished; 10 + N when N cells failed or
+ * diverged (N capped at 100); 2 when the sweep could not run (a bad command
+ * line, a bad sweep file, a directory in use).  docs/sweeps.md. */
 #include <config.h>
 
 #include <errno.h>
@@ -18,28 +18,12 @@
 
 #include "cli/cli.h"
 
-#define EXIT_CANNOT 125
-
-static void sweep_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: nabla sweep SWEEP [--out DIR] [--jobs N] [--dry-run] [--quiet]\n"
-            "       nabla sweep --resume DIR [--jobs N] [--quiet]\n"
-            "       mpirun -n K nabla sweep ...   (rank 0 hands out cells, the others run them)\n"
-            "  --out DIR      sweep directory (default sweeps/<sweep file name>)\n"
-            "  --jobs N       local worker processes (default: the number of cores)\n"
-            "  --resume DIR   go on with the sweep in DIR: finished cells are kept,\n"
-            "                 interrupted ones resume from their checkpoints\n"
-            "  --dry-run      list the cells and exit\n"
-            "  --quiet        no progress output\n"
-            "exit status: 0 all cells finished, N (1..100) cells failed or diverged, 125 not run\n"
-            "(docs/sweeps.md)\n");
-}
+#define EXIT_CANNOT 2
 
 typedef struct args {
     const char *sweep, *out, *resume;
     size_t jobs;
-    int dry, quiet, help;
+    int dry, quiet;
 } args;
 
 static int parse_args(int argc, char **argv, args *a, char *msg, size_t len)
@@ -48,9 +32,7 @@ static int parse_args(int argc, char **argv, args *a, char *msg, size_t len)
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
         int has = i + 1 < argc;
-        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-            a->help = 1;
-        } else if (strcmp(s, "--dry-run") == 0) {
+        if (strcmp(s, "--dry-run") == 0) {
             a->dry = 1;
         } else if (strcmp(s, "--quiet") == 0) {
             a->quiet = 1;
@@ -78,7 +60,6 @@ static int parse_args(int argc, char **argv, args *a, char *msg, size_t len)
             return -1;
         }
     }
-    if (a->help) return 0;
     if (a->resume && (a->sweep || a->out)) {
         snprintf(msg, len, "--resume DIR takes no sweep file and no --out (DIR holds both)");
         return -1;
@@ -115,7 +96,10 @@ static int open_sweep(const args *a, nb_sweep **sw, char *dir, size_t len, nb_er
     return nb_sweep_open(path, sw, err);
 }
 
-static int exit_for(size_t failed) { return failed > 100 ? 100 : (int)failed; }
+static int exit_for(size_t failed)
+{
+    return failed == 0 ? 0 : NBC_EXIT_FAILED_BASE + (failed > 100 ? 100 : (int)failed);
+}
 
 static int run_local(const args *a, int said_mpi)
 {
@@ -229,11 +213,7 @@ int nbc_sweep_main(int argc, char **argv)
     char msg[256];
     if (parse_args(argc, argv, &a, msg, sizeof msg) != 0) {
         fprintf(stderr, "nabla sweep: %s\n", msg);
-        return EXIT_CANNOT;
-    }
-    if (a.help) {
-        sweep_usage(stdout);
-        return 0;
+        return NBC_EXIT_USAGE;
     }
 #ifdef NB_HAVE_MPI
     if (nbc_mpi_launched()) return run_mpi(&a, &argc, &argv);
