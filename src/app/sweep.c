@@ -1527,6 +1527,7 @@ int nb_sweep_execute(nb_sweep *sw, const nb_sweep_run_opts *o, size_t *failed, n
             sw->cells[c].state = NB_SWEEP_RUNNING;
         }
         if (st != NB_OK) break;
+        if (pg.done_here || pg.drawn) bar_draw(&pg, running);
         if (now_seconds() - sw->t_last_csv > 1.0 && (st = write_cells_csv(sw, err)) != NB_OK) break;
         size_t s;
         nb_sweep_outcome out;
@@ -1563,7 +1564,6 @@ int nb_sweep_execute(nb_sweep *sw, const nb_sweep_run_opts *o, size_t *failed, n
         /* failures are only known from cells.csv: record them at once */
         if (x->state != NB_SWEEP_FINISHED && (st = write_cells_csv(sw, err)) != NB_OK) break;
         cell_line(&pg, sw, x, secs);
-        bar_draw(&pg, running);
     }
     (void)head;
     if (st != NB_OK && ex == &local) {   /* stop what still runs: it resumes later */
