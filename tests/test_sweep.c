@@ -113,6 +113,25 @@ START_TEST(test_quoted_values_and_mixed_range)
 }
 END_TEST
 
+START_TEST(test_data_path_axis_made_absolute)
+{
+    /* cells run from DIR/base.conf: a relative data path of an axis is
+     * resolved against the sweep file's directory, as nabla run would */
+    nb_error err;
+    nb_sweep *sw = NULL;
+    const char *p = sweep_file("[sweep]\ndata.path = sets/a.csv, /abs/b.csv\n");
+    ck_assert_int_eq(nb_sweep_open(p, &sw, &err), NB_OK);
+    char real[4096], want[4200];
+    ck_assert_ptr_nonnull(realpath(tmpdir, real));
+    snprintf(want, sizeof want, "data.path=\"%s/sets/a.csv\"", real);
+    size_t n;
+    ck_assert_str_eq(nb_sweep_cell_sets(sw, 0, &n)[0], want);
+    ck_assert_str_eq(nb_sweep_cell_sets(sw, 1, &n)[0], "data.path=/abs/b.csv");
+    ck_assert_str_eq(nb_sweep_cell_name(sw, 0), "0_path-a.csv");
+    nb_sweep_free(sw);
+}
+END_TEST
+
 START_TEST(test_random_draws)
 {
     nb_error err;
@@ -287,6 +306,7 @@ static Suite *sweep_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_grid_product_order_names);
     tcase_add_test(tc, test_quoted_values_and_mixed_range);
+    tcase_add_test(tc, test_data_path_axis_made_absolute);
     tcase_add_test(tc, test_random_draws);
     tcase_add_test(tc, test_integer_key_rounds_draws);
     tcase_add_loop_test(tc, test_bad_sweep_files, 0, (int)(sizeof bad / sizeof bad[0]));

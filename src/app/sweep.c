@@ -337,6 +337,45 @@ static int axis_value_push(axis *ax, size_t *cap, char *v)
     return 0;
 }
 
+static char *unquote(const char *s);
+
+/* A data path value of an axis, made absolute: cells run from DIR/base.conf,
+ * and a relative data path is relative to the file that names it. */
+static int absolute_path_item(const nb_sweep *sw, char **item)
+{
+    char *v = unquote(*item);
+    if (!v) return NB_ENOMEM;
+    char real[PATH_MAX];
+    if (!v[0] || v[0] == '/' || !realpath(sw->srcdir[0] ? sw->srcdir : ".", real)) {
+        int st = !v[0] || v[0] == '/' ? NB_OK : NB_EIO;
+        free(v);
+        return st;
+    }
+    size_t jl = strlen(real) + strlen(v) + 2, o = 0;
+    char *joined = malloc(jl), *q = malloc(2 * jl + 3);
+    if (!joined || !q) {
+        free(v), free(joined), free(q);
+        return NB_ENOMEM;
+    }
+    snprintf(joined, jl, "%s/%s", real, v);
+    q[o++] = '"';   /* quoted, so that any file name reads back as it is */
+    for (const char *p = joined; *p; p++) {
+        if (*p == '"' || *p == '\\') q[o++] = '\\';
+        q[o++] = *p;
+    }
+    q[o++] = '"';
+    q[o] = '\0';
+    free(v), free(joined), free(*item);
+    *item = q;
+    return NB_OK;
+}
+
+static int is_path_key(const char *key)
+{
+    return strcmp(key, "data.path") == 0 || strcmp(key, "data.labels_path") == 0 ||
+           strcmp(key, "data.test_path") == 0 || strcmp(key, "data.test_labels_path") == 0;
+}
+
 /* One axis from `key = value` of the [sweep] section. */
 static int parse_axis(nb_sweep *sw, axis *ax, size_t line, const char *key, const char *value,
                       nb_error *err)
@@ -411,6 +450,9 @@ static int parse_axis(nb_sweep *sw, axis *ax, size_t line, const char *key, cons
         if (st != NB_OK) return st;
         for (size_t i = 0; i < ax->n; i++)
             if ((st = check_value(sw, line, key, ax->items[i], err)) != NB_OK) return st;
+        for (size_t i = 0; i < ax->n && is_path_key(key); i++)
+            if ((st = absolute_path_item(sw, &ax->items[i])) != NB_OK)
+                return nb_error_set(err, st, "%s:%zu: axis '%s': cannot resolve '%.80s'", sw->path, line, key, ax->items[i]);
         ax->numeric = ax->type == NB_CONFIG_INT || ax->type == NB_CONFIG_SIZE || ax->type == NB_CONFIG_DOUBLE;
         return NB_OK;
     }
@@ -702,7 +744,9 @@ static int add_cell(nb_sweep *sw, size_t *cap, char **vals, char **names_short)
         if (!c->vals[i] || !c->sets[i]) return NB_ENOMEM;
         snprintf(c->sets[i], l, "%s=%s", sw->ax[i].key, vals[i]);
         char part[40];
-        name_part(part, sizeof part, names_short[i] ? names_short[i] : vals[i]);
+        const char *nv = names_short[i] ? names_short[i] : vals[i];
+        if (is_path_key(sw->ax[i].key) && strrchr(nv, '/')) nv = strrchr(nv, '/') + 1;   /* the file's name */
+        name_part(part, sizeof part, nv);
         if (o < sizeof name) o += (size_t)snprintf(name + o, sizeof name - o, "_%s-%s", sw->ax[i].label, part);
     }
     c->name = xstrdup(name);
