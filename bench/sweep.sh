@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/sweep.sh — sweep throughput: a fixed sweep of 16 short moons cells
-# (4 learning rates x 4 seeds, 30,000 full-batch steps each), run with
+# (4 learning rates x 4 seeds, 60,000 full-batch steps each, about 2 s), run with
 # `--jobs 1`, `--jobs 2` and `mpirun -n 3` (rank 0 hands out cells, two
 # worker ranks run them), in cells per minute.  Each configuration runs
 # NB_BENCH_SWEEP_ROUNDS times (default 2), interleaved, and the fastest run
@@ -15,7 +15,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 nabla=${NB_BENCH_NABLA:-$(pwd)/nabla}
 rounds=${NB_BENCH_SWEEP_ROUNDS:-2}
-epochs=${NB_BENCH_SWEEP_EPOCHS:-30000}
+epochs=${NB_BENCH_SWEEP_EPOCHS:-60000}
 [ "${NB_BENCH_QUICK:-0}" = 1 ] && rounds=1 epochs=2000
 if [ ! -x "$nabla" ]; then
     echo "sweep.sh: $nabla not found (build nabla, or set NB_BENCH_NABLA)" >&2
@@ -48,7 +48,8 @@ mpi_flags="--oversubscribe"
 
 best_j1="" best_j2="" best_mpi=""
 better() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
-echo "sweep bench: 16 moons cells of $epochs steps, $rounds round(s) of --jobs 1, --jobs 2, mpirun -n 3" >&2
+load0=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+echo "sweep bench: 16 moons cells of $epochs steps, $rounds round(s) of --jobs 1, --jobs 2, mpirun -n 3 (load average $load0)" >&2
 r=1
 while [ "$r" -le "$rounds" ]; do
     for how in j1 j2 mpi; do
@@ -88,7 +89,8 @@ for d in "$work"/j1-1/runs/*; do
     done
 done
 
-awk -v j1="$best_j1" -v j2="$best_j2" -v mpi="$best_mpi" -v same="$same" -v ncpu="$(nproc 2>/dev/null || echo 0)" '
+load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+awk -v load0="$load0" -v load1="$load1" -v j1="$best_j1" -v j2="$best_j2" -v mpi="$best_mpi" -v same="$same" -v ncpu="$(nproc 2>/dev/null || echo 0)" '
 function cpm(t) { return t > 0 ? 16 * 60 / t : 0 }
 function mark(ok) { return ok == 1 ? "[holds]  " : (ok == 0 ? "[misses] " : "[n/a]    ") }
 BEGIN {
@@ -99,6 +101,8 @@ BEGIN {
     if (mpi != "") printf "sweep mpirun -n 3   %6.1f cells/min (%.2f s)   MPI (2 workers) / --jobs 2: %.2f\n", cpm(mpi), mpi, j2 / mpi
     else print "sweep mpirun -n 3   n/a (no mpirun, or nabla built without MPI)"
     printf "  every cell costs.csv identical across --jobs 1, --jobs 2 and MPI: %s\n", same ? "yes" : "NO"
+    if (load0 + 0 > 0.5 || load1 + 0 > 2.5)
+        printf "  WARNING: the machine was busy (load average %s at start, %s at end): the speed-ups are\n  those of a shared machine, not of idle cores\n", load0, load1
     print ""
     print "== sweep targets =="
     ok = (j1 > 0 && j2 > 0) ? (j1 / j2 >= 1.8) : -1
