@@ -95,11 +95,13 @@ cmp -s "$tmp/g1/cells.csv" "$tmp/g2/cells.csv" && cmp -s "$tmp/g1/summary.csv" "
 # ---- grid, mpirun -n 3 ----------------------------------------------------
 mpi_flags="--oversubscribe"
 [ "$(id -u)" -eq 0 ] && mpi_flags="$mpi_flags --allow-run-as-root"
+have_mpi=0
 if ! command -v mpirun >/dev/null 2>&1; then
     echo "skip: mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev): no MPI test"
 elif ! grep -q 'NB_HAVE_MPI 1' "${NB_BUILDDIR:-.}/config.h" 2>/dev/null; then
     echo "skip: this nabla was built without MPI (configure found no mpicc): no MPI test"
 else
+    have_mpi=1
     # shellcheck disable=SC2086
     OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_plm_rsh_agent="" \
         timeout 600 mpirun $mpi_flags -n 3 "$bin" sweep "$tmp/grid.conf" --out "$tmp/gm" >"$tmp/mpi.log" 2>&1
@@ -189,6 +191,45 @@ done
 "$bin" sweep "$tmp/long.conf" --out "$tmp/cut" --quiet 2>"$tmp/err"; rc=$?
 [ "$rc" -eq 2 ] && grep -q 'already holds a sweep' "$tmp/err" && ok "a new sweep into a used directory is refused" \
     || bad "new sweep over an old one (exit $rc)"
+
+# ---- SIGKILL of one worker process: its cell runs again from its checkpoint --
+"$bin" sweep "$tmp/long.conf" --out "$tmp/kw" --jobs 2 >"$tmp/kw.log" 2>&1 &
+bg=$!
+i=0
+while ! ls "$tmp"/kw/runs/*/checkpoint.nbk >/dev/null 2>&1 && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+kid=$(pgrep -P "$bg" | head -n 1)
+[ -n "$kid" ] && kill -9 "$kid"
+wait "$bg"; rc=$?
+bg=""
+same=1
+for d in "$tmp"/ref/runs/*; do cmp -s "$d/costs.csv" "$tmp/kw/runs/${d##*/}/costs.csv" || same=0; done
+[ "$rc" -eq 0 ] && [ -n "$kid" ] && grep -q 'killed by signal 9; running it again from its checkpoint' "$tmp/kw.log" \
+    && [ "$same" -eq 1 ] && cmp -s "$tmp/ref/cells.csv" "$tmp/kw/cells.csv" \
+    && ok "a killed worker's cell reruns from its checkpoint; the sweep ends identical" \
+    || { bad "killed worker (exit $rc)"; cat "$tmp/kw.log"; }
+
+# ---- SIGKILL of an MPI worker rank: mpirun ends the job; --resume finishes it --
+if [ "$have_mpi" -eq 1 ]; then
+    # shellcheck disable=SC2086
+    OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_plm_rsh_agent="" \
+        timeout 600 mpirun $mpi_flags -n 3 "$bin" sweep "$tmp/long.conf" --out "$tmp/mk" --quiet >"$tmp/mk.log" 2>&1 &
+    bg=$!
+    i=0
+    while ! ls "$tmp"/mk/runs/*/checkpoint.nbk >/dev/null 2>&1 && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+    killed=""
+    launcher=$(pgrep -P "$bg" -x mpirun | head -n 1)   # bg is timeout; its child mpirun
+    for r in $(pgrep -P "${launcher:-0}"); do   # the ranks; a worker running a cell has a child
+        pgrep -P "$r" >/dev/null 2>&1 && { kill -9 "$r"; killed=$r; break; }
+    done
+    wait "$bg"; rc=$?
+    bg=""
+    "$bin" sweep --resume "$tmp/mk" --jobs 2 --quiet; rc2=$?
+    same=1
+    for d in "$tmp"/ref/runs/*; do cmp -s "$d/costs.csv" "$tmp/mk/runs/${d##*/}/costs.csv" || same=0; done
+    [ -n "$killed" ] && [ "$rc" -ne 0 ] && [ "$rc2" -eq 0 ] && [ "$same" -eq 1 ] && cmp -s "$tmp/ref/cells.csv" "$tmp/mk/cells.csv" \
+        && ok "SIGKILL of an MPI rank ends the job; --resume ends identical" \
+        || { bad "killed rank (killed '$killed', mpirun exit $rc, resume exit $rc2)"; cat "$tmp/mk.log"; }
+fi
 
 # ---- failures -------------------------------------------------------------
 cat >"$tmp/fail.conf" <<EOF
