@@ -15,7 +15,7 @@ what=${1:-demo}
 
 packages="build-essential autoconf automake libtool pkg-config libgsl-dev check
 libopenblas-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist
-libopenmpi-dev openmpi-bin"
+libopenmpi-dev openmpi-bin procps"
 [ "$what" = sanitize ] && packages="$packages clang libclang-rt-14-dev"
 
 missing=""
