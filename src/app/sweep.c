@@ -796,10 +796,9 @@ static int make_cells(nb_sweep *sw, nb_error *err)
     }
     /* lists are crossed (grid); with method = random each of the samples
      * draws every random axis once and is crossed with the list axes */
-    size_t nl = 0, total = 1;
+    size_t total = 1;
     for (size_t i = 0; i < sw->nax; i++)
         if (sw->ax[i].kind == AX_LIST) {
-            nl++;
             if (total > MAX_CELLS / sw->ax[i].n)
                 return nb_error_set(err, NB_ECONFIG, "%s: more than %u cells", sw->path, MAX_CELLS);
             total *= sw->ax[i].n;
@@ -837,7 +836,6 @@ static int make_cells(nb_sweep *sw, nb_error *err)
     if (st == NB_ENOMEM) nb_error_set(err, st, "out of memory");
 done:
     free(vals), free(shrt), free(buf), free(sbuf), free(idx);
-    (void)nl;
     return st;
 }
 
@@ -1298,7 +1296,7 @@ static void set_blas_threads(long n)
 static void run_cell_here(const nb_sweep *sw, size_t c, nb_sweep_outcome *out)
 {
     const cell *x = &sw->cells[c];
-    char rundir[PATH_MAX], p[PATH_MAX], base[PATH_MAX], logp[PATH_MAX];
+    char rundir[PATH_MAX], base[PATH_MAX], logp[PATH_MAX];
     memset(out, 0, sizeof *out);
     if (dir_path(sw, rundir, sizeof rundir, "runs", x->name) != 0 || dir_path(sw, base, sizeof base, "base.conf", NULL) != 0 ||
         dir_path(sw, logp, sizeof logp, "logs", x->name) != 0) {
@@ -1336,7 +1334,6 @@ static void run_cell_here(const nb_sweep *sw, size_t c, nb_sweep_outcome *out)
         if (st != NB_OK) fprintf(log, "nabla sweep: cell %s %s: %s\n", x->name, nb_sweep_state_name(out->state), out->msg);
         fclose(log);
     }
-    (void)p;
 }
 
 typedef struct child {
@@ -1559,9 +1556,8 @@ int nb_sweep_execute(nb_sweep *sw, const nb_sweep_run_opts *o, size_t *failed, n
     if (st == NB_OK && o->log && pg.done)
         fprintf(o->log, "nabla sweep: %zu of %zu cells already done, %zu to run\n", pg.done, sw->ncells, ntodo);
     size_t running = 0;
-    /* A cell requeued after its process was killed goes to the end; todo
-     * has room for it because the cell left it when it started. */
-    size_t head = 0;
+    /* A cell requeued after its process was killed goes to the end of todo,
+     * a ring of ncells + 1 places: a cell is in it at most once at a time. */
     while (st == NB_OK && (next < ntodo || running > 0)) {
         for (size_t s = 0; s < slots && next < ntodo && st == NB_OK; s++) {
             if (busy[s]) continue;
@@ -1609,7 +1605,6 @@ int nb_sweep_execute(nb_sweep *sw, const nb_sweep_run_opts *o, size_t *failed, n
         if (x->state != NB_SWEEP_FINISHED && (st = write_cells_csv(sw, err)) != NB_OK) break;
         cell_line(&pg, sw, x, secs);
     }
-    (void)head;
     if (st != NB_OK && ex == &local) {   /* stop what still runs: it resumes later */
         for (size_t s = 0; s < le.n; s++)
             if (le.kids[s].pid > 0) {
