@@ -217,9 +217,17 @@ int nbc_sweep_main(int argc, char **argv)
     }
 #ifdef NB_HAVE_MPI
     if (nbc_mpi_launched()) return run_mpi(&a, &argc, &argv);
+    /* srun without an MPI plugin starts plain tasks: one sweep, not one each */
+    const char *task = getenv("SLURM_PROCID");
+    if (task && strcmp(task, "0") != 0) return 0;
+    if (task && getenv("SLURM_NTASKS") && strcmp(getenv("SLURM_NTASKS"), "1") != 0 && !a.quiet)
+        fprintf(stderr, "nabla sweep: Slurm tasks without MPI (use srun --mpi=pmix): task 0 runs the sweep locally\n");
 #else
-    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK") || getenv("SLURM_PROCID")) {
         const char *r = getenv("OMPI_COMM_WORLD_RANK");
+        if (!r) r = getenv("PMIX_RANK");
+        if (!r) r = getenv("PMI_RANK");
+        if (!r) r = getenv("SLURM_PROCID");
         if (r && strcmp(r, "0") != 0) return 0;   /* one local sweep, not one per rank */
         if (!a.quiet) fprintf(stderr, "nabla sweep: this nabla was built without MPI: running locally\n");
     }
