@@ -51,6 +51,10 @@
 
 extern char **environ;
 
+/* A short, escaped excerpt of user input for a message (valid until the end
+ * of the enclosing block). */
+#define ESC(s) nb_error_escape((char[128]){ 0 }, 128, (s), (size_t)-1, 80)
+
 #define MAX_CELLS 1000000u     /* a larger product is refused */
 #define MAX_ATTEMPTS 3         /* runs of a cell whose process keeps being killed */
 #define SWEEP_FILE_MAX (1u << 20)
@@ -452,7 +456,7 @@ static int parse_axis(nb_sweep *sw, axis *ax, size_t line, const char *key, cons
             if ((st = check_value(sw, line, key, ax->items[i], err)) != NB_OK) return st;
         for (size_t i = 0; i < ax->n && is_path_key(key); i++)
             if ((st = absolute_path_item(sw, &ax->items[i])) != NB_OK)
-                return nb_error_set(err, st, "%s:%zu: axis '%s': cannot resolve '%.80s'", sw->path, line, key, ax->items[i]);
+                return nb_error_set(err, st, "%s:%zu: axis '%s': cannot resolve '%s'", sw->path, line, key, ESC(ax->items[i]));
         ax->numeric = ax->type == NB_CONFIG_INT || ax->type == NB_CONFIG_SIZE || ax->type == NB_CONFIG_DOUBLE;
         return NB_OK;
     }
@@ -473,11 +477,11 @@ static int parse_axis(nb_sweep *sw, axis *ax, size_t line, const char *key, cons
     for (size_t i = 0; i < n && st == NB_OK; i++) {
         double x;
         if (parse_double(sw, items[i], &x) != 0)
-            st = nb_error_set(err, NB_ECONFIG, "%s:%zu: axis '%s': %s bound '%.40s' is not a number",
-                              sw->path, line, key, what, items[i]);
+            st = nb_error_set(err, NB_ECONFIG, "%s:%zu: axis '%s': %s bound '%s' is not a number",
+                              sw->path, line, key, what, ESC(items[i]));
         else if (ax->kind == AX_INT && x != floor(x))
-            st = nb_error_set(err, NB_ECONFIG, "%s:%zu: axis '%s': int bound '%.40s' is not an integer",
-                              sw->path, line, key, items[i]);
+            st = nb_error_set(err, NB_ECONFIG, "%s:%zu: axis '%s': int bound '%s' is not an integer",
+                              sw->path, line, key, ESC(items[i]));
         else if (ax->type != NB_CONFIG_DOUBLE || ax->kind == AX_INT) {
             char t[64];
             snprintf(t, sizeof t, "%.0f", x);
@@ -539,8 +543,8 @@ static int sweep_setting(nb_sweep *sw, size_t line, const char *key, const char 
         sw->method_line = line;
         if (strcmp(value, "grid") == 0) sw->random = 0;
         else if (strcmp(value, "random") == 0) sw->random = 1;
-        else return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.method': '%.40s' is not one of grid, random",
-                                 sw->path, line, value);
+        else return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.method': '%s' is not one of grid, random",
+                                 sw->path, line, ESC(value));
         return NB_OK;
     }
     char *end;
@@ -550,30 +554,30 @@ static int sweep_setting(nb_sweep *sw, size_t line, const char *key, const char 
     if (strcmp(key, "samples") == 0) {
         sw->samples_line = line;
         if (bad || v == 0 || v > MAX_CELLS)
-            return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.samples': '%.40s' is not a count from 1 to %u",
-                                sw->path, line, value, MAX_CELLS);
+            return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.samples': '%s' is not a count from 1 to %u",
+                                sw->path, line, ESC(value), MAX_CELLS);
         sw->samples = (size_t)v;
         return NB_OK;
     }
     if (strcmp(key, "seed") == 0) {
         if (bad || v > 4294967295ull)
-            return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.seed': '%.40s' is not a seed (0..4294967295)",
-                                sw->path, line, value);
+            return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.seed': '%s' is not a seed (0..4294967295)",
+                                sw->path, line, ESC(value));
         sw->seed = (unsigned long)v;
         sw->has_seed = 1;
         return NB_OK;
     }
     if (strcmp(key, "blas_threads") == 0) {
         if (bad || v == 0 || v > 4096)
-            return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.blas_threads': '%.40s' is not a thread count",
-                                sw->path, line, value);
+            return nb_error_set(err, NB_ECONFIG, "%s:%zu: key 'sweep.blas_threads': '%s' is not a thread count",
+                                sw->path, line, ESC(value));
         sw->blas_threads = (long)v;
         return NB_OK;
     }
     return nb_error_set(err, NB_ECONFIG,
-                        "%s:%zu: unknown key 'sweep.%.40s' (the [sweep] section takes method, samples, seed, "
+                        "%s:%zu: unknown key 'sweep.%s' (the [sweep] section takes method, samples, seed, "
                         "blas_threads, and axes named by full config keys such as optimizer.lr)",
-                        sw->path, line, key);
+                        sw->path, line, ESC(key));
 }
 
 /* Splits the file into the base config text (every line kept in place,
@@ -670,8 +674,8 @@ static int parse_file(nb_sweep *sw, nb_error *err)
                             sw->samples_line);
     for (size_t i = 0; i < sw->nax; i++)
         if (!sw->random && sw->ax[i].kind != AX_LIST)
-            return nb_error_set(err, NB_ECONFIG, "%s:%zu: axis '%s': %.40s draws at random: set method = random",
-                                sw->path, sw->ax[i].line, sw->ax[i].key, sw->ax[i].spec);
+            return nb_error_set(err, NB_ECONFIG, "%s:%zu: axis '%s': %s draws at random: set method = random",
+                                sw->path, sw->ax[i].line, sw->ax[i].key, ESC(sw->ax[i].spec));
     return NB_OK;
 }
 

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 
 #define EXIT_CANNOT 2
+#define ESC(s) nb_error_escape((char[128]){ 0 }, 128, (s), (size_t)-1, 80)
 
 typedef struct args {
     const char *sweep, *out, *resume;
@@ -46,17 +47,17 @@ static int parse_args(int argc, char **argv, args *a, char *msg, size_t len)
             const char *v = argv[++i];
             unsigned long n = strtoul(v, &end, 10);
             if (!*v || *end || errno || v[0] == '-' || n == 0 || n > 1024) {
-                snprintf(msg, len, "--jobs: '%.40s' is not a count from 1 to 1024", v);
+                snprintf(msg, len, "--jobs: '%s' is not a count from 1 to 1024", ESC(v));
                 return -1;
             }
             a->jobs = n;
         } else if (s[0] == '-') {
-            snprintf(msg, len, "unknown option '%.40s'%s", s, has ? "" : " (or missing value)");
+            snprintf(msg, len, "unknown option '%s'%s", ESC(s), has ? "" : " (or missing value)");
             return -1;
         } else if (!a->sweep) {
             a->sweep = s;
         } else {
-            snprintf(msg, len, "more than one sweep file ('%.80s' and '%.80s')", a->sweep, s);
+            snprintf(msg, len, "more than one sweep file ('%s' and '%s')", ESC(a->sweep), ESC(s));
             return -1;
         }
     }
