@@ -46,7 +46,12 @@ fi
 mpi_flags="--oversubscribe"
 [ "$(id -u)" -eq 0 ] && mpi_flags="$mpi_flags --allow-run-as-root"
 
-best_j1="" best_j2="" best_mpi=""
+# CPU seconds of each run (the sweep and every process under it), when GNU
+# time is there: the work must not grow with the number of workers, so the
+# wall-clock speed-up is what the cores allow.
+timer=""
+[ -x /usr/bin/time ] && timer="/usr/bin/time -f %U+%S -o $work/cpu"
+best_j1="" best_j2="" best_mpi="" cpu_j1="" cpu_j2="" cpu_mpi=""
 better() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 load0=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
 echo "sweep bench: 16 moons cells of $epochs steps, $rounds round(s) of --jobs 1, --jobs 2, mpirun -n 3 (load average $load0)" >&2
@@ -56,12 +61,12 @@ while [ "$r" -le "$rounds" ]; do
         out="$work/$how-$r"
         t0=$(now)
         case $how in
-        j1) "$nabla" sweep "$work/bench.conf" --out "$out" --jobs 1 --quiet ;;
-        j2) "$nabla" sweep "$work/bench.conf" --out "$out" --jobs 2 --quiet ;;
+        j1) $timer "$nabla" sweep "$work/bench.conf" --out "$out" --jobs 1 --quiet ;;
+        j2) $timer "$nabla" sweep "$work/bench.conf" --out "$out" --jobs 2 --quiet ;;
         mpi)
             [ "$have_mpi" -eq 1 ] || continue
             # shellcheck disable=SC2086
-            OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun $mpi_flags -n 3 \
+            OMPI_MCA_btl_vader_single_copy_mechanism=none $timer mpirun $mpi_flags -n 3 \
                 "$nabla" sweep "$work/bench.conf" --out "$out" --quiet ;;
         esac
         st=$?
@@ -70,11 +75,13 @@ while [ "$r" -le "$rounds" ]; do
             echo "  $how round $r: FAILED (exit $st)" >&2
             continue
         fi
-        printf '  %-4s round %d: %6.2f s\n' "$how" "$r" "$t" >&2
+        cpu=""
+        [ -n "$timer" ] && [ -s "$work/cpu" ] && cpu=$(awk '{ split($0, a, "+"); printf "%.2f", a[1] + a[2] }' "$work/cpu")
+        printf '  %-4s round %d: %6.2f s%s\n' "$how" "$r" "$t" "${cpu:+ (CPU $cpu s)}" >&2
         case $how in
-        j1) best_j1=$(better "$best_j1" "$t") ;;
-        j2) best_j2=$(better "$best_j2" "$t") ;;
-        mpi) best_mpi=$(better "$best_mpi" "$t") ;;
+        j1) best_j1=$(better "$best_j1" "$t"); cpu_j1=$(better "$cpu_j1" "$cpu") ;;
+        j2) best_j2=$(better "$best_j2" "$t"); cpu_j2=$(better "$cpu_j2" "$cpu") ;;
+        mpi) best_mpi=$(better "$best_mpi" "$t"); cpu_mpi=$(better "$cpu_mpi" "$cpu") ;;
         esac
     done
     r=$((r + 1))
@@ -90,7 +97,7 @@ for d in "$work"/j1-1/runs/*; do
 done
 
 load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
-awk -v load0="$load0" -v load1="$load1" -v j1="$best_j1" -v j2="$best_j2" -v mpi="$best_mpi" -v same="$same" -v ncpu="$(nproc 2>/dev/null || echo 0)" '
+awk -v c1="$cpu_j1" -v c2="$cpu_j2" -v cm="$cpu_mpi" -v load0="$load0" -v load1="$load1" -v j1="$best_j1" -v j2="$best_j2" -v mpi="$best_mpi" -v same="$same" -v ncpu="$(nproc 2>/dev/null || echo 0)" '
 function cpm(t) { return t > 0 ? 16 * 60 / t : 0 }
 function mark(ok) { return ok == 1 ? "[holds]  " : (ok == 0 ? "[misses] " : "[n/a]    ") }
 BEGIN {
@@ -101,6 +108,8 @@ BEGIN {
     if (mpi != "") printf "sweep mpirun -n 3   %6.1f cells/min (%.2f s)   MPI (2 workers) / --jobs 2: %.2f\n", cpm(mpi), mpi, j2 / mpi
     else print "sweep mpirun -n 3   n/a (no mpirun, or nabla built without MPI)"
     printf "  every cell costs.csv identical across --jobs 1, --jobs 2 and MPI: %s\n", same ? "yes" : "NO"
+    if (c1 != "" && c2 != "")
+        printf "  CPU time of the whole sweep (least of the rounds): --jobs 1 %.1f s, --jobs 2 %.1f s, MPI %s s\n", c1, c2, cm != "" ? cm : "n/a"
     if (load0 + 0 > 0.5 || load1 + 0 > 2.5)
         printf "  WARNING: the machine was busy (load average %s at start, %s at end): the speed-ups are\n  those of a shared machine, not of idle cores\n", load0, load1
     print ""
