@@ -54,7 +54,7 @@ typedef enum nb_status {
  * short, escaped piece of any user input (nb_error_escape). */
 #define NB_ERROR_MSG_MAX 512
 typedef struct nb_error {
-    int status;                  /* nb_status; NB_OK when nothing failed */
+    nb_status status;            /* NB_OK when nothing failed */
     char msg[NB_ERROR_MSG_MAX];  /* "" when status is NB_OK */
 } nb_error;
 

@@ -41,8 +41,9 @@ typedef struct nb_run_opts {
 void nb_run_opts_init(nb_run_opts *o);
 
 /* Runs (or resumes) an experiment.  NB_OK when it finished (or stopped at
- * stop_after); otherwise a status with the reason in msg. */
-int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len);
+ * stop_after); otherwise a status, with the reason in *err (optional, NULL
+ * allowed; see nabla/error.h). */
+int nb_experiment_run(const nb_run_opts *o, nb_error *err);
 
 /* The experiment schema, for tools and tests (nb_config_alloc(schema, n)). */
 const nb_config_key *nb_experiment_schema(size_t *n);

@@ -56,8 +56,7 @@ enum { LOSS_SOFTMAX_CE, LOSS_BCE_LOGITS, LOSS_BCE, LOSS_MSE, LOSS_HALF_SSE };
 typedef struct run {
     const nb_run_opts *opts;
     nb_config *cfg;
-    char *msg;
-    size_t len;
+    nb_error *err;             /* the caller's, or NULL */
     char dir[PATH_MAX];
     char cfgdir[PATH_MAX];   /* directory of the config file: relative data paths */
     unsigned long seed;
@@ -102,11 +101,13 @@ typedef struct run {
 
 static int fail(run *r, int st, const char *fmt, ...)
 {
-    if (r->msg && r->len) {
+    if (r->err) {
+        char buf[NB_ERROR_MSG_MAX];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(r->msg, r->len, fmt, ap);
+        vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
+        nb_error_set(r->err, st, "%s", buf);
     }
     return st;
 }
@@ -284,7 +285,7 @@ static int keep_classes(run *r, nb_dataset *ds)
 static int load_data(run *r)
 {
     const char *src = cfg_str(r, "data.source");
-    char dmsg[512] = "";
+    nb_error de = {0};
     int st = NB_OK;
     char p1[PATH_MAX], p2[PATH_MAX];
     if (strcmp(src, "inline") == 0) {
@@ -315,7 +316,7 @@ static int load_data(run *r)
         if (st != NB_OK) return fail(r, st, "data: %s", nb_strerror(st));
         return NB_OK;
     } else if (strcmp(src, "truth_table") == 0) {
-        st = nb_make_truth_table(cfg_str(r, "data.table"), &r->train, dmsg, sizeof dmsg);
+        st = nb_make_truth_table(cfg_str(r, "data.table"), &r->train, &de);
     } else if (strcmp(src, "moons") == 0) {
         st = nb_make_moons(cfg_size(r, "data.n"), cfg_double(r, "data.noise"), &r->rng, &r->train);
     } else if (strcmp(src, "spirals") == 0) {
@@ -327,27 +328,27 @@ static int load_data(run *r)
     } else if (strcmp(src, "csv") == 0) {
         const char *lc = cfg_str(r, "data.label_column");
         data_path(r, cfg_str(r, "data.path"), p1, sizeof p1);
-        st = nb_csv_read(p1, lc[0] ? lc : NULL, &r->train, dmsg, sizeof dmsg);
+        st = nb_csv_read(p1, lc[0] ? lc : NULL, &r->train, &de);
         if (st == NB_OK && cfg_str(r, "data.test_path")[0]) {
             data_path(r, cfg_str(r, "data.test_path"), p2, sizeof p2);
-            st = nb_csv_read(p2, lc[0] ? lc : NULL, &r->test, dmsg, sizeof dmsg);
+            st = nb_csv_read(p2, lc[0] ? lc : NULL, &r->test, &de);
         }
     } else if (strcmp(src, "idx") == 0) {
         data_path(r, cfg_str(r, "data.path"), p1, sizeof p1);
         data_path(r, cfg_str(r, "data.labels_path"), p2, sizeof p2);
-        st = nb_dataset_load_idx(p1, p2, &r->train, dmsg, sizeof dmsg);
+        st = nb_dataset_load_idx(p1, p2, &r->train, &de);
         if (st == NB_OK && cfg_str(r, "data.test_path")[0]) {
             data_path(r, cfg_str(r, "data.test_path"), p1, sizeof p1);
             data_path(r, cfg_str(r, "data.test_labels_path"), p2, sizeof p2);
-            st = nb_dataset_load_idx(p1, p2, &r->test, dmsg, sizeof dmsg);
+            st = nb_dataset_load_idx(p1, p2, &r->test, &de);
         }
     } else if (strcmp(src, "fashion_mnist") == 0) {
         const char *dir = cfg_str(r, "data.dir");
-        st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 1, &r->train, dmsg, sizeof dmsg);
+        st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 1, &r->train, &de);
         if (st == NB_OK)
-            st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 0, &r->test, dmsg, sizeof dmsg);
+            st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 0, &r->test, &de);
     }
-    if (st != NB_OK) return fail(r, st, "data (%s): %s", src, dmsg[0] ? dmsg : nb_strerror(st));
+    if (st != NB_OK) return fail(r, st, "data (%s): %s", src, nb_error_message(&de));
     if ((st = keep_classes(r, &r->train)) != NB_OK) return st;
     if (r->test.n && (st = keep_classes(r, &r->test)) != NB_OK) return st;
     size_t limit = cfg_size(r, "data.limit");
@@ -656,11 +657,12 @@ static int checkpoint(run *r)
         st = nb_archive_put(ar, "best", 1, nb_graph_param_size(r->g), r->best_params);
     if (st == NB_OK) st = nb_archive_put_str(ar, "kind", "nabla-checkpoint");
     fsync(fileno(r->costs));
-    char path[PATH_MAX], amsg[400] = "";
+    char path[PATH_MAX];
+    nb_error ae = {0};
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
-    if (st == NB_OK) st = nb_archive_write(ar, path, amsg, sizeof amsg);
+    if (st == NB_OK) st = nb_archive_write(ar, path, &ae);
     nb_archive_free(ar);
-    if (st != NB_OK) return fail(r, st, "checkpoint: %s", amsg[0] ? amsg : nb_strerror(st));
+    if (st != NB_OK) return fail(r, st, "checkpoint: %s", ae.status ? ae.msg : nb_strerror(st));
     r->last_ckpt_step = r->step;
     return NB_OK;
 }
@@ -668,12 +670,13 @@ static int checkpoint(run *r)
 static int restore(run *r, long *costs_len, long *gc_len)
 {
     char path[PATH_MAX], amsg[400] = "";
+    nb_error ae = {0};
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
     *costs_len = *gc_len = -1;
     if (!file_exists(path)) return NB_OK;   /* killed before the first checkpoint: start over */
     nb_archive *ar = NULL;
-    int st = nb_archive_read(path, &ar, amsg, sizeof amsg);
-    if (st != NB_OK) return fail(r, st, "resume: %s", amsg);
+    int st = nb_archive_read(path, &ar, &ae);
+    if (st != NB_OK) return fail(r, st, "resume: %s", nb_error_message(&ae));
     size_t rows, cols;
     /* Check everything before changing anything (each restore below checks
      * its own part first; a failure aborts the run, whose state is dropped). */
@@ -684,8 +687,8 @@ static int restore(run *r, long *costs_len, long *gc_len)
     if (st == NB_OK && (!c || cols != 8)) st = fail(r, NB_EFORMAT, "resume: %s: no counters", path);
     if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", amsg, sizeof amsg)) != NB_OK)
         fail(r, st, "resume: %s: %s", path, amsg);
-    if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", amsg, sizeof amsg)) != NB_OK)
-        fail(r, st, "resume: %s: %s", path, amsg);
+    if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", &ae)) != NB_OK)
+        fail(r, st, "resume: %s: %s", path, nb_error_message(&ae));
     if (st == NB_OK) {
         for (size_t i = 0; i < NB_RNG_MT_N; i++) r->rng.mt[i] = (uint32_t)rs[i];
         r->rng.left = (int)rs[NB_RNG_MT_N];
@@ -1224,20 +1227,20 @@ static int setup_config(run *r)
         if (!o->config_path) return fail(r, NB_EINVAL, "run: no config file given");
         snprintf(path, sizeof path, "%s", o->config_path);
     }
-    int st = nb_config_load(r->cfg, path, r->msg, r->len);
+    int st = nb_config_load(r->cfg, path, r->err);
     if (st != NB_OK) return st;
     if (!o->resume) {
         for (size_t i = 0; i < o->n_sets; i++)
-            if ((st = nb_config_set(r->cfg, o->sets[i], r->msg, r->len)) != NB_OK) return st;
+            if ((st = nb_config_set(r->cfg, o->sets[i], r->err)) != NB_OK) return st;
         if (o->has_seed) {
             char a[64];
             snprintf(a, sizeof a, "experiment.seed=%lu", o->seed);
-            if ((st = nb_config_set(r->cfg, a, r->msg, r->len)) != NB_OK) return st;
+            if ((st = nb_config_set(r->cfg, a, r->err)) != NB_OK) return st;
         }
     } else if (o->n_sets || o->has_seed) {
         return fail(r, NB_EINVAL, "resume: --set and --seed cannot change a run being resumed");
     }
-    if ((st = nb_config_validate(r->cfg, r->msg, r->len)) != NB_OK) return st;
+    if ((st = nb_config_validate(r->cfg, r->err)) != NB_OK) return st;
     /* Relative data paths are relative to the original config file. */
     const char *cp = o->resume ? NULL : o->config_path;
     r->cfgdir[0] = '\0';
@@ -1348,15 +1351,13 @@ static int open_logs(run *r, long costs_len, long gc_len)
     return NB_OK;
 }
 
-int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
+int nb_experiment_run(const nb_run_opts *o, nb_error *err)
 {
-    if (!o) return NB_EINVAL;
+    if (!o) return nb_error_set(err, NB_EINVAL, "nb_experiment_run: NULL options");
     run R, *r = &R;
     memset(r, 0, sizeof *r);
     r->opts = o;
-    r->msg = msg;
-    r->len = len;
-    if (msg && len) msg[0] = '\0';
+    r->err = err;
     int st = setup_config(r);
     if (st != NB_OK) goto out;
     char p[PATH_MAX];
@@ -1405,7 +1406,7 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
     } else {
         utc_now(r->started, sizeof r->started);
         path_join(p, sizeof p, r->dir, "config.conf");
-        if ((st = nb_config_save(r->cfg, p, msg, len)) != NB_OK) goto out;
+        if ((st = nb_config_save(r->cfg, p, err)) != NB_OK) goto out;
         if ((st = write_atomic(r, "config.dir", r->cfgdir, strlen(r->cfgdir))) != NB_OK) goto out;
     }
     if ((st = open_logs(r, costs_len, gc_len)) != NB_OK) goto out;
@@ -1427,10 +1428,10 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
         goto out;
     }
     if ((st = write_results(r)) != NB_OK) goto out;
-    char amsg[400] = "";
+    nb_error me = {0};
     path_join(p, sizeof p, r->dir, "model.nbm");
-    if ((st = nb_model_save(r->g, p, amsg, sizeof amsg)) != NB_OK) {
-        fail(r, st, "model.nbm: %s", amsg);
+    if ((st = nb_model_save(r->g, p, &me)) != NB_OK) {
+        fail(r, st, "model.nbm: %s", nb_error_message(&me));
         goto out;
     }
     if (cfg_bool(r, "log.plot")) plot(r);

@@ -280,10 +280,11 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     o.sets = sets;
-    char msg[1024];
-    int st = nb_experiment_run(&o, msg, sizeof msg);
+    nb_error err;
+    nb_error_clear(&err);
+    int st = nb_experiment_run(&o, &err);
     if (st != NB_OK) {
-        fprintf(stderr, "nabla run: %s\n", msg[0] ? msg : nb_strerror(st));
+        fprintf(stderr, "nabla run: %s\n", err.status ? nb_error_message(&err) : nb_strerror(st));
         rc = 1;
     } else {
         rc = 0;

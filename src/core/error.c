@@ -53,7 +53,7 @@ void nb_error_clear(nb_error *err)
 int nb_error_set(nb_error *err, int status, const char *fmt, ...)
 {
     if (err != NULL) {
-        err->status = status;
+        err->status = (nb_status)status;
         err->msg[0] = '\0';
         if (fmt != NULL) {
             va_list ap;

@@ -19,8 +19,7 @@
 #include "data/data.h"
 
 
-static int read_all(const char *path, char **text, size_t *size, char *msg,
-                    size_t msglen)
+static int read_all(const char *path, char **text, size_t *size, nb_error *err)
 {
     FILE *f = fopen(path, "rb");
     size_t cap = 1 << 16, len = 0;
@@ -28,7 +27,7 @@ static int read_all(const char *path, char **text, size_t *size, char *msg,
 
     *text = NULL;
     if (f == NULL)
-        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", path,
                     strerror(errno));
     buf = malloc(cap);
     while (buf != NULL) {
@@ -46,14 +45,14 @@ static int read_all(const char *path, char **text, size_t *size, char *msg,
     }
     if (buf == NULL) {
         fclose(f);
-        return nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory reading the file",
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory reading the file",
                     path);
     }
     if (ferror(f)) {
         int e = errno;
         fclose(f);
         free(buf);
-        return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s", path, strerror(e));
+        return nb_error_set(err, NB_EIO, "%s: read error: %s", path, strerror(e));
     }
     fclose(f);
     buf[len] = '\0';
@@ -279,7 +278,7 @@ static size_t count_char(const char *s, char ch)
 }
 
 int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
-                char *msg, size_t msglen)
+                nb_error *err)
 {
     char *text = NULL, *line, **fields = NULL, **header = NULL;
     size_t size = 0, len, nf, lab = SIZE_MAX, rows_max = 0, nd, bad = 0;
@@ -289,14 +288,11 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     label_set ls = {0};
     nb_dataset ds = {0};
     int st = NB_OK;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL || path == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL, "nb_csv_read: NULL argument");
+        return nb_error_set(err, NB_EINVAL, "nb_csv_read: NULL argument");
     memset(out, 0, sizeof *out);
 
-    st = read_all(path, &text, &size, msg, msglen);
+    st = read_all(path, &text, &size, err);
     if (st != NB_OK)
         return st;
     {
@@ -305,7 +301,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             size_t at = 1;
             for (const char *q = text; q < nul; q++)
                 at += *q == '\n';
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s:%zu: NUL byte: not a text file", path, at);
             goto done;
         }
@@ -320,19 +316,19 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     while ((line = next_line(&c, &len)) != NULL && is_blank(line))
         ;
     if (line == NULL) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: empty file: no header row", path);
+        st = nb_error_set(err, NB_EFORMAT, "%s: empty file: no header row", path);
         goto done;
     }
     nf = count_char(line, ',') + 1;
     header = malloc(nf * sizeof *header);
     fields = malloc(nf * sizeof *fields);
     if (header == NULL || fields == NULL) {
-        st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     nf = split(line, header, nf, &bad, &why);
     if (nf == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
+        st = nb_error_set(err, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
                   c.line, bad, why);
         goto done;
     }
@@ -345,7 +341,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             if (strcmp(header[j], label_column) != 0)
                 continue;
             if (lab != SIZE_MAX) {
-                st = nbi_fail(msg, msglen, NB_EFORMAT,
+                st = nb_error_set(err, NB_EFORMAT,
                           "%s:%zu: columns %zu and %zu are both named '%s'",
                           path, c.line, lab + 1, j + 1, label_column);
                 goto done;
@@ -354,7 +350,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         }
         if (lab == SIZE_MAX) {
             char list[256];
-            st = nbi_fail(msg, msglen, NB_ENOTFOUND,
+            st = nb_error_set(err, NB_ENOTFOUND,
                       "%s:%zu: no column named '%s' (columns: %s)", path,
                       c.line, label_column,
                       column_list(header, nf, list, sizeof list));
@@ -363,7 +359,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     }
     nd = lab == SIZE_MAX ? nf : nf - 1;
     if (nd == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s:%zu: no feature column (only the label column '%s')",
                   path, c.line, header[lab]);
         goto done;
@@ -381,25 +377,25 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         q = nl ? nl + 1 : c.end;
     }
     if (rows_max == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: header but no data rows",
+        st = nb_error_set(err, NB_EFORMAT, "%s:%zu: header but no data rows",
                   path, c.line);
         goto done;
     }
     st = nb_dataset_init(&ds, rows_max, nd, 0);
     if (st == NB_ERANGE) {
-        st = nbi_fail(msg, msglen, st, "%s: %zu rows x %zu columns is more than "
+        st = nb_error_set(err, st, "%s: %zu rows x %zu columns is more than "
                   "%zu values", path, rows_max, nd, NB_DATA_MAX_ELEMENTS);
         goto done;
     }
     if (st != NB_OK) {
-        st = nbi_fail(msg, msglen, st, "%s: out of memory for %zu x %zu values",
+        st = nb_error_set(err, st, "%s: out of memory for %zu x %zu values",
                   path, rows_max, nd);
         goto done;
     }
     if (lab != SIZE_MAX) {
         cls = malloc(rows_max * sizeof *cls);
         if (cls == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
             goto done;
         }
     }
@@ -411,18 +407,18 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         if (is_blank(line))
             continue;
         if (row == rows_max) {   /* cannot happen: rows_max counted them */
-            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: more rows than counted",
+            st = nb_error_set(err, NB_EFORMAT, "%s:%zu: more rows than counted",
                       path, data.line);
             goto done;
         }
         n = split(line, fields, nf, &bad, &why);
         if (n == 0) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
+            st = nb_error_set(err, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
                       data.line, bad, why);
             goto done;
         }
         if (n != nf) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s:%zu: %zu fields, but the header has %zu columns",
                       path, data.line, n, nf);
             goto done;
@@ -430,7 +426,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         for (size_t j = 0; j < nf; j++) {
             const char *f = fields[j];
             if (f[0] == '\0') {
-                st = nbi_fail(msg, msglen, NB_EFORMAT,
+                st = nb_error_set(err, NB_EFORMAT,
                           "%s:%zu: column %zu '%s': empty field", path,
                           data.line, j + 1, header[j]);
                 goto done;
@@ -438,14 +434,14 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             if (j == lab) {
                 st = label_set_index(&ls, f, data.line, &cls[row]);
                 if (st == NB_ERANGE) {
-                    st = nbi_fail(msg, msglen, st,
+                    st = nb_error_set(err, st,
                               "%s:%zu: column %zu '%s': more than %d classes",
                               path, data.line, j + 1, header[j],
                               NB_DATA_MAX_CLASSES);
                     goto done;
                 }
                 if (st != NB_OK) {
-                    st = nbi_fail(msg, msglen, st, "%s: out of memory", path);
+                    st = nb_error_set(err, st, "%s: out of memory", path);
                     goto done;
                 }
                 continue;
@@ -453,13 +449,13 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             char *end;
             double v = strtod(f, &end);
             if (end == f || *end != '\0') {
-                st = nbi_fail(msg, msglen, NB_EFORMAT,
+                st = nb_error_set(err, NB_EFORMAT,
                           "%s:%zu: column %zu '%s': '%s' is not a number", path,
                           data.line, j + 1, header[j], f);
                 goto done;
             }
             if (!isfinite(v)) {
-                st = nbi_fail(msg, msglen, NB_EDOMAIN,
+                st = nb_error_set(err, NB_EDOMAIN,
                           "%s:%zu: column %zu '%s': '%s' is not a finite number",
                           path, data.line, j + 1, header[j], f);
                 goto done;
@@ -480,14 +476,14 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         }
         value = malloc(ls.count * sizeof *value);
         if (value == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
             goto done;
         }
         for (size_t i = 0; i < ls.count && numeric; i++) {
             double v = strtod(ls.name[i], NULL);
             if (!(v >= 0.0 && v < NB_DATA_MAX_CLASSES && v == floor(v))) {
                 free(value);
-                st = nbi_fail(msg, msglen, NB_ERANGE,
+                st = nb_error_set(err, NB_ERANGE,
                           "%s:%zu: column %zu '%s': label '%s' is not a class "
                           "index in 0..%d", path, ls.line[i], lab + 1,
                           header[lab], ls.name[i], NB_DATA_MAX_CLASSES - 1);
@@ -526,7 +522,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         }
     }
     if (st != NB_OK) {
-        st = nbi_fail(msg, msglen, st, "%s: out of memory", path);
+        st = nb_error_set(err, st, "%s: out of memory", path);
         goto done;
     }
     *out = ds;

@@ -53,7 +53,7 @@ static void reader_close(reader *r)
 #endif
 }
 
-static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
+static int reader_open(reader *r, const char *path, nb_error *err)
 {
     unsigned char magic[2];
     size_t got;
@@ -63,7 +63,7 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
     r->path = path;
     r->f = fopen(path, "rb");
     if (r->f == NULL)
-        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", path,
                     strerror(errno));
     got = fread(magic, 1, 2, r->f);
     if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
@@ -74,13 +74,13 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
         errno = 0;
         r->gz = gzopen(path, "rb");
         if (r->gz == NULL)
-            return nbi_fail(msg, msglen, errno ? NB_EIO : NB_ENOMEM,
+            return nb_error_set(err, errno ? NB_EIO : NB_ENOMEM,
                         "%s: cannot open: %s", path,
                         errno ? strerror(errno) : "out of memory");
         gzbuffer(r->gz, 1u << 17);
         return NB_OK;
 #else
-        return nbi_fail(msg, msglen, NB_EUNSUPPORTED,
+        return nb_error_set(err, NB_EUNSUPPORTED,
                     "%s: gzip-compressed, but this build of nabla has no "
                     "zlib; decompress it (gunzip -k) or rebuild with zlib",
                     path);
@@ -88,7 +88,7 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
     }
     if (fseek(r->f, 0, SEEK_SET) != 0) {
         reader_close(r);
-        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot seek: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot seek: %s", path,
                     strerror(errno));
     }
     if (fstat(fileno(r->f), &sb) == 0 && S_ISREG(sb.st_mode)
@@ -102,14 +102,14 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
 /* Reads up to len bytes; *got < len only at the end of the data.  Errors:
  * NB_EIO for the system, NB_EFORMAT for a corrupt or cut gzip stream. */
 static int reader_read(reader *r, void *buf, size_t len, size_t *got,
-                       char *msg, size_t msglen)
+                       nb_error *err)
 {
     *got = 0;
     if (!r->gzip) {
         *got = fread(buf, 1, len, r->f);
         r->pos += *got;
         if (*got < len && ferror(r->f))
-            return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s", r->path,
+            return nb_error_set(err, NB_EIO, "%s: read error: %s", r->path,
                         strerror(errno));
         return NB_OK;
     }
@@ -131,13 +131,13 @@ static int reader_read(reader *r, void *buf, size_t len, size_t *got,
             if (strncmp(zmsg, r->path, plen) == 0 && zmsg[plen] == ':')
                 zmsg += plen + (zmsg[plen + 1] == ' ' ? 2 : 1);
             if (errnum == Z_ERRNO)
-                return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s",
+                return nb_error_set(err, NB_EIO, "%s: read error: %s",
                             r->path, strerror(errno));
             if (errnum == Z_MEM_ERROR)
-                return nbi_fail(msg, msglen, NB_ENOMEM, "%s: zlib: out of memory",
+                return nb_error_set(err, NB_ENOMEM, "%s: zlib: out of memory",
                             r->path);
             if (errnum != Z_OK)
-                return nbi_fail(msg, msglen, NB_EFORMAT,
+                return nb_error_set(err, NB_EFORMAT,
                             "%s: corrupt gzip data after %zu decompressed "
                             "bytes: %s", r->path, r->pos, zmsg);
             break;  /* clean end of stream */
@@ -237,7 +237,7 @@ static int convert(unsigned type, const unsigned char *p, size_t n,
 /* Reads exactly need bytes of payload into a fresh buffer (*raw), growing it
  * only as data arrives; *got is what was there when the data ended short. */
 static int read_payload(reader *r, size_t need, unsigned char **raw,
-                        size_t *got, char *msg, size_t msglen)
+                        size_t *got, nb_error *err)
 {
     size_t cap = r->sized ? need : (need < ((size_t)1 << 20) ? need : (size_t)1 << 20);
     unsigned char *buf = malloc(cap > 0 ? cap : 1);
@@ -246,11 +246,11 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
     *raw = NULL;
     *got = 0;
     if (buf == NULL)
-        return nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes",
                     r->path, need);
     for (;;) {
         size_t n;
-        st = reader_read(r, buf + *got, cap - *got, &n, msg, msglen);
+        st = reader_read(r, buf + *got, cap - *got, &n, err);
         if (st != NB_OK)
             break;
         *got += n;
@@ -259,7 +259,7 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
         size_t ncap = cap > need / 2 ? need : 2 * cap;
         unsigned char *nbuf = realloc(buf, ncap);
         if (nbuf == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes",
                       r->path, need);
             break;
         }
@@ -274,7 +274,7 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
     return NB_OK;
 }
 
-int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
+int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
 {
     reader r;
     unsigned char head[4], dimbytes[4 * NB_IDX_MAX_DIMS];
@@ -284,29 +284,26 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     char shape[NB_IDX_MAX_DIMS * 21];
     nb_idx idx;
     int st;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL || path == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL, "nb_idx_read: NULL argument");
+        return nb_error_set(err, NB_EINVAL, "nb_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
     memset(&idx, 0, sizeof idx);
 
-    st = reader_open(&r, path, msg, msglen);
+    st = reader_open(&r, path, err);
     if (st != NB_OK)
         return st;
 
-    st = reader_read(&r, head, 4, &got, msg, msglen);
+    st = reader_read(&r, head, 4, &got, err);
     if (st != NB_OK)
         goto done;
     if (got < 4) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: %zu bytes: too short for an IDX header (4 bytes of "
                   "magic, then the dimensions)", path, got);
         goto done;
     }
     if (head[0] != 0 || head[1] != 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: not an IDX file: magic %02x %02x %02x %02x, expected "
                   "00 00 <type> <ndims>", path, head[0], head[1], head[2],
                   head[3]);
@@ -314,29 +311,29 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     }
     tname = type_name(head[2], &width);
     if (tname == NULL) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: unknown IDX data type 0x%02x (known: 08 ubyte, 09 sbyte, "
                   "0b int16, 0c int32, 0d float32, 0e float64)", path, head[2]);
         goto done;
     }
-    idx.type = head[2];
+    idx.type = (nb_idx_type)head[2];
     idx.ndims = head[3];
     if (idx.ndims == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: IDX header with 0 dimensions",
+        st = nb_error_set(err, NB_EFORMAT, "%s: IDX header with 0 dimensions",
                   path);
         goto done;
     }
     if (idx.ndims > NB_IDX_MAX_DIMS) {
-        st = nbi_fail(msg, msglen, NB_EUNSUPPORTED,
+        st = nb_error_set(err, NB_EUNSUPPORTED,
                   "%s: %zu dimensions; nabla reads at most %d", path,
                   idx.ndims, NB_IDX_MAX_DIMS);
         goto done;
     }
-    st = reader_read(&r, dimbytes, 4 * idx.ndims, &got, msg, msglen);
+    st = reader_read(&r, dimbytes, 4 * idx.ndims, &got, err);
     if (st != NB_OK)
         goto done;
     if (got < 4 * idx.ndims) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: truncated header: %zu dimensions need %zu bytes of "
                   "sizes, found %zu", path, idx.ndims, 4 * idx.ndims, got);
         goto done;
@@ -345,14 +342,14 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     for (size_t i = 0; i < idx.ndims; i++) {
         idx.dims[i] = be32(dimbytes + 4 * i);
         if (idx.dims[i] == 0) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: dimension %zu is 0", path,
+            st = nb_error_set(err, NB_EFORMAT, "%s: dimension %zu is 0", path,
                       i + 1);
             goto done;
         }
     }
     for (size_t i = 0; i < idx.ndims; i++) {
         if (idx.dims[i] > NB_DATA_MAX_ELEMENTS / idx.size) {
-            st = nbi_fail(msg, msglen, NB_ERANGE,
+            st = nb_error_set(err, NB_ERANGE,
                       "%s: %s %s is more than %zu values", path,
                       dims_str(idx.dims, idx.ndims, shape, sizeof shape),
                       tname, NB_DATA_MAX_ELEMENTS);
@@ -363,29 +360,29 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     dims_str(idx.dims, idx.ndims, shape, sizeof shape);
     need = idx.size * width;   /* <= 2^34: no overflow with 64-bit size_t */
     if (need / width != idx.size) {
-        st = nbi_fail(msg, msglen, NB_ERANGE, "%s: %s %s is too large for this "
+        st = nb_error_set(err, NB_ERANGE, "%s: %s %s is too large for this "
                   "platform", path, shape, tname);
         goto done;
     }
     header_len = 4 + 4 * idx.ndims;
     if (r.sized && r.size != header_len + need) {
         if (r.size < header_len + need)
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s: truncated: %s %s needs %zu bytes of data, found %zu",
                       path, shape, tname, need, r.size - header_len);
         else
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s: %zu unexpected bytes after the %zu bytes of data "
                       "of %s %s", path, r.size - header_len - need, need, shape,
                       tname);
         goto done;
     }
 
-    st = read_payload(&r, need, &raw, &got, msg, msglen);
+    st = read_payload(&r, need, &raw, &got, err);
     if (st != NB_OK)
         goto done;
     if (got < need) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: truncated: %s %s needs %zu bytes of data, found %zu%s",
                   path, shape, tname, need, got,
                   r.gzip ? " (after decompression)" : "");
@@ -393,11 +390,11 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     }
     {
         unsigned char extra;
-        st = reader_read(&r, &extra, 1, &got, msg, msglen);
+        st = reader_read(&r, &extra, 1, &got, err);
         if (st != NB_OK)
             goto done;
         if (got > 0) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s: unexpected bytes after the %zu bytes of data of "
                       "%s %s", path, need, shape, tname);
             goto done;
@@ -406,7 +403,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
 
     idx.data = malloc(idx.size * sizeof *idx.data);
     if (idx.data == NULL) {
-        st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu values",
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu values",
                   path, idx.size);
         goto done;
     }
@@ -415,7 +412,7 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
         size_t bad = 0;
         st = convert(idx.type, raw, idx.size, idx.data, &bad);
         if (st != NB_OK) {
-            st = nbi_fail(msg, msglen, NB_EDOMAIN,
+            st = nb_error_set(err, NB_EDOMAIN,
                       "%s: value %zu (0-based, row-major) is %g", path, bad,
                       idx.data[bad]);
             goto done;
@@ -442,36 +439,33 @@ void nb_idx_free(nb_idx *idx)
 /* ---- image/label pairs -------------------------------------------------- */
 
 int nb_dataset_load_idx(const char *images_path, const char *labels_path,
-                        nb_dataset *out, char *msg, size_t msglen)
+                        nb_dataset *out, nb_error *err)
 {
     nb_idx img, lab;
     nb_dataset ds = {0};
     size_t max = 0;
     int st;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL || images_path == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL, "nb_dataset_load_idx: NULL argument");
+        return nb_error_set(err, NB_EINVAL, "nb_dataset_load_idx: NULL argument");
     memset(out, 0, sizeof *out);
     memset(&lab, 0, sizeof lab);
 
-    st = nb_idx_read(images_path, &img, msg, msglen);
+    st = nb_idx_read(images_path, &img, err);
     if (st != NB_OK)
         return st;
     if (labels_path != NULL) {
-        st = nb_idx_read(labels_path, &lab, msg, msglen);
+        st = nb_idx_read(labels_path, &lab, err);
         if (st != NB_OK)
             goto done;
         if (lab.ndims != 1) {
             char shape[NB_IDX_MAX_DIMS * 21];
-            st = nbi_fail(msg, msglen, NB_ESHAPE,
+            st = nb_error_set(err, NB_ESHAPE,
                       "%s: labels must be 1-d, got %s", labels_path,
                       dims_str(lab.dims, lab.ndims, shape, sizeof shape));
             goto done;
         }
         if (lab.dims[0] != img.dims[0]) {
-            st = nbi_fail(msg, msglen, NB_ESHAPE,
+            st = nb_error_set(err, NB_ESHAPE,
                       "%s has %zu images but %s has %zu labels", images_path,
                       img.dims[0], labels_path, lab.dims[0]);
             goto done;
@@ -479,7 +473,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
         for (size_t i = 0; i < lab.size; i++) {
             double v = lab.data[i];
             if (!(v >= 0.0 && v <= 255.0 && v == floor(v))) {
-                st = nbi_fail(msg, msglen, NB_ERANGE,
+                st = nb_error_set(err, NB_ERANGE,
                           "%s: label %g at index %zu is not a class in 0..255",
                           labels_path, v, i);
                 goto done;
@@ -494,7 +488,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
     if (labels_path != NULL) {
         ds.label = malloc(ds.n * sizeof *ds.label);
         if (ds.label == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", labels_path);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", labels_path);
             goto done;
         }
         for (size_t i = 0; i < ds.n; i++)
@@ -556,24 +550,21 @@ int nb_fashion_mnist_dir(char *buf, size_t len)
 }
 
 int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
-                                  char *msg, size_t msglen)
+                                  nb_error *err)
 {
     char dirbuf[4096], images[4200], labels[4200];
     const char *set = train ? "train" : "t10k";
     char name[64];
     nb_dataset ds;
     int st;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL,
+        return nb_error_set(err, NB_EINVAL,
                     "nb_dataset_load_fashion_mnist: NULL argument");
     memset(out, 0, sizeof *out);
     if (dir == NULL) {
         st = nb_fashion_mnist_dir(dirbuf, sizeof dirbuf);
         if (st == NB_ERANGE)
-            return nbi_fail(msg, msglen, st, "fashion-mnist: directory name too long");
+            return nb_error_set(err, st, "fashion-mnist: directory name too long");
         dir = dirbuf;
     }
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", set);
@@ -583,18 +574,18 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
         st = find_file(dir, name, labels, sizeof labels);
     }
     if (st == NB_ERANGE)
-        return nbi_fail(msg, msglen, st, "fashion-mnist: directory name too long");
+        return nb_error_set(err, st, "fashion-mnist: directory name too long");
     if (st != NB_OK)
-        return nbi_fail(msg, msglen, st,
+        return nb_error_set(err, st,
                     "fashion-mnist: no %s/%s(.gz); install the "
                     "dataset-fashion-mnist package or set "
                     "NABLA_FASHION_MNIST_DIR", dir, name);
 
-    st = nb_dataset_load_idx(images, labels, &ds, msg, msglen);
+    st = nb_dataset_load_idx(images, labels, &ds, err);
     if (st != NB_OK)
         return st;
     if (ds.d != 28 * 28 || ds.n_classes > 10) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: %zu values per image and %zu classes; Fashion-MNIST "
                   "has 784 (28x28) and 10", images, ds.d, ds.n_classes);
         nb_dataset_free(&ds);
@@ -616,5 +607,5 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
 
 nomem:
     nb_dataset_free(&ds);
-    return nbi_fail(msg, msglen, NB_ENOMEM, "fashion-mnist: out of memory");
+    return nb_error_set(err, NB_ENOMEM, "fashion-mnist: out of memory");
 }

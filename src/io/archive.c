@@ -61,11 +61,6 @@ struct nb_archive {
 };
 
 
-static void clear_msg(char *msg, size_t len)
-{
-    if (msg != NULL && len > 0) msg[0] = '\0';
-}
-
 /* ---- memory --------------------------------------------------------------- */
 
 static void *default_alloc(void *ud, size_t size) { (void)ud; return malloc(size); }
@@ -382,11 +377,10 @@ static int dir_of(const char *path, char *buf, size_t len)
     return 1;
 }
 
-int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t len)
+int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
 {
-    clear_msg(msg, len);
     if (ar == NULL || path == NULL || path[0] == '\0')
-        return nbi_fail(msg, len, NB_EINVAL, "archive write: NULL archive or empty path");
+        return nb_error_set(err, NB_EINVAL, "archive write: NULL archive or empty path");
 
     size_t plen = strlen(path);
     size_t tlen = plen + 64;
@@ -395,31 +389,31 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
     if (tmp == NULL || dir == NULL) {
         afree(ar, tmp);
         afree(ar, dir);
-        return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
     }
 
     /* A fresh temporary next to path: O_EXCL, so two writers (or a leftover
      * of a crashed run with the same pid) never share one. */
-    int fd = -1, err = 0;
+    int fd = -1, e = 0;
     for (unsigned attempt = 0; attempt < 1000 && fd < 0; attempt++) {
         snprintf(tmp, tlen, "%s.tmp.%ld.%u", path, (long)getpid(), attempt);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        err = errno;
-        int st = nbi_fail(msg, len, NB_EIO, "%s: cannot create a temporary file %s: %s",
-                      path, tmp, strerror(err));
+        e = errno;
+        int st = nb_error_set(err, NB_EIO, "%s: cannot create a temporary file %s: %s",
+                      path, tmp, strerror(e));
         afree(ar, tmp);
         afree(ar, dir);
         return st;
     }
     FILE *f = fdopen(fd, "wb");
     if (f == NULL) {
-        err = errno;
+        e = errno;
         close(fd);
         unlink(tmp);
-        int st = nbi_fail(msg, len, NB_EIO, "%s: fdopen: %s", tmp, strerror(err));
+        int st = nb_error_set(err, NB_EIO, "%s: fdopen: %s", tmp, strerror(e));
         afree(ar, tmp);
         afree(ar, dir);
         return st;
@@ -435,7 +429,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
     if (!w.err && rename(tmp, path) != 0) { w.err = errno; what = "rename"; }
     if (w.err) {
         unlink(tmp);
-        int st = nbi_fail(msg, len, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
+        int st = nb_error_set(err, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
                       path, what, tmp, strerror(w.err ? w.err : EIO));
         afree(ar, tmp);
         afree(ar, dir);
@@ -448,14 +442,14 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
     if (dir_of(path, dir, plen + 2)) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0) {
-            err = errno;
-            st = nbi_fail(msg, len, NB_EIO, "%s: written, but its directory %s cannot be opened "
-                      "to fsync it: %s", path, dir, strerror(err));
+            e = errno;
+            st = nb_error_set(err, NB_EIO, "%s: written, but its directory %s cannot be opened "
+                      "to fsync it: %s", path, dir, strerror(e));
         } else {
             if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP) {
-                err = errno;
-                st = nbi_fail(msg, len, NB_EIO, "%s: written, but fsync of directory %s failed: %s",
-                          path, dir, strerror(err));
+                e = errno;
+                st = nb_error_set(err, NB_EIO, "%s: written, but fsync of directory %s failed: %s",
+                          path, dir, strerror(e));
             }
             close(dfd);
         }
@@ -482,42 +476,42 @@ static int take_u64(cursor *c, uint64_t *v)
 
 /* Reads the whole file into a buffer allocated through al. */
 static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
-                 size_t *size, char *msg, size_t len)
+                 size_t *size, nb_error *err)
 {
     *buf = NULL;
     *size = 0;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return nbi_fail(msg, len, NB_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) {
         int e = errno;
         fclose(f);
-        return nbi_fail(msg, len, NB_EIO, "%s: fstat: %s", path, strerror(e));
+        return nb_error_set(err, NB_EIO, "%s: fstat: %s", path, strerror(e));
     }
     if (!S_ISREG(sb.st_mode)) {
         fclose(f);
-        return nbi_fail(msg, len, NB_EIO, "%s: not a regular file", path);
+        return nb_error_set(err, NB_EIO, "%s: not a regular file", path);
     }
     if ((uintmax_t)sb.st_size > (uintmax_t)(SIZE_MAX - 1)) {
         fclose(f);
-        return nbi_fail(msg, len, NB_ERANGE, "%s: %jd bytes do not fit in memory", path,
+        return nb_error_set(err, NB_ERANGE, "%s: %jd bytes do not fit in memory", path,
                     (intmax_t)sb.st_size);
     }
     size_t n = (size_t)sb.st_size;
     unsigned char *b = al->alloc(al->ud, n ? n : 1);
     if (b == NULL) {
         fclose(f);
-        return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes", path, n);
     }
     size_t got = n ? fread(b, 1, n, f) : 0;
-    int err = ferror(f) ? errno : 0;
+    int e = ferror(f) ? errno : 0;
     int more = (got == n && getc(f) != EOF);
     fclose(f);
-    if (got != n || more || err) {
+    if (got != n || more || e) {
         al->free(al->ud, b);
-        return nbi_fail(msg, len, NB_EIO, "%s: read failed%s%s", path, err ? ": " : " (file changed "
-                    "while being read)", err ? strerror(err) : "");
+        return nb_error_set(err, NB_EIO, "%s: read failed%s%s", path, e ? ": " : " (file changed "
+                    "while being read)", e ? strerror(e) : "");
     }
     *buf = b;
     *size = n;
@@ -526,18 +520,18 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
 
 /* Checks a name of n bytes at c (not yet consumed). */
 static int check_name(const cursor *c, uint64_t n, const char *what, size_t index,
-                      const char *path, char *msg, size_t len)
+                      const char *path, nb_error *err)
 {
     if (n == 0)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu has an empty name", path, what, index);
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu has an empty name", path, what, index);
     if (n > NB_ARCHIVE_NAME_MAX)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes (at most %u allowed)",
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu: name of %ju bytes (at most %u allowed)",
                     path, what, index, (uintmax_t)n, (unsigned)NB_ARCHIVE_NAME_MAX);
     if (n > c->left)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes, only %zu bytes left",
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu: name of %ju bytes, only %zu bytes left",
                     path, what, index, (uintmax_t)n, c->left);
     if (memchr(c->p, 0, (size_t)n) != NULL)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name holds a NUL byte", path, what, index);
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu: name holds a NUL byte", path, what, index);
     return NB_OK;
 }
 
@@ -548,66 +542,66 @@ static int cmp_str_ptr(const void *a, const void *b)
 
 /* Fails when two of the n names repeat (sorted copy of the pointers). */
 static int check_unique(nb_archive *ar, const char **names, size_t n, const char *what,
-                        const char *path, char *msg, size_t len)
+                        const char *path, nb_error *err)
 {
     if (n < 2) return NB_OK;
     qsort(names, n, sizeof *names, cmp_str_ptr);
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i - 1], names[i]) == 0)
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, names[i]);
+            return nb_error_set(err, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, names[i]);
     (void)ar;
     return NB_OK;
 }
 
 /* Parses the verified body (after version, before the CRC) into ar. */
-static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, size_t len)
+static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err)
 {
     uint64_t ns, nt;
     if (!take_u64(c, &ns) || !take_u64(c, &nt))
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: truncated header", path);
+        return nb_error_set(err, NB_EFORMAT, "%s: truncated header", path);
     if (ns > c->left / MIN_STRING_RECORD)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: header claims %ju metadata entries, the file "
+        return nb_error_set(err, NB_EFORMAT, "%s: header claims %ju metadata entries, the file "
                     "holds at most %zu", path, (uintmax_t)ns, c->left / MIN_STRING_RECORD);
     if (nt > (c->left - ns * MIN_STRING_RECORD) / MIN_TENSOR_RECORD)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: header claims %ju tensors, the file holds at "
+        return nb_error_set(err, NB_EFORMAT, "%s: header claims %ju tensors, the file holds at "
                     "most %zu", path, (uintmax_t)nt,
                     (size_t)((c->left - ns * MIN_STRING_RECORD) / MIN_TENSOR_RECORD));
 
     /* Both counts are now bounded by the file size. */
     if (ns) {
         ar->s = amalloc(ar, (size_t)ns * sizeof *ar->s);
-        if (ar->s == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (ar->s == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_s = (size_t)ns;
     }
     if (nt) {
         ar->t = amalloc(ar, (size_t)nt * sizeof *ar->t);
-        if (ar->t == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (ar->t == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_t = (size_t)nt;
     }
 
     for (size_t i = 0; i < (size_t)ns; i++) {
         uint64_t kl, vl;
         if (!take_u64(c, &kl))
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
-        int st = check_name(c, kl, "metadata entry", i, path, msg, len);
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
+        int st = check_name(c, kl, "metadata entry", i, path, err);
         if (st != NB_OK) return st;
         const unsigned char *kp = c->p;
         c->p += kl;
         c->left -= (size_t)kl;
         if (!take_u64(c, &vl))
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
         if (vl > NB_ARCHIVE_VALUE_MAX || vl > c->left)
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value of %ju bytes (%zu "
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: value of %ju bytes (%zu "
                         "left, at most %u allowed)", path, i, (uintmax_t)vl, c->left,
                         (unsigned)NB_ARCHIVE_VALUE_MAX);
         if (memchr(c->p, 0, (size_t)vl) != NULL)
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value holds a NUL byte",
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: value holds a NUL byte",
                         path, i);
         char *k = astrndup(ar, (const char *)kp, (size_t)kl);
         char *v = k ? astrndup(ar, (const char *)c->p, (size_t)vl) : NULL;
         if (v == NULL) {
             afree(ar, k);
-            return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+            return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         }
         c->p += vl;
         c->left -= (size_t)vl;
@@ -617,15 +611,15 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
     for (size_t i = 0; i < (size_t)nt; i++) {
         uint64_t nl, rows, cols;
         if (!take_u64(c, &nl))
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: tensor %zu: truncated", path, i);
-        int st = check_name(c, nl, "tensor", i, path, msg, len);
+            return nb_error_set(err, NB_EFORMAT, "%s: tensor %zu: truncated", path, i);
+        int st = check_name(c, nl, "tensor", i, path, err);
         if (st != NB_OK) return st;
         char *name = astrndup(ar, (const char *)c->p, (size_t)nl);
-        if (name == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (name == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         c->p += nl;
         c->left -= (size_t)nl;
         if (!take_u64(c, &rows) || !take_u64(c, &cols)) {
-            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, name);
+            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, name);
             afree(ar, name);
             return st;
         }
@@ -633,13 +627,13 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
          * allocation larger than the file. */
         size_t cap = c->left / 8;
         if (rows > SIZE_MAX || cols > SIZE_MAX || (cols != 0 && rows > cap / cols)) {
-            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
+            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
                       "bytes left", path, name, (uintmax_t)rows, (uintmax_t)cols, c->left);
             afree(ar, name);
             return st;
         }
         if (rows != 0 && cols > SIZE_MAX / sizeof(double) / rows) {
-            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
+            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
                       name, (uintmax_t)rows, (uintmax_t)cols);
             afree(ar, name);
             return st;
@@ -648,12 +642,12 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
         double *data = amalloc(ar, n * sizeof(double));
         if (data == NULL) {
             afree(ar, name);
-            return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+            return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         }
         for (size_t j = 0; j < n; j++) {
             data[j] = bits_double(get_u64(c->p + 8 * j));
             if (!isfinite(data[j])) {
-                st = nbi_fail(msg, len, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
+                st = nb_error_set(err, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
                           "(%zu, %zu)", path, name, (uintmax_t)rows, (uintmax_t)cols, data[j],
                           j / (size_t)cols, j % (size_t)cols);
                 afree(ar, name);
@@ -666,19 +660,19 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
         ar->t[ar->nt++] = (tensor){ name, (size_t)rows, (size_t)cols, data };
     }
     if (c->left != 0)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %zu unexpected bytes after the last tensor",
+        return nb_error_set(err, NB_EFORMAT, "%s: %zu unexpected bytes after the last tensor",
                     path, c->left);
 
     /* Names must be unique (get and put rely on it). */
     size_t most = ar->ns > ar->nt ? ar->ns : ar->nt;
     if (most >= 2) {
         const char **names = amalloc(ar, most * sizeof *names);
-        if (names == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        if (names == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         for (size_t i = 0; i < ar->ns; i++) names[i] = ar->s[i].key;
-        int st = check_unique(ar, names, ar->ns, "metadata key", path, msg, len);
+        int st = check_unique(ar, names, ar->ns, "metadata key", path, err);
         if (st == NB_OK) {
             for (size_t i = 0; i < ar->nt; i++) names[i] = ar->t[i].name;
-            st = check_unique(ar, names, ar->nt, "tensor", path, msg, len);
+            st = check_unique(ar, names, ar->nt, "tensor", path, err);
         }
         afree(ar, names);
         if (st != NB_OK) return st;
@@ -687,38 +681,37 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
 }
 
 int nb_archive_read_with(const char *path, const nb_allocator *allocator,
-                         nb_archive **out, char *msg, size_t len)
+                         nb_archive **out, nb_error *err)
 {
-    clear_msg(msg, len);
     if (out != NULL) *out = NULL;
     if (path == NULL || out == NULL)
-        return nbi_fail(msg, len, NB_EINVAL, "archive read: NULL path or output");
+        return nb_error_set(err, NB_EINVAL, "archive read: NULL path or output");
     nb_allocator al = pick_allocator(allocator);
 
     unsigned char *buf;
     size_t size;
-    int st = slurp(path, &al, &buf, &size, msg, len);
+    int st = slurp(path, &al, &buf, &size, err);
     if (st != NB_OK) return st;
 
     if (size < MAGIC_LEN || memcmp(buf, NB_ARCHIVE_MAGIC, MAGIC_LEN) != 0) {
-        st = nbi_fail(msg, len, NB_EFORMAT, "%s: not a nabla archive (%s)", path,
+        st = nb_error_set(err, NB_EFORMAT, "%s: not a nabla archive (%s)", path,
                   size < MAGIC_LEN ? "shorter than the magic" : "magic is not \"NABLAARC\"");
         goto done;
     }
     if (size < MAGIC_LEN + 8) {
-        st = nbi_fail(msg, len, NB_EFORMAT, "%s: truncated before the format version", path);
+        st = nb_error_set(err, NB_EFORMAT, "%s: truncated before the format version", path);
         goto done;
     }
     /* The version comes before the checksum: another version may lay out
      * (and checksum) its bytes differently. */
     uint64_t version = get_u64(buf + MAGIC_LEN);
     if (version != NB_ARCHIVE_VERSION) {
-        st = nbi_fail(msg, len, NB_EVERSION, "%s: archive format version %ju; this nabla reads "
+        st = nb_error_set(err, NB_EVERSION, "%s: archive format version %ju; this nabla reads "
                   "version %d", path, (uintmax_t)version, NB_ARCHIVE_VERSION);
         goto done;
     }
     if (size < HEADER_LEN + CRC_LEN) {
-        st = nbi_fail(msg, len, NB_EFORMAT, "%s: truncated: %zu bytes, a valid archive has at "
+        st = nb_error_set(err, NB_EFORMAT, "%s: truncated: %zu bytes, a valid archive has at "
                   "least %u", path, size, HEADER_LEN + CRC_LEN);
         goto done;
     }
@@ -728,18 +721,18 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     uint32_t want = 0;
     for (unsigned i = 0; i < CRC_LEN; i++) want |= (uint32_t)buf[size - CRC_LEN + i] << (8 * i);
     if (crc32_final(&crc) != want) {
-        st = nbi_fail(msg, len, NB_ECHECKSUM, "%s: CRC-32 is %08lx, the file says %08lx (corrupted "
+        st = nb_error_set(err, NB_ECHECKSUM, "%s: CRC-32 is %08lx, the file says %08lx (corrupted "
                   "or truncated)", path, (unsigned long)crc32_final(&crc), (unsigned long)want);
         goto done;
     }
 
     nb_archive *ar = nb_archive_alloc_with(&al);
     if (ar == NULL) {
-        st = nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     cursor c = { buf + MAGIC_LEN + 8, size - MAGIC_LEN - 8 - CRC_LEN };
-    st = parse_body(ar, &c, path, msg, len);
+    st = parse_body(ar, &c, path, err);
     if (st != NB_OK) nb_archive_free(ar);
     else *out = ar;
 done:
@@ -747,7 +740,7 @@ done:
     return st;
 }
 
-int nb_archive_read(const char *path, nb_archive **out, char *msg, size_t len)
+int nb_archive_read(const char *path, nb_archive **out, nb_error *err)
 {
-    return nb_archive_read_with(path, NULL, out, msg, len);
+    return nb_archive_read_with(path, NULL, out, err);
 }

@@ -1062,10 +1062,20 @@ static int check_schema(const nb_allocator *al, const nb_config_key *schema,
     return NB_OK;
 }
 
-int nb_config_schema_check(const nb_config_key *schema, size_t n, char *msg,
-                           size_t len)
+/* Every public call below fills an nb_error from the message its worker
+ * wrote into a local buffer, and only when it failed: a call that succeeds
+ * leaves err untouched. */
+static int report(nb_error *err, int st, const char *msg)
 {
-    return check_schema(&sys_allocator, schema, n, msg, len);
+    if (st != NB_OK)
+        nb_error_set(err, st, "%s", msg[0] ? msg : nb_strerror(st));
+    return st;
+}
+
+int nb_config_schema_check(const nb_config_key *schema, size_t n, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, check_schema(&sys_allocator, schema, n, msg, sizeof msg), msg);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -1343,8 +1353,8 @@ static int parser_end(parser *ps, int st)
     return st;
 }
 
-int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
-                           char *msg, size_t len)
+static int parse_string_msg(nb_config *cfg, const char *text, const char *name,
+                            char *msg, size_t len)
 {
     parser *ps;
     size_t lineno = 0;
@@ -1379,7 +1389,14 @@ int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
     return parser_end(ps, st);
 }
 
-int nb_config_load(nb_config *cfg, const char *path, char *msg, size_t len)
+int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
+                           nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, parse_string_msg(cfg, text, name, msg, sizeof msg), msg);
+}
+
+static int load_msg(nb_config *cfg, const char *path, char *msg, size_t len)
 {
     parser *ps;
     FILE *f;
@@ -1434,10 +1451,16 @@ int nb_config_load(nb_config *cfg, const char *path, char *msg, size_t len)
     return parser_end(ps, st);
 }
 
+int nb_config_load(nb_config *cfg, const char *path, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, load_msg(cfg, path, msg, sizeof msg), msg);
+}
+
 /* ---- overrides --------------------------------------------------------- */
 
-int nb_config_set(nb_config *cfg, const char *assignment, char *msg,
-                  size_t len)
+static int set_msg(nb_config *cfg, const char *assignment, char *msg,
+                   size_t len)
 {
     char why[WHY_LEN], sb[SHOW_LEN + 4];
     const char *eq;
@@ -1521,7 +1544,13 @@ out:
     return st;
 }
 
-int nb_config_validate(const nb_config *cfg, char *msg, size_t len)
+int nb_config_set(nb_config *cfg, const char *assignment, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, set_msg(cfg, assignment, msg, sizeof msg), msg);
+}
+
+static int validate_msg(const nb_config *cfg, char *msg, size_t len)
 {
     size_t i, first = (size_t)-1, missing = 0;
     if (cfg == NULL) {
@@ -1548,6 +1577,12 @@ int nb_config_validate(const nb_config *cfg, char *msg, size_t len)
     catmsg(msg, len, "; set it in the config file or with --set %s=VALUE",
            cfg->schema[first].name);
     return NB_ECONFIG;
+}
+
+int nb_config_validate(const nb_config *cfg, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, validate_msg(cfg, msg, sizeof msg), msg);
 }
 
 /* ---- getters ----------------------------------------------------------- */
@@ -1944,8 +1979,8 @@ int nb_config_write(const nb_config *cfg, FILE *out)
     return NB_OK;
 }
 
-int nb_config_save(const nb_config *cfg, const char *path, char *msg,
-                   size_t len)
+static int save_msg(const nb_config *cfg, const char *path, char *msg,
+                    size_t len)
 {
     char *tmp;
     size_t pl;
@@ -1991,4 +2026,10 @@ int nb_config_save(const nb_config *cfg, const char *path, char *msg,
         clearmsg(msg, len);
     xfree(&cfg->al, tmp);
     return st;
+}
+
+int nb_config_save(const nb_config *cfg, const char *path, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, save_msg(cfg, path, msg, sizeof msg), msg);
 }
