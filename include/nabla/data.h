@@ -181,7 +181,8 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
 /* Reads a CSV table: a header row of column names, then one row per data
  * point, comma-separated.  label_column names the column holding the class
  * (NULL: the last column; "": none, every column is a feature).  All other
- * columns must hold finite numbers (strtod syntax, C locale).
+ * columns must hold finite numbers (strtod syntax, with '.' as the decimal
+ * point whatever the locale of the calling program).
  *
  * Labels: when every label field is a number, each must be an integer in
  * 0..NB_DATA_MAX_CLASSES-1 and n_classes = max + 1; otherwise the labels

@@ -191,7 +191,7 @@ static int get_doubles(run *r, const char *key, double **out, size_t *n)
     for (size_t i = 0; i < *n; i++) {
         char *end;
         errno = 0;
-        v[i] = strtod(w[i], &end);
+        v[i] = nb_strtod(w[i], &end);
         if (errno || *end || end == w[i] || !isfinite(v[i])) {
             char origin[128];
             nb_config_origin(r->cfg, key, origin, sizeof origin);
@@ -593,11 +593,11 @@ static void costs_header(run *r, FILE *f)
 
 static void costs_row(run *r, double cost, double acc, double mae, const double *vt)
 {
-    fprintf(r->costs, "%zu,%zu,%.17g", r->step, r->epoch, cost);
-    if (r->want_accuracy) fprintf(r->costs, ",%.17g", acc);
-    if (r->want_mae) fprintf(r->costs, ",%.17g", mae);
-    if (r->val.n) fprintf(r->costs, ",%.17g,%.17g", vt[0], vt[1]);
-    if (r->test.n) fprintf(r->costs, ",%.17g,%.17g", vt[2], vt[3]);
+    nb_fprintf(r->costs, "%zu,%zu,%.17g", r->step, r->epoch, cost);
+    if (r->want_accuracy) nb_fprintf(r->costs, ",%.17g", acc);
+    if (r->want_mae) nb_fprintf(r->costs, ",%.17g", mae);
+    if (r->val.n) nb_fprintf(r->costs, ",%.17g,%.17g", vt[0], vt[1]);
+    if (r->test.n) nb_fprintf(r->costs, ",%.17g,%.17g", vt[2], vt[3]);
     fputc('\n', r->costs);
     fflush(r->costs);
     r->last_cost = cost;
@@ -621,12 +621,12 @@ static void progress(run *r, int force)
     double left = rate > 0 ? (double)(r->steps_total - r->step) / rate : 0;
     if (r->bar) {
         int width = 24, fill = r->steps_total ? (int)(width * r->step / r->steps_total) : width;
-        fprintf(log, "\r[%.*s%.*s] epoch %zu/%zu step %zu/%zu cost %.6g %.0f steps/s ETA %02d:%02d ",
+        nb_fprintf(log, "\r[%.*s%.*s] epoch %zu/%zu step %zu/%zu cost %.6g %.0f steps/s ETA %02d:%02d ",
                 fill, "########################", width - fill, "........................", r->epoch,
                 r->epochs, r->step, r->steps_total, r->last_cost, rate, (int)(left / 60),
                 (int)fmod(left, 60));
     } else {
-        fprintf(log, "epoch %zu/%zu step %zu/%zu cost %.6g (%.0f steps/s)\n", r->epoch, r->epochs,
+        nb_fprintf(log, "epoch %zu/%zu step %zu/%zu cost %.6g (%.0f steps/s)\n", r->epoch, r->epochs,
                 r->step, r->steps_total, r->last_cost, rate);
     }
     fflush(log);
@@ -729,7 +729,7 @@ static void maybe_gradcheck(run *r, nb_node *loss)
     nb_gradcheck_report rep;
     int st = nb_gradcheck_graph(r->g, loss, &o, &rep);
     if (st == NB_OK)
-        fprintf(r->gclog, "%zu,%s,%zu,%zu,%.6g\n", r->step, rep.passed ? "pass" : "FAIL", rep.n_checked,
+        nb_fprintf(r->gclog, "%zu,%s,%zu,%zu,%.6g\n", r->step, rep.passed ? "pass" : "FAIL", rep.n_checked,
                 rep.n_failed, rep.worst_ratio);
     else
         fprintf(r->gclog, "%zu,error,0,0,0 # %s\n", r->step, rep.error);
@@ -853,7 +853,7 @@ static int train_loop(run *r)
         if (r->timing) {
             double t = now_seconds();
             if (!full || r->epoch % 1000 == 0 || r->epoch == r->epochs) {
-                fprintf(r->timing, "epoch %zu step %zu seconds %.6f\n", r->epoch, r->step, t - te);
+                nb_fprintf(r->timing, "epoch %zu step %zu seconds %.6f\n", r->epoch, r->step, t - te);
                 fflush(r->timing);
                 te = t;
             }
@@ -992,11 +992,11 @@ static int write_results(run *r)
     FILE *f = open_memstream(&buf, &blen);
     if (!f) return fail(r, NB_ENOMEM, "results: out of memory");
     fprintf(f, "# nabla run: %s, seed %lu\n", cfg_str(r, "experiment.name"), r->seed);
-    fprintf(f, "steps = %zu\nepochs = %zu\nfinal_cost = %.17g\n", r->step, r->epoch, r->final_metric[0]);
-    if (r->want_accuracy) fprintf(f, "train_accuracy = %.17g\n", r->final_metric[1]);
-    if (r->want_mae) fprintf(f, "train_mae = %.17g\n", r->final_metric[5]);
-    if (r->val.n) fprintf(f, "val_cost = %.17g\nval_accuracy = %.17g\n", r->final_metric[2], r->final_metric[3]);
-    if (r->test.n) fprintf(f, "test_accuracy = %.17g\n", r->final_metric[4]);
+    nb_fprintf(f, "steps = %zu\nepochs = %zu\nfinal_cost = %.17g\n", r->step, r->epoch, r->final_metric[0]);
+    if (r->want_accuracy) nb_fprintf(f, "train_accuracy = %.17g\n", r->final_metric[1]);
+    if (r->want_mae) nb_fprintf(f, "train_mae = %.17g\n", r->final_metric[5]);
+    if (r->val.n) nb_fprintf(f, "val_cost = %.17g\nval_accuracy = %.17g\n", r->final_metric[2], r->final_metric[3]);
+    if (r->test.n) nb_fprintf(f, "test_accuracy = %.17g\n", r->final_metric[4]);
     if (r->stopped_early) fprintf(f, "stopped_early = true\n");
     /* Outputs on the training inputs (small data sets). */
     if (r->train.n * r->k <= 4096) {
@@ -1006,7 +1006,7 @@ static int write_results(run *r)
             fprintf(f, "\n[outputs]  # network outputs on the training inputs, one row per example\n");
             for (size_t i = 0; i < r->train.n; i++) {
                 for (size_t j = 0; j < r->k; j++)
-                    fprintf(f, "%s%.17g", j ? " " : "", nb_node_cvalue(out)[i * r->k + j]);
+                    nb_fprintf(f, "%s%.17g", j ? " " : "", nb_node_cvalue(out)[i * r->k + j]);
                 fputc('\n', f);
             }
         }
@@ -1019,12 +1019,12 @@ static int write_results(run *r)
         if (rows * cols > 4096) {
             double s = 0;
             for (size_t i = 0; i < rows * cols; i++) s += nb_node_value(pn)[i] * nb_node_value(pn)[i];
-            fprintf(f, ": %zu values, norm %.17g (all values in model.nbm)\n", rows * cols, sqrt(s));
+            nb_fprintf(f, ": %zu values, norm %.17g (all values in model.nbm)\n", rows * cols, sqrt(s));
             continue;
         }
         fputc('\n', f);
         for (size_t i = 0; i < rows; i++) {
-            for (size_t j = 0; j < cols; j++) fprintf(f, "%s%.17g", j ? " " : "", nb_node_value(pn)[i * cols + j]);
+            for (size_t j = 0; j < cols; j++) nb_fprintf(f, "%s%.17g", j ? " " : "", nb_node_value(pn)[i * cols + j]);
             fputc('\n', f);
         }
     }
@@ -1034,24 +1034,6 @@ static int write_results(run *r)
     return st;
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void json_number(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
-}
-
 static int write_meta(run *r, const char *status)
 {
     char *buf = NULL, path[512], now[32];
@@ -1059,37 +1041,59 @@ static int write_meta(run *r, const char *status)
     FILE *f = open_memstream(&buf, &blen);
     if (!f) return fail(r, NB_ENOMEM, "meta.json: out of memory");
     utc_now(now, sizeof now);
-    fputs("{\n  \"nabla_version\": ", f);
-    json_string(f, nb_version());
-    fputs(",\n  \"blas_bound\": ", f);
-    json_string(f, nb_blas_name(path, sizeof path));
-    fputs(",\n  \"blas_library\": ", f);
-    json_string(f, path);
-    fputs(",\n  \"blas_configured\": ", f);
-    json_string(f, nb_blas_configured());
-    fprintf(f, ",\n  \"blas_threads\": %d,\n  \"seed\": %lu,\n  \"experiment\": ", nb_blas_threads(), r->seed);
-    json_string(f, cfg_str(r, "experiment.name"));
-    fputs(",\n  \"status\": ", f);
-    json_string(f, status);
-    fputs(",\n  \"started\": ", f);
-    json_string(f, r->started);
+    nb_json j;
+    nb_json_init(&j, f, 0);
+    nb_json_begin_object(&j, 1);
+    nb_json_key(&j, "nabla_version");
+    nb_json_string(&j, nb_version());
+    nb_json_key(&j, "blas_bound");
+    nb_json_string(&j, nb_blas_name(path, sizeof path));
+    nb_json_key(&j, "blas_library");
+    nb_json_string(&j, path);
+    nb_json_key(&j, "blas_configured");
+    nb_json_string(&j, nb_blas_configured());
+    nb_json_key(&j, "blas_threads");
+    nb_json_int(&j, nb_blas_threads());
+    nb_json_key(&j, "seed");
+    nb_json_uint(&j, r->seed);
+    nb_json_key(&j, "experiment");
+    nb_json_string(&j, cfg_str(r, "experiment.name"));
+    nb_json_key(&j, "status");
+    nb_json_string(&j, status);
+    nb_json_key(&j, "started");
+    nb_json_string(&j, r->started);
     if (strcmp(status, "running") != 0) {
-        fputs(",\n  \"ended\": ", f);
-        json_string(f, now);
+        nb_json_key(&j, "ended");
+        nb_json_string(&j, now);
     }
-    if (r->resumed) fprintf(f, ",\n  \"resumed_from_step\": %zu", r->resumed_from);
-    fprintf(f, ",\n  \"steps\": %zu,\n  \"epochs\": %zu,\n  \"final\": {\"cost\": ", r->step, r->epoch);
-    json_number(f, r->final_metric[0]);
-    if (r->want_accuracy) fputs(", \"accuracy\": ", f), json_number(f, r->final_metric[1]);
-    if (r->want_mae) fputs(", \"mae\": ", f), json_number(f, r->final_metric[5]);
+    if (r->resumed) {
+        nb_json_key(&j, "resumed_from_step");
+        nb_json_uint(&j, r->resumed_from);
+    }
+    nb_json_key(&j, "steps");
+    nb_json_uint(&j, r->step);
+    nb_json_key(&j, "epochs");
+    nb_json_uint(&j, r->epoch);
+    nb_json_key(&j, "final");
+    nb_json_begin_object(&j, 0);
+    nb_json_key(&j, "cost");
+    nb_json_number(&j, r->final_metric[0]);
+    if (r->want_accuracy) nb_json_key(&j, "accuracy"), nb_json_number(&j, r->final_metric[1]);
+    if (r->want_mae) nb_json_key(&j, "mae"), nb_json_number(&j, r->final_metric[5]);
     if (r->val.n) {
-        fputs(", \"val_cost\": ", f), json_number(f, r->final_metric[2]);
-        fputs(", \"val_accuracy\": ", f), json_number(f, r->final_metric[3]);
+        nb_json_key(&j, "val_cost"), nb_json_number(&j, r->final_metric[2]);
+        nb_json_key(&j, "val_accuracy"), nb_json_number(&j, r->final_metric[3]);
     }
-    if (r->test.n) fputs(", \"test_accuracy\": ", f), json_number(f, r->final_metric[4]);
-    fputs("}\n}\n", f);
-    fclose(f);
-    int st = write_atomic(r, "meta.json", buf, blen);
+    if (r->test.n) nb_json_key(&j, "test_accuracy"), nb_json_number(&j, r->final_metric[4]);
+    nb_json_end_object(&j);
+    nb_json_end_object(&j);
+    int st = nb_json_finish(&j);
+    if (fclose(f) != 0 && st == NB_OK) st = NB_EIO;
+    if (st != NB_OK) {
+        free(buf);
+        return fail(r, st, "meta.json: %s", nb_strerror(st));
+    }
+    st = write_atomic(r, "meta.json", buf, blen);
     free(buf);
     return st;
 }
@@ -1148,13 +1152,13 @@ static void plot(run *r)
             if (L) {
                 for (size_t i = 0; i < G * G; i++) {
                     size_t pred = predict(r, nb_node_cvalue(out) + i * r->k);
-                    fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred);
+                    nb_fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred);
                     if ((i + 1) % G == 0) fputc('\n', f);
                 }
             }
             fprintf(f, "\n\n");
             for (size_t i = 0; i < r->train.n; i++)
-                fprintf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1], r->train.label[i]);
+                nb_fprintf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1], r->train.label[i]);
             fclose(f);
             write_atomic(r, "boundary.dat", buf, blen);
             free(buf);
@@ -1439,7 +1443,7 @@ int nb_experiment_run(const nb_run_opts *o, nb_error *err)
     remove(p);   /* finished: nothing to resume */
     if ((st = write_meta(r, r->stopped_early ? "stopped early" : "finished")) != NB_OK) goto out;
     if (o->log)
-        fprintf(o->log, "nabla run %s: done, %zu steps, final cost %.9g%s -> %s\n",
+        nb_fprintf(o->log, "nabla run %s: done, %zu steps, final cost %.9g%s -> %s\n",
                 cfg_str(r, "experiment.name"), r->step, r->final_metric[0],
                 r->stopped_early ? " (stopped early)" : "", r->dir);
 out:

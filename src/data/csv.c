@@ -447,7 +447,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
                 continue;
             }
             char *end;
-            double v = strtod(f, &end);
+            double v = nbi_strtod(f, &end);
             if (end == f || *end != '\0') {
                 st = nb_error_set(err, NB_EFORMAT,
                           "%s:%zu: column %zu '%s': '%s' is not a number", path,
@@ -471,7 +471,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         size_t max = 0, *value;
         for (size_t i = 0; i < ls.count && numeric; i++) {
             char *end;
-            (void)strtod(ls.name[i], &end);
+            (void)nbi_strtod(ls.name[i], &end);
             numeric = end != ls.name[i] && *end == '\0';
         }
         value = malloc(ls.count * sizeof *value);
@@ -480,7 +480,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             goto done;
         }
         for (size_t i = 0; i < ls.count && numeric; i++) {
-            double v = strtod(ls.name[i], NULL);
+            double v = nbi_strtod(ls.name[i], NULL);
             if (!(v >= 0.0 && v < NB_DATA_MAX_CLASSES && v == floor(v))) {
                 free(value);
                 st = nb_error_set(err, NB_ERANGE,

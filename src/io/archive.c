@@ -63,40 +63,10 @@ struct nb_archive {
 
 /* ---- memory --------------------------------------------------------------- */
 
-static void *default_alloc(void *ud, size_t size) { (void)ud; return malloc(size); }
-static void default_free(void *ud, void *p) { (void)ud; free(p); }
-
-static nb_allocator pick_allocator(const nb_allocator *al)
-{
-    nb_allocator d = { default_alloc, default_free, NULL };
-    if (al != NULL && al->alloc != NULL && al->free != NULL) d = *al;
-    return d;
-}
-
-static void *amalloc(const nb_archive *ar, size_t size)
-{
-    return ar->al.alloc(ar->al.ud, size ? size : 1);
-}
-
-static void afree(const nb_archive *ar, void *p)
-{
-    if (p != NULL) ar->al.free(ar->al.ud, p);
-}
-
-static char *astrndup(const nb_archive *ar, const char *s, size_t n)
-{
-    char *d = amalloc(ar, n + 1);
-    if (d != NULL) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 nb_archive *nb_archive_alloc_with(const nb_allocator *allocator)
 {
-    nb_allocator al = pick_allocator(allocator);
-    nb_archive *ar = al.alloc(al.ud, sizeof *ar);
+    nb_allocator al = nbi_allocator(allocator);
+    nb_archive *ar = nbi_alloc(&al, sizeof *ar);
     if (ar == NULL) return NULL;
     memset(ar, 0, sizeof *ar);
     ar->al = al;
@@ -109,17 +79,17 @@ void nb_archive_free(nb_archive *ar)
 {
     if (ar == NULL) return;
     for (size_t i = 0; i < ar->nt; i++) {
-        afree(ar, ar->t[i].name);
-        afree(ar, ar->t[i].data);
+        nbi_free(&ar->al, ar->t[i].name);
+        nbi_free(&ar->al, ar->t[i].data);
     }
     for (size_t i = 0; i < ar->ns; i++) {
-        afree(ar, ar->s[i].key);
-        afree(ar, ar->s[i].value);
+        nbi_free(&ar->al, ar->s[i].key);
+        nbi_free(&ar->al, ar->s[i].value);
     }
-    afree(ar, ar->t);
-    afree(ar, ar->s);
+    nbi_free(&ar->al, ar->t);
+    nbi_free(&ar->al, ar->s);
     nb_allocator al = ar->al;
-    al.free(al.ud, ar);
+    nbi_free(&al, ar);
 }
 
 /* ---- lookup and insertion ------------------------------------------------- */
@@ -144,10 +114,10 @@ static int grow(nb_archive *ar, void **arr, size_t n, size_t *cap, size_t elem)
     if (n < *cap) return NB_OK;
     size_t c = *cap ? *cap * 2 : 8;
     if (c > SIZE_MAX / elem) return NB_ENOMEM;
-    void *p = amalloc(ar, c * elem);
+    void *p = nbi_alloc(&ar->al, c * elem);
     if (p == NULL) return NB_ENOMEM;
     if (n) memcpy(p, *arr, n * elem);
-    afree(ar, *arr);
+    nbi_free(&ar->al, *arr);
     *arr = p;
     *cap = c;
     return NB_OK;
@@ -169,23 +139,23 @@ int nb_archive_put(nb_archive *ar, const char *name, size_t rows, size_t cols,
     for (size_t i = 0; i < n; i++)
         if (!isfinite(data[i])) return NB_EDOMAIN;
 
-    double *copy = amalloc(ar, n * sizeof(double));
+    double *copy = nbi_alloc(&ar->al, n * sizeof(double));
     if (copy == NULL) return NB_ENOMEM;
     if (n) memcpy(copy, data, n * sizeof(double));
 
     tensor *t = find_tensor(ar, name);
     if (t != NULL) {
-        afree(ar, t->data);
+        nbi_free(&ar->al, t->data);
         t->data = copy;
         t->rows = rows;
         t->cols = cols;
         return NB_OK;
     }
-    char *nm = astrndup(ar, name, strlen(name));
+    char *nm = nbi_strndup(&ar->al, name, strlen(name));
     void *arr = ar->t;
     if (nm == NULL || grow(ar, &arr, ar->nt, &ar->cap_t, sizeof *ar->t) != NB_OK) {
-        afree(ar, nm);
-        afree(ar, copy);
+        nbi_free(&ar->al, nm);
+        nbi_free(&ar->al, copy);
         return NB_ENOMEM;
     }
     ar->t = arr;
@@ -198,19 +168,19 @@ int nb_archive_put_str(nb_archive *ar, const char *key, const char *value)
     if (ar == NULL || !name_ok(key) || value == NULL) return NB_EINVAL;
     size_t vlen = strlen(value);
     if (vlen > NB_ARCHIVE_VALUE_MAX) return NB_EINVAL;
-    char *v = astrndup(ar, value, vlen);
+    char *v = nbi_strndup(&ar->al, value, vlen);
     if (v == NULL) return NB_ENOMEM;
     meta *m = find_meta(ar, key);
     if (m != NULL) {
-        afree(ar, m->value);
+        nbi_free(&ar->al, m->value);
         m->value = v;
         return NB_OK;
     }
-    char *k = astrndup(ar, key, strlen(key));
+    char *k = nbi_strndup(&ar->al, key, strlen(key));
     void *arr = ar->s;
     if (k == NULL || grow(ar, &arr, ar->ns, &ar->cap_s, sizeof *ar->s) != NB_OK) {
-        afree(ar, k);
-        afree(ar, v);
+        nbi_free(&ar->al, k);
+        nbi_free(&ar->al, v);
         return NB_ENOMEM;
     }
     ar->s = arr;
@@ -384,11 +354,11 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
 
     size_t plen = strlen(path);
     size_t tlen = plen + 64;
-    char *tmp = amalloc(ar, tlen);
-    char *dir = amalloc(ar, plen + 2);
+    char *tmp = nbi_alloc(&ar->al, tlen);
+    char *dir = nbi_alloc(&ar->al, plen + 2);
     if (tmp == NULL || dir == NULL) {
-        afree(ar, tmp);
-        afree(ar, dir);
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
         return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
     }
 
@@ -404,8 +374,8 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
         e = errno;
         int st = nb_error_set(err, NB_EIO, "%s: cannot create a temporary file %s: %s",
                       path, tmp, strerror(e));
-        afree(ar, tmp);
-        afree(ar, dir);
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
         return st;
     }
     FILE *f = fdopen(fd, "wb");
@@ -414,8 +384,8 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
         close(fd);
         unlink(tmp);
         int st = nb_error_set(err, NB_EIO, "%s: fdopen: %s", tmp, strerror(e));
-        afree(ar, tmp);
-        afree(ar, dir);
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
         return st;
     }
 
@@ -431,11 +401,11 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
         unlink(tmp);
         int st = nb_error_set(err, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
                       path, what, tmp, strerror(w.err ? w.err : EIO));
-        afree(ar, tmp);
-        afree(ar, dir);
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
         return st;
     }
-    afree(ar, tmp);
+    nbi_free(&ar->al, tmp);
 
     /* The rename is durable only once the directory entry is. */
     int st = NB_OK;
@@ -454,7 +424,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
             close(dfd);
         }
     }
-    afree(ar, dir);
+    nbi_free(&ar->al, dir);
     return st;
 }
 
@@ -499,7 +469,7 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
                     (intmax_t)sb.st_size);
     }
     size_t n = (size_t)sb.st_size;
-    unsigned char *b = al->alloc(al->ud, n ? n : 1);
+    unsigned char *b = nbi_alloc(al, n);
     if (b == NULL) {
         fclose(f);
         return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes", path, n);
@@ -509,7 +479,7 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
     int more = (got == n && getc(f) != EOF);
     fclose(f);
     if (got != n || more || e) {
-        al->free(al->ud, b);
+        nbi_free(al, b);
         return nb_error_set(err, NB_EIO, "%s: read failed%s%s", path, e ? ": " : " (file changed "
                     "while being read)", e ? strerror(e) : "");
     }
@@ -569,12 +539,12 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
 
     /* Both counts are now bounded by the file size. */
     if (ns) {
-        ar->s = amalloc(ar, (size_t)ns * sizeof *ar->s);
+        ar->s = nbi_alloc(&ar->al, (size_t)ns * sizeof *ar->s);
         if (ar->s == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_s = (size_t)ns;
     }
     if (nt) {
-        ar->t = amalloc(ar, (size_t)nt * sizeof *ar->t);
+        ar->t = nbi_alloc(&ar->al, (size_t)nt * sizeof *ar->t);
         if (ar->t == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_t = (size_t)nt;
     }
@@ -597,10 +567,10 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
         if (memchr(c->p, 0, (size_t)vl) != NULL)
             return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: value holds a NUL byte",
                         path, i);
-        char *k = astrndup(ar, (const char *)kp, (size_t)kl);
-        char *v = k ? astrndup(ar, (const char *)c->p, (size_t)vl) : NULL;
+        char *k = nbi_strndup(&ar->al, (const char *)kp, (size_t)kl);
+        char *v = k ? nbi_strndup(&ar->al, (const char *)c->p, (size_t)vl) : NULL;
         if (v == NULL) {
-            afree(ar, k);
+            nbi_free(&ar->al, k);
             return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         }
         c->p += vl;
@@ -614,13 +584,13 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
             return nb_error_set(err, NB_EFORMAT, "%s: tensor %zu: truncated", path, i);
         int st = check_name(c, nl, "tensor", i, path, err);
         if (st != NB_OK) return st;
-        char *name = astrndup(ar, (const char *)c->p, (size_t)nl);
+        char *name = nbi_strndup(&ar->al, (const char *)c->p, (size_t)nl);
         if (name == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         c->p += nl;
         c->left -= (size_t)nl;
         if (!take_u64(c, &rows) || !take_u64(c, &cols)) {
             st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, name);
-            afree(ar, name);
+            nbi_free(&ar->al, name);
             return st;
         }
         /* rows*cols doubles must fit in what is left: no overflow, no
@@ -629,19 +599,19 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
         if (rows > SIZE_MAX || cols > SIZE_MAX || (cols != 0 && rows > cap / cols)) {
             st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
                       "bytes left", path, name, (uintmax_t)rows, (uintmax_t)cols, c->left);
-            afree(ar, name);
+            nbi_free(&ar->al, name);
             return st;
         }
         if (rows != 0 && cols > SIZE_MAX / sizeof(double) / rows) {
             st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
                       name, (uintmax_t)rows, (uintmax_t)cols);
-            afree(ar, name);
+            nbi_free(&ar->al, name);
             return st;
         }
         size_t n = (size_t)rows * (size_t)cols;
-        double *data = amalloc(ar, n * sizeof(double));
+        double *data = nbi_alloc(&ar->al, n * sizeof(double));
         if (data == NULL) {
-            afree(ar, name);
+            nbi_free(&ar->al, name);
             return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         }
         for (size_t j = 0; j < n; j++) {
@@ -650,8 +620,8 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
                 st = nb_error_set(err, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
                           "(%zu, %zu)", path, name, (uintmax_t)rows, (uintmax_t)cols, data[j],
                           j / (size_t)cols, j % (size_t)cols);
-                afree(ar, name);
-                afree(ar, data);
+                nbi_free(&ar->al, name);
+                nbi_free(&ar->al, data);
                 return st;
             }
         }
@@ -666,7 +636,7 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
     /* Names must be unique (get and put rely on it). */
     size_t most = ar->ns > ar->nt ? ar->ns : ar->nt;
     if (most >= 2) {
-        const char **names = amalloc(ar, most * sizeof *names);
+        const char **names = nbi_alloc(&ar->al, most * sizeof *names);
         if (names == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         for (size_t i = 0; i < ar->ns; i++) names[i] = ar->s[i].key;
         int st = check_unique(ar, names, ar->ns, "metadata key", path, err);
@@ -674,7 +644,7 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
             for (size_t i = 0; i < ar->nt; i++) names[i] = ar->t[i].name;
             st = check_unique(ar, names, ar->nt, "tensor", path, err);
         }
-        afree(ar, names);
+        nbi_free(&ar->al, names);
         if (st != NB_OK) return st;
     }
     return NB_OK;
@@ -686,7 +656,7 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     if (out != NULL) *out = NULL;
     if (path == NULL || out == NULL)
         return nb_error_set(err, NB_EINVAL, "archive read: NULL path or output");
-    nb_allocator al = pick_allocator(allocator);
+    nb_allocator al = nbi_allocator(allocator);
 
     unsigned char *buf;
     size_t size;
@@ -736,7 +706,7 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     if (st != NB_OK) nb_archive_free(ar);
     else *out = ar;
 done:
-    al.free(al.ud, buf);
+    nbi_free(&al, buf);
     return st;
 }
 

@@ -9,16 +9,19 @@
  * line is valid: a failed load leaves the config as it was, and a key staged
  * twice is a duplicate.
  */
+#include <config.h>
+
 #include <nabla/config.h>
 
 #include <errno.h>
-#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "io/io.h"
 
 /* Room for the "why" part of a message ("'0.1x' is not a number"). */
 #define WHY_LEN 512
@@ -57,41 +60,6 @@ struct nb_config {
 };
 
 /* ---- small helpers ----------------------------------------------------- */
-
-static void *sys_alloc(void *ud, size_t size)
-{
-    (void)ud;
-    return malloc(size);
-}
-
-static void sys_free(void *ud, void *ptr)
-{
-    (void)ud;
-    free(ptr);
-}
-
-static const nb_allocator sys_allocator = { sys_alloc, sys_free, NULL };
-
-static void *xalloc(const nb_allocator *al, size_t size)
-{
-    return al->alloc(al->ud, size ? size : 1);
-}
-
-static void xfree(const nb_allocator *al, void *p)
-{
-    if (p != NULL)
-        al->free(al->ud, p);
-}
-
-static char *xstrndup(const nb_allocator *al, const char *s, size_t n)
-{
-    char *p = xalloc(al, n + 1);
-    if (p != NULL) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
 
 #if defined(__GNUC__)
 #define NBI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -410,13 +378,11 @@ static int parse_sz(const char *s, size_t *out)
 }
 
 /* Decimal floating point: [+-](digits[.digits]|.digits)[(e|E)[+-]digits].
- * No inf, nan or hex: a config says numbers plainly.  strtod is locale
- * dependent, so under a locale whose decimal point is not '.' the point is
- * replaced by the locale's before converting. */
+ * No inf, nan or hex: a config says numbers plainly.  The conversion is
+ * nbi_strtod's ('.' whatever the locale). */
 static int parse_dbl(const char *s, double *out)
 {
     const char *p = s;
-    const char *dp;
     char *end;
     size_t digits = 0;
     double v;
@@ -446,48 +412,12 @@ static int parse_dbl(const char *s, double *out)
     }
     if (*p != '\0')
         return NUM_SYNTAX;
-    dp = localeconv()->decimal_point;
     errno = 0;
-    if (dp == NULL || strcmp(dp, ".") == 0 || strchr(s, '.') == NULL) {
-        v = strtod(s, &end);
-    } else {
-        char buf[NB_CONFIG_MAX_LINE + 16];
-        const char *point = strchr(s, '.');
-        size_t head = (size_t)(point - s), dl = strlen(dp);
-        if (strlen(s) + dl >= sizeof buf)
-            return NUM_RANGE;
-        memcpy(buf, s, head);
-        memcpy(buf + head, dp, dl);
-        strcpy(buf + head + dl, point + 1);
-        v = strtod(buf, &end);
-    }
+    v = nbi_strtod(s, &end);
     if ((errno == ERANGE && fabs(v) == HUGE_VAL) || !isfinite(v))
         return NUM_RANGE;
     *out = v;
     return NUM_OK;
-}
-
-/* Shortest of %.15g, %.16g, %.17g that reads back as exactly x, with '.'
- * as decimal point whatever the locale.  buf has at least 40 bytes. */
-static void format_double(double x, char *buf, size_t cap)
-{
-    const char *dp = localeconv()->decimal_point;
-    int prec;
-    for (prec = 15; prec <= 17; prec++) {
-        double y;
-        snprintf(buf, cap, "%.*g", prec, x);
-        if (dp != NULL && strcmp(dp, ".") != 0 && dp[0] != '\0') {
-            char *at = strstr(buf, dp);
-            if (at != NULL) {
-                size_t dl = strlen(dp);
-                *at = '.';
-                memmove(at + 1, at + dl, strlen(at + dl) + 1);
-            }
-        }
-        if (parse_dbl(buf, &y) == NUM_OK && y == x
-            && signbit(y) == signbit(x))
-            return;
-    }
 }
 
 /* ---- typed values ------------------------------------------------------ */
@@ -685,8 +615,8 @@ static int parse_bool(const char *s, int *out)
 
 static void cval_clear(const nb_allocator *al, cval *v)
 {
-    xfree(al, v->text);
-    xfree(al, v->list);
+    nbi_free(al, v->text);
+    nbi_free(al, v->list);
     memset(v, 0, sizeof *v);
 }
 
@@ -709,7 +639,7 @@ static int split_list(const nb_allocator *al, const char *text, char ***block,
         count += *p == ',';
     if (count > (SIZE_MAX - tl - 1) / sizeof(char *))
         return NB_ENOMEM;
-    el = xalloc(al, count * sizeof(char *) + tl + 1);
+    el = nbi_alloc(al, count * sizeof(char *) + tl + 1);
     if (el == NULL)
         return NB_ENOMEM;
     copy = (char *)(el + count);
@@ -725,7 +655,7 @@ static int split_list(const nb_allocator *al, const char *text, char ***block,
         trim_end(s);
         if (*s == '\0') {
             setmsg(why, wlen, "element %zu is empty", i + 1);
-            xfree(al, el);
+            nbi_free(al, el);
             return NB_ECONFIG;
         }
         for (q = s; *q != '\0'; q++) {
@@ -733,7 +663,7 @@ static int split_list(const nb_allocator *al, const char *text, char ***block,
                 char sb[SHOW_LEN + 4];
                 setmsg(why, wlen, "element %zu '%s' contains a blank "
                        "(separate elements with ',')", i + 1, shown(s, sb));
-                xfree(al, el);
+                nbi_free(al, el);
                 return NB_ECONFIG;
             }
         }
@@ -790,7 +720,7 @@ static int parse_list(const nb_allocator *al, const nb_config_key *k,
                                             : sizeof(size_t);
         char *arr = NULL;
         if (n > 0) {
-            arr = xalloc(al, n * size);
+            arr = nbi_alloc(al, n * size);
             if (arr == NULL) {
                 st = NB_ENOMEM;
                 goto fail;
@@ -804,7 +734,7 @@ static int parse_list(const nb_allocator *al, const nb_config_key *k,
                 st = check_bounds(k, &v, el[i], tmp, sizeof tmp);
             if (st != NB_OK) {
                 setmsg(why, wlen, "element %zu: %s", i + 1, tmp);
-                xfree(al, arr);
+                nbi_free(al, arr);
                 goto fail;
             }
             if (base == NB_CONFIG_INT)
@@ -812,13 +742,13 @@ static int parse_list(const nb_allocator *al, const nb_config_key *k,
             else
                 ((size_t *)(void *)arr)[i] = v.z;
         }
-        xfree(al, el);
+        nbi_free(al, el);
         out->list = arr;
         out->n = n;
         return NB_OK;
     }
 fail:
-    xfree(al, el);
+    nbi_free(al, el);
     return st;
 }
 
@@ -831,7 +761,7 @@ static int parse_value(const nb_allocator *al, const nb_config_key *k,
     char sb[SHOW_LEN + 4];
     int st = NB_OK;
     memset(out, 0, sizeof *out);
-    out->text = xstrndup(al, text, strlen(text));
+    out->text = nbi_strndup(al, text, strlen(text));
     if (out->text == NULL)
         return NB_ENOMEM;
     switch (k->type) {
@@ -1075,7 +1005,8 @@ static int report(nb_error *err, int st, const char *msg)
 int nb_config_schema_check(const nb_config_key *schema, size_t n, nb_error *err)
 {
     char msg[NB_ERROR_MSG_MAX] = "";
-    return report(err, check_schema(&sys_allocator, schema, n, msg, sizeof msg), msg);
+    nb_allocator al = nbi_allocator(NULL);
+    return report(err, check_schema(&al, schema, n, msg, sizeof msg), msg);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -1088,26 +1019,28 @@ nb_config *nb_config_alloc(const nb_config_key *schema, size_t n)
 nb_config *nb_config_alloc_with(const nb_config_key *schema, size_t n,
                                 const nb_allocator *allocator)
 {
-    nb_allocator al = allocator != NULL ? *allocator : sys_allocator;
+    nb_allocator al = nbi_allocator(allocator);
     nb_config *cfg;
     size_t i;
-    if (al.alloc == NULL || al.free == NULL || (schema == NULL && n > 0))
+    /* A half-filled allocator is a caller error, not a request for malloc. */
+    if ((allocator != NULL && (allocator->alloc == NULL || allocator->free == NULL))
+        || (schema == NULL && n > 0))
         return NULL;
     for (i = 0; i < n; i++)
         if (check_entry(schema, i, NULL, 0) != NB_OK)
             return NULL;
     if (n > SIZE_MAX / sizeof(cval))
         return NULL;
-    cfg = xalloc(&al, sizeof *cfg);
+    cfg = nbi_alloc(&al, sizeof *cfg);
     if (cfg == NULL)
         return NULL;
     memset(cfg, 0, sizeof *cfg);
     cfg->al = al;
     cfg->schema = schema;
     cfg->n = n;
-    cfg->vals = xalloc(&al, n * sizeof(cval));
+    cfg->vals = nbi_alloc(&al, n * sizeof(cval));
     if (cfg->vals == NULL) {
-        xfree(&al, cfg);
+        nbi_free(&al, cfg);
         return NULL;
     }
     memset(cfg->vals, 0, n * sizeof(cval));
@@ -1135,10 +1068,10 @@ void nb_config_free(nb_config *cfg)
     for (i = 0; i < cfg->n; i++)
         cval_clear(&al, &cfg->vals[i]);
     for (i = 0; i < cfg->n_files; i++)
-        xfree(&al, cfg->files[i]);
-    xfree(&al, cfg->files);
-    xfree(&al, cfg->vals);
-    xfree(&al, cfg);
+        nbi_free(&al, cfg->files[i]);
+    nbi_free(&al, cfg->files);
+    nbi_free(&al, cfg->vals);
+    nbi_free(&al, cfg);
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -1291,27 +1224,27 @@ static parser *parser_begin(nb_config *cfg, const char *name, char *msg,
     char *copy;
     if (cfg->n_files == cfg->cap_files) {
         size_t cap = cfg->cap_files ? 2 * cfg->cap_files : 4;
-        char **files = xalloc(al, cap * sizeof(char *));
+        char **files = nbi_alloc(al, cap * sizeof(char *));
         if (files == NULL)
             return NULL;
         if (cfg->n_files > 0)
             memcpy(files, cfg->files, cfg->n_files * sizeof(char *));
-        xfree(al, cfg->files);
+        nbi_free(al, cfg->files);
         cfg->files = files;
         cfg->cap_files = cap;
     }
-    copy = xstrndup(al, name, strlen(name));
+    copy = nbi_strndup(al, name, strlen(name));
     if (copy == NULL)
         return NULL;
-    ps = xalloc(al, sizeof *ps);
+    ps = nbi_alloc(al, sizeof *ps);
     if (ps == NULL) {
-        xfree(al, copy);
+        nbi_free(al, copy);
         return NULL;
     }
-    ps->stage = xalloc(al, cfg->n * sizeof(cval));
+    ps->stage = nbi_alloc(al, cfg->n * sizeof(cval));
     if (ps->stage == NULL) {
-        xfree(al, ps);
-        xfree(al, copy);
+        nbi_free(al, ps);
+        nbi_free(al, copy);
         return NULL;
     }
     memset(ps->stage, 0, cfg->n * sizeof(cval));
@@ -1344,12 +1277,12 @@ static int parser_end(parser *ps, int st)
     }
     if (st != NB_OK) {
         cfg->n_files--;
-        xfree(&cfg->al, cfg->files[cfg->n_files]);
+        nbi_free(&cfg->al, cfg->files[cfg->n_files]);
     } else {
         clearmsg(ps->msg, ps->len);
     }
-    xfree(&cfg->al, ps->stage);
-    xfree(&cfg->al, ps);
+    nbi_free(&cfg->al, ps->stage);
+    nbi_free(&cfg->al, ps);
     return st;
 }
 
@@ -1488,7 +1421,7 @@ static int set_msg(nb_config *cfg, const char *assignment, char *msg,
                shown(assignment, sb));
         return NB_ECONFIG;
     }
-    buf = xstrndup(&cfg->al, assignment, n);
+    buf = nbi_strndup(&cfg->al, assignment, n);
     if (buf == NULL) {
         setmsg(msg, len, "--set: out of memory");
         return NB_ENOMEM;
@@ -1540,7 +1473,7 @@ static int set_msg(nb_config *cfg, const char *assignment, char *msg,
     cfg->vals[idx] = v;
     clearmsg(msg, len);
 out:
-    xfree(&cfg->al, buf);
+    nbi_free(&cfg->al, buf);
     return st;
 }
 
@@ -1789,14 +1722,14 @@ static void sb_add(strbuf *b, const char *s, size_t n)
         char *p;
         while (cap < b->n + n + 1)
             cap *= 2;
-        p = xalloc(b->al, cap);
+        p = nbi_alloc(b->al, cap);
         if (p == NULL) {
             b->oom = 1;
             return;
         }
         if (b->n > 0)
             memcpy(p, b->p, b->n);
-        xfree(b->al, b->p);
+        nbi_free(b->al, b->p);
         b->p = p;
         b->cap = cap;
     }
@@ -1833,7 +1766,7 @@ static void value_text(const nb_config *cfg, size_t i, strbuf *b)
         sb_str(b, tmp);
         break;
     case NB_CONFIG_DOUBLE:
-        format_double(v->v.d, tmp, sizeof tmp);
+        nbi_format_double(v->v.d, tmp, sizeof tmp);
         sb_str(b, tmp);
         break;
     case NB_CONFIG_BOOL:
@@ -1971,7 +1904,7 @@ int nb_config_write(const nb_config *cfg, FILE *out)
                 write_key(cfg, j, sl + 1, &b, out);
         }
     }
-    xfree(b.al, b.p);
+    nbi_free(b.al, b.p);
     if (b.oom)
         return NB_ENOMEM;
     if (fflush(out) != 0 || ferror(out))
@@ -1991,7 +1924,7 @@ static int save_msg(const nb_config *cfg, const char *path, char *msg,
         return NB_EINVAL;
     }
     pl = strlen(path);
-    tmp = xalloc(&cfg->al, pl + 5);
+    tmp = nbi_alloc(&cfg->al, pl + 5);
     if (tmp == NULL) {
         setmsg(msg, len, "%s: out of memory", path);
         return NB_ENOMEM;
@@ -2001,7 +1934,7 @@ static int save_msg(const nb_config *cfg, const char *path, char *msg,
     f = fopen(tmp, "w");
     if (f == NULL) {
         setmsg(msg, len, "cannot create '%s': %s", tmp, strerror(errno));
-        xfree(&cfg->al, tmp);
+        nbi_free(&cfg->al, tmp);
         return NB_EIO;
     }
     st = nb_config_write(cfg, f);
@@ -2024,7 +1957,7 @@ static int save_msg(const nb_config *cfg, const char *path, char *msg,
         remove(tmp);
     else
         clearmsg(msg, len);
-    xfree(&cfg->al, tmp);
+    nbi_free(&cfg->al, tmp);
     return st;
 }
 
