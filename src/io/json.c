@@ -196,6 +196,6 @@ int nb_json_finish(nb_json *j)
 {
     if (j->depth != 0 || j->want_value || j->values != 1) misuse(j);
     emit(j, "\n");
-    if (j->status == NB_OK && j->out != NULL && ferror(j->out)) j->status = NB_EIO;
+    if (j->status == NB_OK && (fflush(j->out) != 0 || ferror(j->out))) j->status = NB_EIO;
     return j->status;
 }
