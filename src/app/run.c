@@ -165,13 +165,13 @@ static int write_atomic(run *r, const char *name, const char *text, size_t n)
     path_join(path, sizeof path, r->dir, name);
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return fail(r, NB_EIO, "%s: path too long", name);
     FILE *f = fopen(tmp, "wb");
-    if (!f) return fail(r, NB_EIO, "%s: %s", tmp, strerror(errno));
+    if (!f) return fail(r, NB_EIO, "%s: %s", NB_ECHO(tmp), strerror(errno));
     int ok = fwrite(text, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;
         remove(tmp);
-        return fail(r, NB_EIO, "%s: %s", path, strerror(e));
+        return fail(r, NB_EIO, "%s: %s", NB_ECHO(path), strerror(e));
     }
     return NB_OK;
 }
@@ -197,7 +197,7 @@ static int get_doubles(run *r, const char *key, double **out, size_t *n)
             nb_config_origin(r->cfg, key, origin, sizeof origin);
             free(v);
             return fail(r, NB_ECONFIG, "%s: key '%s': element %zu '%s' is not a finite number",
-                        origin, key, i + 1, w[i]);
+                        origin, key, i + 1, NB_ECHO(w[i]));
         }
     }
     *out = v;
@@ -682,13 +682,13 @@ static int restore(run *r, long *costs_len, long *gc_len)
      * its own part first; a failure aborts the run, whose state is dropped). */
     const double *rs = nb_archive_get(ar, "rng", &rows, &cols);
     if (!rs || cols != NB_RNG_MT_N + 3)
-        st = fail(r, NB_EFORMAT, "resume: %s: no random stream state", path);
+        st = fail(r, NB_EFORMAT, "resume: %s: no random stream state", NB_ECHO(path));
     const double *c = nb_archive_get(ar, "state", &rows, &cols);
-    if (st == NB_OK && (!c || cols != 8)) st = fail(r, NB_EFORMAT, "resume: %s: no counters", path);
+    if (st == NB_OK && (!c || cols != 8)) st = fail(r, NB_EFORMAT, "resume: %s: no counters", NB_ECHO(path));
     if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", amsg, sizeof amsg)) != NB_OK)
-        fail(r, st, "resume: %s: %s", path, amsg);
+        fail(r, st, "resume: %s: %s", NB_ECHO(path), amsg);
     if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", &ae)) != NB_OK)
-        fail(r, st, "resume: %s: %s", path, nb_error_message(&ae));
+        fail(r, st, "resume: %s: %s", NB_ECHO(path), nb_error_message(&ae));
     if (st == NB_OK) {
         for (size_t i = 0; i < NB_RNG_MT_N; i++) r->rng.mt[i] = (uint32_t)rs[i];
         r->rng.left = (int)rs[NB_RNG_MT_N];
@@ -1226,7 +1226,7 @@ static int setup_config(run *r)
         if (!o->out_dir) return fail(r, NB_EINVAL, "resume: no run directory given");
         path_join(path, sizeof path, o->out_dir, "config.conf");
         if (!file_exists(path))
-            return fail(r, NB_ESTATE, "resume: '%s' holds no run (no config.conf)", o->out_dir);
+            return fail(r, NB_ESTATE, "resume: '%s' holds no run (no config.conf)", NB_ECHO(o->out_dir));
     } else {
         if (!o->config_path) return fail(r, NB_EINVAL, "run: no config file given");
         snprintf(path, sizeof path, "%s", o->config_path);
@@ -1306,7 +1306,7 @@ static int setup_training(run *r)
     nb_optim_opts oo;
     nb_optim_opts_init(&oo);
     if (nb_optim_kind_parse(ok, &oo.kind) != NB_OK)
-        return fail(r, NB_ECONFIG, "optimizer.kind: unknown optimizer '%s'", ok);
+        return fail(r, NB_ECONFIG, "optimizer.kind: unknown optimizer '%s'", NB_ECHO(ok));
     oo.lr = cfg_double(r, "optimizer.lr");
     oo.momentum = cfg_double(r, "optimizer.momentum");
     oo.beta1 = cfg_double(r, "optimizer.beta1");
@@ -1315,7 +1315,7 @@ static int setup_training(run *r)
     oo.weight_decay = cfg_double(r, "optimizer.weight_decay");
     const char *sc = cfg_str(r, "optimizer.schedule");
     if (nb_schedule_kind_parse(sc, &oo.schedule) != NB_OK)
-        return fail(r, NB_ECONFIG, "optimizer.schedule: unknown schedule '%s'", sc);
+        return fail(r, NB_ECONFIG, "optimizer.schedule: unknown schedule '%s'", NB_ECHO(sc));
     oo.gamma = cfg_double(r, "optimizer.gamma");
     oo.step_size = cfg_size(r, "optimizer.step_size");
     char omsg[256] = "";
@@ -1332,23 +1332,23 @@ static int open_logs(run *r, long costs_len, long gc_len)
     char p[PATH_MAX];
     path_join(p, sizeof p, r->dir, "costs.csv");
     if (r->resumed && costs_len > 0) {
-        if (truncate(p, costs_len) != 0) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+        if (truncate(p, costs_len) != 0) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
         r->costs = fopen(p, "a");
     } else {
         r->costs = fopen(p, "w");
         if (r->costs) costs_header(r, r->costs);
     }
-    if (!r->costs) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+    if (!r->costs) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
     if (r->gc_every) {
         path_join(p, sizeof p, r->dir, "gradcheck.log");
         if (r->resumed && gc_len > 0) {
-            if (truncate(p, gc_len) != 0) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+            if (truncate(p, gc_len) != 0) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
             r->gclog = fopen(p, "a");
         } else {
             r->gclog = fopen(p, "w");
             if (r->gclog) fputs("step,verdict,directions,failed,worst_ratio\n", r->gclog);
         }
-        if (!r->gclog) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+        if (!r->gclog) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
     }
     path_join(p, sizeof p, r->dir, "timing.log");
     r->timing = fopen(p, r->resumed ? "a" : "w");
@@ -1368,11 +1368,11 @@ int nb_experiment_run(const nb_run_opts *o, nb_error *err)
     path_join(p, sizeof p, r->dir, "costs.csv");
     if (!o->resume && file_exists(p)) {
         st = fail(r, NB_ESTATE, "run directory '%s' already holds a run: use --resume %s, or another --out",
-                  r->dir, r->dir);
+                  NB_ECHO(r->dir), NB_ECHO(r->dir));
         goto out;
     }
     if (o->resume && !file_exists(p)) {
-        st = fail(r, NB_ESTATE, "resume: '%s' holds no run (no costs.csv)", r->dir);
+        st = fail(r, NB_ESTATE, "resume: '%s' holds no run (no costs.csv)", NB_ECHO(r->dir));
         goto out;
     }
     nb_rng_seed(&r->rng, (uint32_t)r->seed);
@@ -1389,7 +1389,7 @@ int nb_experiment_run(const nb_run_opts *o, nb_error *err)
         goto out;
     }
     if (mkdir_p(r->dir) != 0) {
-        st = fail(r, NB_EIO, "run directory '%s': %s", r->dir, strerror(errno));
+        st = fail(r, NB_EIO, "run directory '%s': %s", NB_ECHO(r->dir), strerror(errno));
         goto out;
     }
     long costs_len = -1, gc_len = -1;

@@ -118,19 +118,19 @@ static int cmd_check(int argc, char **argv)
             o.mode = NB_GC_DIRECTIONAL;
         } else if (strcmp(a, "--op") == 0 || strcmp(a, "--seed") == 0 || strcmp(a, "--seeds") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "nabla check: %s needs a value\n", a);
+                fprintf(stderr, "nabla check: %s needs a value\n", NB_ECHO(a));
                 goto out;
             }
             const char *val = argv[++i];
             if (strcmp(a, "--op") == 0) {
                 const nb_op *op = nb_op_find(val);
                 if (!op) {
-                    fprintf(stderr, "nabla check: unknown op '%s' (`nabla ops` lists them)\n", val);
+                    fprintf(stderr, "nabla check: unknown op '%s' (`nabla ops` lists them)\n", NB_ECHO(val));
                     goto out;
                 }
                 ops[n_ops++] = op;
             } else if (parse_ulong(val, &v) != 0 || (strcmp(a, "--seeds") == 0 && (v == 0 || v > 1000))) {
-                fprintf(stderr, "nabla check: %s: '%s' is not a valid %s\n", a, val,
+                fprintf(stderr, "nabla check: %s: '%s' is not a valid %s\n", NB_ECHO(a), NB_ECHO(val),
                         strcmp(a, "--seed") == 0 ? "seed (0..ULONG_MAX)" : "count (1..1000)");
                 goto out;
             } else if (strcmp(a, "--seed") == 0) {
@@ -139,7 +139,7 @@ static int cmd_check(int argc, char **argv)
                 seeds = v;
             }
         } else {
-            fprintf(stderr, "nabla check: unknown option '%s'\n", a);
+            fprintf(stderr, "nabla check: unknown option '%s'\n", NB_ECHO(a));
             usage(stderr);
             goto out;
         }
@@ -165,7 +165,7 @@ static int cmd_demo(int argc, char **argv)
         if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc && parse_ulong(argv[i + 1], &seed) == 0) {
             i++;
         } else {
-            fprintf(stderr, "nabla demo: unknown or malformed option '%s'\n", argv[i]);
+            fprintf(stderr, "nabla demo: unknown or malformed option '%s'\n", NB_ECHO(argv[i]));
             return 2;
         }
     }
@@ -247,7 +247,7 @@ static int cmd_run(int argc, char **argv)
             o.log = NULL;
         } else if (strcmp(a, "--seed") == 0 && has_value) {
             if (parse_ulong(argv[++i], &o.seed) != 0 || o.seed > 4294967295ul) {
-                fprintf(stderr, "nabla run: --seed: '%s' is not a seed (0..4294967295)\n", argv[i]);
+                fprintf(stderr, "nabla run: --seed: '%s' is not a seed (0..4294967295)\n", NB_ECHO(argv[i]));
                 goto out;
             }
             o.has_seed = 1;
@@ -261,17 +261,17 @@ static int cmd_run(int argc, char **argv)
         } else if (strcmp(a, "--stop-after") == 0 && has_value) {
             unsigned long v;
             if (parse_ulong(argv[++i], &v) != 0 || v == 0) {
-                fprintf(stderr, "nabla run: --stop-after: '%s' is not a positive count\n", argv[i]);
+                fprintf(stderr, "nabla run: --stop-after: '%s' is not a positive count\n", NB_ECHO(argv[i]));
                 goto out;
             }
             o.stop_after = v;
         } else if (a[0] == '-') {
-            fprintf(stderr, "nabla run: unknown option '%s'%s\n", a, has_value ? "" : " (or missing value)");
+            fprintf(stderr, "nabla run: unknown option '%s'%s\n", NB_ECHO(a), has_value ? "" : " (or missing value)");
             goto out;
         } else if (!o.config_path) {
             o.config_path = a;
         } else {
-            fprintf(stderr, "nabla run: more than one config file ('%s' and '%s')\n", o.config_path, a);
+            fprintf(stderr, "nabla run: more than one config file ('%s' and '%s')\n", NB_ECHO(o.config_path), NB_ECHO(a));
             goto out;
         }
     }
@@ -325,7 +325,7 @@ int main(int argc, char **argv)
         printf("nabla %s\n", nb_version());
         return 0;
     }
-    fprintf(stderr, "nabla: unknown command '%s'\n", cmd);
+    fprintf(stderr, "nabla: unknown command '%s'\n", NB_ECHO(cmd));
     usage(stderr);
     return 2;
 }

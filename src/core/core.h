@@ -79,6 +79,20 @@ int nbi_fail(char *msg, size_t len, int status, const char *fmt, ...)
 #endif
     ;
 
+/* An excerpt of user input (a file name, key, value, field, tensor name)
+ * for a message: nb_error_escape with nabla's budget of NB_ERROR_ECHO_MAX
+ * printed characters, so that the reason after it is never cut off and a
+ * message stays on one line.  buf has NB_ERROR_ECHO_LEN bytes. */
+static inline const char *nbi_echo(char *buf, const char *s)
+{
+    return nb_error_escape(buf, NB_ERROR_ECHO_LEN, s, (size_t)-1, NB_ERROR_ECHO_MAX);
+}
+
+/* The same for a file name, keeping its end (the file's own name):
+ * "...ests/data/truncated.idx" when the escaped path is longer than
+ * NB_ERROR_ECHO_MAX characters. */
+const char *nbi_echo_path(char *buf, const char *path);
+
 /* Records an error on g (sticky: kept if one is already set); returns status. */
 int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
 #if defined(__GNUC__)

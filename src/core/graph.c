@@ -396,7 +396,7 @@ nb_node *nb_param(nb_graph *g, const char *name, size_t rows, size_t cols,
         return NULL;
     }
     if (nb_graph_param_find(g, name)) {
-        nbi_graph_error(g, NB_EINVAL, "param: name '%s' is already used", name);
+        nbi_graph_error(g, NB_EINVAL, "param: name '%s' is already used", NB_ECHO(name));
         return NULL;
     }
     if (g->n_params == g->cap_params &&
@@ -425,7 +425,7 @@ nb_node *nb_param(nb_graph *g, const char *name, size_t rows, size_t cols,
     g->params[g->n_params++] = n;
     return n;
 oom:
-    nbi_graph_error(g, NB_ENOMEM, "param '%s': (%zux%zu): out of memory", name, rows, cols);
+    nbi_graph_error(g, NB_ENOMEM, "param '%s': (%zux%zu): out of memory", NB_ECHO(name), rows, cols);
     return NULL;
 }
 
@@ -670,7 +670,7 @@ nb_node *nb_apply_name(nb_graph *g, const char *op_name, nb_node *const *inputs,
     const nb_op *op = nb_op_find(op_name);
     if (!op) {
         nbi_graph_error(g, NB_ENOTFOUND, "apply: unknown op '%s' (see `nabla ops`)",
-                        op_name ? op_name : "(null)");
+                        NB_ECHO(op_name));
         return NULL;
     }
     return nb_apply(g, op, inputs, hyper);

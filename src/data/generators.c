@@ -215,6 +215,7 @@ int nb_make_truth_table(const char *name, nb_dataset *out, nb_error *err)
 {
     const truth_table *t = NULL;
     nb_dataset ds;
+    char en[NB_ERROR_ECHO_LEN];
     int st;
     if (out == NULL || name == NULL)
         return nb_error_set(err, NB_EINVAL, "nb_make_truth_table: NULL argument");
@@ -234,11 +235,11 @@ int nb_make_truth_table(const char *name, nb_dataset *out, nb_error *err)
             pos += (size_t)w;
         }
         return nb_error_set(err, NB_ENOTFOUND,
-                    "no truth table named '%s' (known: %s)", name, list);
+                    "no truth table named '%s' (known: %s)", nbi_echo(en, name), list);
     }
     st = nb_dataset_init(&ds, 4, t->d, 2);
     if (st != NB_OK)
-        return nb_error_set(err, st, "truth table '%s': %s", name,
+        return nb_error_set(err, st, "truth table '%s': %s", nbi_echo(en, name),
                     nb_strerror(st));
     for (size_t i = 0; i < 4; i++) {
         memcpy(ds.x + i * t->d, t->x[i], t->d * sizeof *ds.x);

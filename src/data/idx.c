@@ -33,6 +33,7 @@
 
 typedef struct reader {
     const char *path;
+    char echo[NB_ERROR_ECHO_LEN];   /* path as messages show it */
     FILE *f;
 #ifdef NB_HAVE_ZLIB
     gzFile gz;
@@ -61,9 +62,10 @@ static int reader_open(reader *r, const char *path, nb_error *err)
 
     memset(r, 0, sizeof *r);
     r->path = path;
+    nbi_echo_path(r->echo, path);
     r->f = fopen(path, "rb");
     if (r->f == NULL)
-        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", r->echo,
                     strerror(errno));
     got = fread(magic, 1, 2, r->f);
     if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
@@ -75,7 +77,7 @@ static int reader_open(reader *r, const char *path, nb_error *err)
         r->gz = gzopen(path, "rb");
         if (r->gz == NULL)
             return nb_error_set(err, errno ? NB_EIO : NB_ENOMEM,
-                        "%s: cannot open: %s", path,
+                        "%s: cannot open: %s", r->echo,
                         errno ? strerror(errno) : "out of memory");
         gzbuffer(r->gz, 1u << 17);
         return NB_OK;
@@ -83,12 +85,12 @@ static int reader_open(reader *r, const char *path, nb_error *err)
         return nb_error_set(err, NB_EUNSUPPORTED,
                     "%s: gzip-compressed, but this build of nabla has no "
                     "zlib; decompress it (gunzip -k) or rebuild with zlib",
-                    path);
+                    r->echo);
 #endif
     }
     if (fseek(r->f, 0, SEEK_SET) != 0) {
         reader_close(r);
-        return nb_error_set(err, NB_EIO, "%s: cannot seek: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot seek: %s", r->echo,
                     strerror(errno));
     }
     if (fstat(fileno(r->f), &sb) == 0 && S_ISREG(sb.st_mode)
@@ -109,7 +111,7 @@ static int reader_read(reader *r, void *buf, size_t len, size_t *got,
         *got = fread(buf, 1, len, r->f);
         r->pos += *got;
         if (*got < len && ferror(r->f))
-            return nb_error_set(err, NB_EIO, "%s: read error: %s", r->path,
+            return nb_error_set(err, NB_EIO, "%s: read error: %s", r->echo,
                         strerror(errno));
         return NB_OK;
     }
@@ -132,14 +134,14 @@ static int reader_read(reader *r, void *buf, size_t len, size_t *got,
                 zmsg += plen + (zmsg[plen + 1] == ' ' ? 2 : 1);
             if (errnum == Z_ERRNO)
                 return nb_error_set(err, NB_EIO, "%s: read error: %s",
-                            r->path, strerror(errno));
+                            r->echo, strerror(errno));
             if (errnum == Z_MEM_ERROR)
                 return nb_error_set(err, NB_ENOMEM, "%s: zlib: out of memory",
-                            r->path);
+                            r->echo);
             if (errnum != Z_OK)
                 return nb_error_set(err, NB_EFORMAT,
                             "%s: corrupt gzip data after %zu decompressed "
-                            "bytes: %s", r->path, r->pos, zmsg);
+                            "bytes: %s", r->echo, r->pos, zmsg);
             break;  /* clean end of stream */
         }
     }
@@ -247,7 +249,7 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
     *got = 0;
     if (buf == NULL)
         return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes",
-                    r->path, need);
+                    r->echo, need);
     for (;;) {
         size_t n;
         st = reader_read(r, buf + *got, cap - *got, &n, err);
@@ -260,7 +262,7 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
         unsigned char *nbuf = realloc(buf, ncap);
         if (nbuf == NULL) {
             st = nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes",
-                      r->path, need);
+                      r->echo, need);
             break;
         }
         buf = nbuf;
@@ -287,6 +289,8 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     if (out == NULL || path == NULL)
         return nb_error_set(err, NB_EINVAL, "nb_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
+    char ep[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
     memset(&idx, 0, sizeof idx);
 
     st = reader_open(&r, path, err);
@@ -299,13 +303,13 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     if (got < 4) {
         st = nb_error_set(err, NB_EFORMAT,
                   "%s: %zu bytes: too short for an IDX header (4 bytes of "
-                  "magic, then the dimensions)", path, got);
+                  "magic, then the dimensions)", P, got);
         goto done;
     }
     if (head[0] != 0 || head[1] != 0) {
         st = nb_error_set(err, NB_EFORMAT,
                   "%s: not an IDX file: magic %02x %02x %02x %02x, expected "
-                  "00 00 <type> <ndims>", path, head[0], head[1], head[2],
+                  "00 00 <type> <ndims>", P, head[0], head[1], head[2],
                   head[3]);
         goto done;
     }
@@ -313,19 +317,19 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     if (tname == NULL) {
         st = nb_error_set(err, NB_EFORMAT,
                   "%s: unknown IDX data type 0x%02x (known: 08 ubyte, 09 sbyte, "
-                  "0b int16, 0c int32, 0d float32, 0e float64)", path, head[2]);
+                  "0b int16, 0c int32, 0d float32, 0e float64)", P, head[2]);
         goto done;
     }
     idx.type = (nb_idx_type)head[2];
     idx.ndims = head[3];
     if (idx.ndims == 0) {
         st = nb_error_set(err, NB_EFORMAT, "%s: IDX header with 0 dimensions",
-                  path);
+                  P);
         goto done;
     }
     if (idx.ndims > NB_IDX_MAX_DIMS) {
         st = nb_error_set(err, NB_EUNSUPPORTED,
-                  "%s: %zu dimensions; nabla reads at most %d", path,
+                  "%s: %zu dimensions; nabla reads at most %d", P,
                   idx.ndims, NB_IDX_MAX_DIMS);
         goto done;
     }
@@ -335,14 +339,14 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     if (got < 4 * idx.ndims) {
         st = nb_error_set(err, NB_EFORMAT,
                   "%s: truncated header: %zu dimensions need %zu bytes of "
-                  "sizes, found %zu", path, idx.ndims, 4 * idx.ndims, got);
+                  "sizes, found %zu", P, idx.ndims, 4 * idx.ndims, got);
         goto done;
     }
     idx.size = 1;
     for (size_t i = 0; i < idx.ndims; i++) {
         idx.dims[i] = be32(dimbytes + 4 * i);
         if (idx.dims[i] == 0) {
-            st = nb_error_set(err, NB_EFORMAT, "%s: dimension %zu is 0", path,
+            st = nb_error_set(err, NB_EFORMAT, "%s: dimension %zu is 0", P,
                       i + 1);
             goto done;
         }
@@ -350,7 +354,7 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     for (size_t i = 0; i < idx.ndims; i++) {
         if (idx.dims[i] > NB_DATA_MAX_ELEMENTS / idx.size) {
             st = nb_error_set(err, NB_ERANGE,
-                      "%s: %s %s is more than %zu values", path,
+                      "%s: %s %s is more than %zu values", P,
                       dims_str(idx.dims, idx.ndims, shape, sizeof shape),
                       tname, NB_DATA_MAX_ELEMENTS);
             goto done;
@@ -361,7 +365,7 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     need = idx.size * width;   /* <= 2^34: no overflow with 64-bit size_t */
     if (need / width != idx.size) {
         st = nb_error_set(err, NB_ERANGE, "%s: %s %s is too large for this "
-                  "platform", path, shape, tname);
+                  "platform", P, shape, tname);
         goto done;
     }
     header_len = 4 + 4 * idx.ndims;
@@ -369,11 +373,11 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
         if (r.size < header_len + need)
             st = nb_error_set(err, NB_EFORMAT,
                       "%s: truncated: %s %s needs %zu bytes of data, found %zu",
-                      path, shape, tname, need, r.size - header_len);
+                      P, shape, tname, need, r.size - header_len);
         else
             st = nb_error_set(err, NB_EFORMAT,
                       "%s: %zu unexpected bytes after the %zu bytes of data "
-                      "of %s %s", path, r.size - header_len - need, need, shape,
+                      "of %s %s", P, r.size - header_len - need, need, shape,
                       tname);
         goto done;
     }
@@ -384,7 +388,7 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     if (got < need) {
         st = nb_error_set(err, NB_EFORMAT,
                   "%s: truncated: %s %s needs %zu bytes of data, found %zu%s",
-                  path, shape, tname, need, got,
+                  P, shape, tname, need, got,
                   r.gzip ? " (after decompression)" : "");
         goto done;
     }
@@ -396,7 +400,7 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
         if (got > 0) {
             st = nb_error_set(err, NB_EFORMAT,
                       "%s: unexpected bytes after the %zu bytes of data of "
-                      "%s %s", path, need, shape, tname);
+                      "%s %s", P, need, shape, tname);
             goto done;
         }
     }
@@ -404,7 +408,7 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
     idx.data = malloc(idx.size * sizeof *idx.data);
     if (idx.data == NULL) {
         st = nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu values",
-                  path, idx.size);
+                  P, idx.size);
         goto done;
     }
     nbi_advise_huge(idx.data, idx.size * sizeof *idx.data);
@@ -413,7 +417,7 @@ int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
         st = convert(idx.type, raw, idx.size, idx.data, &bad);
         if (st != NB_OK) {
             st = nb_error_set(err, NB_EDOMAIN,
-                      "%s: value %zu (0-based, row-major) is %g", path, bad,
+                      "%s: value %zu (0-based, row-major) is %g", P, bad,
                       idx.data[bad]);
             goto done;
         }
@@ -448,6 +452,9 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
     if (out == NULL || images_path == NULL)
         return nb_error_set(err, NB_EINVAL, "nb_dataset_load_idx: NULL argument");
     memset(out, 0, sizeof *out);
+    char ei[NB_ERROR_ECHO_LEN], el[NB_ERROR_ECHO_LEN];
+    const char *EI = nbi_echo_path(ei, images_path);
+    const char *EL = labels_path ? nbi_echo_path(el, labels_path) : "";
     memset(&lab, 0, sizeof lab);
 
     st = nb_idx_read(images_path, &img, err);
@@ -460,14 +467,14 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
         if (lab.ndims != 1) {
             char shape[NB_IDX_MAX_DIMS * 21];
             st = nb_error_set(err, NB_ESHAPE,
-                      "%s: labels must be 1-d, got %s", labels_path,
+                      "%s: labels must be 1-d, got %s", EL,
                       dims_str(lab.dims, lab.ndims, shape, sizeof shape));
             goto done;
         }
         if (lab.dims[0] != img.dims[0]) {
             st = nb_error_set(err, NB_ESHAPE,
-                      "%s has %zu images but %s has %zu labels", images_path,
-                      img.dims[0], labels_path, lab.dims[0]);
+                      "%s has %zu images but %s has %zu labels", EI,
+                      img.dims[0], EL, lab.dims[0]);
             goto done;
         }
         for (size_t i = 0; i < lab.size; i++) {
@@ -475,7 +482,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
             if (!(v >= 0.0 && v <= 255.0 && v == floor(v))) {
                 st = nb_error_set(err, NB_ERANGE,
                           "%s: label %g at index %zu is not a class in 0..255",
-                          labels_path, v, i);
+                          EL, v, i);
                 goto done;
             }
             if ((size_t)v > max)
@@ -488,7 +495,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
     if (labels_path != NULL) {
         ds.label = malloc(ds.n * sizeof *ds.label);
         if (ds.label == NULL) {
-            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", labels_path);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", EL);
             goto done;
         }
         for (size_t i = 0; i < ds.n; i++)
@@ -561,6 +568,7 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
         return nb_error_set(err, NB_EINVAL,
                     "nb_dataset_load_fashion_mnist: NULL argument");
     memset(out, 0, sizeof *out);
+    char ed[NB_ERROR_ECHO_LEN], ei[NB_ERROR_ECHO_LEN];
     if (dir == NULL) {
         st = nb_fashion_mnist_dir(dirbuf, sizeof dirbuf);
         if (st == NB_ERANGE)
@@ -579,7 +587,7 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
         return nb_error_set(err, st,
                     "fashion-mnist: no %s/%s(.gz); install the "
                     "dataset-fashion-mnist package or set "
-                    "NABLA_FASHION_MNIST_DIR", dir, name);
+                    "NABLA_FASHION_MNIST_DIR", nbi_echo_path(ed, dir), name);
 
     st = nb_dataset_load_idx(images, labels, &ds, err);
     if (st != NB_OK)
@@ -587,7 +595,7 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
     if (ds.d != 28 * 28 || ds.n_classes > 10) {
         st = nb_error_set(err, NB_EFORMAT,
                   "%s: %zu values per image and %zu classes; Fashion-MNIST "
-                  "has 784 (28x28) and 10", images, ds.d, ds.n_classes);
+                  "has 784 (28x28) and 10", nbi_echo_path(ei, images), ds.d, ds.n_classes);
         nb_dataset_free(&ds);
         return st;
     }

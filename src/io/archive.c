@@ -351,6 +351,8 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
 {
     if (ar == NULL || path == NULL || path[0] == '\0')
         return nb_error_set(err, NB_EINVAL, "archive write: NULL archive or empty path");
+    char ep[NB_ERROR_ECHO_LEN], et[NB_ERROR_ECHO_LEN], ed[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
 
     size_t plen = strlen(path);
     size_t tlen = plen + 64;
@@ -359,7 +361,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
     if (tmp == NULL || dir == NULL) {
         nbi_free(&ar->al, tmp);
         nbi_free(&ar->al, dir);
-        return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
     }
 
     /* A fresh temporary next to path: O_EXCL, so two writers (or a leftover
@@ -373,7 +375,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
     if (fd < 0) {
         e = errno;
         int st = nb_error_set(err, NB_EIO, "%s: cannot create a temporary file %s: %s",
-                      path, tmp, strerror(e));
+                      P, nbi_echo_path(et, tmp), strerror(e));
         nbi_free(&ar->al, tmp);
         nbi_free(&ar->al, dir);
         return st;
@@ -383,7 +385,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
         e = errno;
         close(fd);
         unlink(tmp);
-        int st = nb_error_set(err, NB_EIO, "%s: fdopen: %s", tmp, strerror(e));
+        int st = nb_error_set(err, NB_EIO, "%s: fdopen: %s", nbi_echo_path(et, tmp), strerror(e));
         nbi_free(&ar->al, tmp);
         nbi_free(&ar->al, dir);
         return st;
@@ -400,7 +402,7 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
     if (w.err) {
         unlink(tmp);
         int st = nb_error_set(err, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
-                      path, what, tmp, strerror(w.err ? w.err : EIO));
+                      P, what, nbi_echo_path(et, tmp), strerror(w.err ? w.err : EIO));
         nbi_free(&ar->al, tmp);
         nbi_free(&ar->al, dir);
         return st;
@@ -414,12 +416,12 @@ int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
         if (dfd < 0) {
             e = errno;
             st = nb_error_set(err, NB_EIO, "%s: written, but its directory %s cannot be opened "
-                      "to fsync it: %s", path, dir, strerror(e));
+                      "to fsync it: %s", P, nbi_echo_path(ed, dir), strerror(e));
         } else {
             if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP) {
                 e = errno;
                 st = nb_error_set(err, NB_EIO, "%s: written, but fsync of directory %s failed: %s",
-                          path, dir, strerror(e));
+                          P, nbi_echo_path(ed, dir), strerror(e));
             }
             close(dfd);
         }
@@ -450,29 +452,31 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
 {
     *buf = NULL;
     *size = 0;
+    char ep[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", P, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) {
         int e = errno;
         fclose(f);
-        return nb_error_set(err, NB_EIO, "%s: fstat: %s", path, strerror(e));
+        return nb_error_set(err, NB_EIO, "%s: fstat: %s", P, strerror(e));
     }
     if (!S_ISREG(sb.st_mode)) {
         fclose(f);
-        return nb_error_set(err, NB_EIO, "%s: not a regular file", path);
+        return nb_error_set(err, NB_EIO, "%s: not a regular file", P);
     }
     if ((uintmax_t)sb.st_size > (uintmax_t)(SIZE_MAX - 1)) {
         fclose(f);
-        return nb_error_set(err, NB_ERANGE, "%s: %jd bytes do not fit in memory", path,
+        return nb_error_set(err, NB_ERANGE, "%s: %jd bytes do not fit in memory", P,
                     (intmax_t)sb.st_size);
     }
     size_t n = (size_t)sb.st_size;
     unsigned char *b = nbi_alloc(al, n);
     if (b == NULL) {
         fclose(f);
-        return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes", P, n);
     }
     size_t got = n ? fread(b, 1, n, f) : 0;
     int e = ferror(f) ? errno : 0;
@@ -480,7 +484,7 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
     fclose(f);
     if (got != n || more || e) {
         nbi_free(al, b);
-        return nb_error_set(err, NB_EIO, "%s: read failed%s%s", path, e ? ": " : " (file changed "
+        return nb_error_set(err, NB_EIO, "%s: read failed%s%s", P, e ? ": " : " (file changed "
                     "while being read)", e ? strerror(e) : "");
     }
     *buf = b;
@@ -514,18 +518,22 @@ static int cmp_str_ptr(const void *a, const void *b)
 static int check_unique(nb_archive *ar, const char **names, size_t n, const char *what,
                         const char *path, nb_error *err)
 {
+    char en[NB_ERROR_ECHO_LEN];
     if (n < 2) return NB_OK;
     qsort(names, n, sizeof *names, cmp_str_ptr);
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i - 1], names[i]) == 0)
-            return nb_error_set(err, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, names[i]);
+            return nb_error_set(err, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, nbi_echo(en, names[i]));
     (void)ar;
     return NB_OK;
 }
 
 /* Parses the verified body (after version, before the CRC) into ar. */
+/* (Here and above, path is the file name as messages show it, already
+ * escaped and cut by nbi_echo_path.) */
 static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err)
 {
+    char en[NB_ERROR_ECHO_LEN];
     uint64_t ns, nt;
     if (!take_u64(c, &ns) || !take_u64(c, &nt))
         return nb_error_set(err, NB_EFORMAT, "%s: truncated header", path);
@@ -589,7 +597,7 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
         c->p += nl;
         c->left -= (size_t)nl;
         if (!take_u64(c, &rows) || !take_u64(c, &cols)) {
-            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, name);
+            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, nbi_echo(en, name));
             nbi_free(&ar->al, name);
             return st;
         }
@@ -598,13 +606,13 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
         size_t cap = c->left / 8;
         if (rows > SIZE_MAX || cols > SIZE_MAX || (cols != 0 && rows > cap / cols)) {
             st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
-                      "bytes left", path, name, (uintmax_t)rows, (uintmax_t)cols, c->left);
+                      "bytes left", path, nbi_echo(en, name), (uintmax_t)rows, (uintmax_t)cols, c->left);
             nbi_free(&ar->al, name);
             return st;
         }
         if (rows != 0 && cols > SIZE_MAX / sizeof(double) / rows) {
             st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
-                      name, (uintmax_t)rows, (uintmax_t)cols);
+                      nbi_echo(en, name), (uintmax_t)rows, (uintmax_t)cols);
             nbi_free(&ar->al, name);
             return st;
         }
@@ -618,7 +626,7 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err
             data[j] = bits_double(get_u64(c->p + 8 * j));
             if (!isfinite(data[j])) {
                 st = nb_error_set(err, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
-                          "(%zu, %zu)", path, name, (uintmax_t)rows, (uintmax_t)cols, data[j],
+                          "(%zu, %zu)", path, nbi_echo(en, name), (uintmax_t)rows, (uintmax_t)cols, data[j],
                           j / (size_t)cols, j % (size_t)cols);
                 nbi_free(&ar->al, name);
                 nbi_free(&ar->al, data);
@@ -657,6 +665,10 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     if (path == NULL || out == NULL)
         return nb_error_set(err, NB_EINVAL, "archive read: NULL path or output");
     nb_allocator al = nbi_allocator(allocator);
+    /* Every message names the file as P: escaped, at most
+     * NB_ERROR_ECHO_MAX characters (its end kept). */
+    char ep[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
 
     unsigned char *buf;
     size_t size;
@@ -664,12 +676,12 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     if (st != NB_OK) return st;
 
     if (size < MAGIC_LEN || memcmp(buf, NB_ARCHIVE_MAGIC, MAGIC_LEN) != 0) {
-        st = nb_error_set(err, NB_EFORMAT, "%s: not a nabla archive (%s)", path,
+        st = nb_error_set(err, NB_EFORMAT, "%s: not a nabla archive (%s)", P,
                   size < MAGIC_LEN ? "shorter than the magic" : "magic is not \"NABLAARC\"");
         goto done;
     }
     if (size < MAGIC_LEN + 8) {
-        st = nb_error_set(err, NB_EFORMAT, "%s: truncated before the format version", path);
+        st = nb_error_set(err, NB_EFORMAT, "%s: truncated before the format version", P);
         goto done;
     }
     /* The version comes before the checksum: another version may lay out
@@ -677,12 +689,12 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     uint64_t version = get_u64(buf + MAGIC_LEN);
     if (version != NB_ARCHIVE_VERSION) {
         st = nb_error_set(err, NB_EVERSION, "%s: archive format version %ju; this nabla reads "
-                  "version %d", path, (uintmax_t)version, NB_ARCHIVE_VERSION);
+                  "version %d", P, (uintmax_t)version, NB_ARCHIVE_VERSION);
         goto done;
     }
     if (size < HEADER_LEN + CRC_LEN) {
         st = nb_error_set(err, NB_EFORMAT, "%s: truncated: %zu bytes, a valid archive has at "
-                  "least %u", path, size, HEADER_LEN + CRC_LEN);
+                  "least %u", P, size, HEADER_LEN + CRC_LEN);
         goto done;
     }
     crc32_state crc;
@@ -692,17 +704,17 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     for (unsigned i = 0; i < CRC_LEN; i++) want |= (uint32_t)buf[size - CRC_LEN + i] << (8 * i);
     if (crc32_final(&crc) != want) {
         st = nb_error_set(err, NB_ECHECKSUM, "%s: CRC-32 is %08lx, the file says %08lx (corrupted "
-                  "or truncated)", path, (unsigned long)crc32_final(&crc), (unsigned long)want);
+                  "or truncated)", P, (unsigned long)crc32_final(&crc), (unsigned long)want);
         goto done;
     }
 
     nb_archive *ar = nb_archive_alloc_with(&al);
     if (ar == NULL) {
-        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
         goto done;
     }
     cursor c = { buf + MAGIC_LEN + 8, size - MAGIC_LEN - 8 - CRC_LEN };
-    st = parse_body(ar, &c, path, err);
+    st = parse_body(ar, &c, P, err);
     if (st != NB_OK) nb_archive_free(ar);
     else *out = ar;
 done:

@@ -25,8 +25,9 @@
 
 /* Room for the "why" part of a message ("'0.1x' is not a number"). */
 #define WHY_LEN 512
-/* Longest user text quoted verbatim inside a message. */
-#define SHOW_LEN 64
+/* User text inside a message: nbi_echo's budget (escaped, at most
+ * NB_ERROR_ECHO_MAX characters), so the reason after it is never cut. */
+#define SHOW_LEN NB_ERROR_ECHO_LEN
 /* Names longer than this get no did-you-mean (bounded edit-distance rows). */
 #define SUGGEST_MAX 64
 
@@ -102,19 +103,16 @@ static void clearmsg(char *msg, size_t len)
         msg[0] = '\0';
 }
 
-/* User text for a message: at most SHOW_LEN bytes, cut on a UTF-8 character
- * boundary, "..." appended when cut.  buf has SHOW_LEN + 4 bytes. */
+/* User text for a message (nbi_echo); buf has SHOW_LEN bytes. */
 static const char *shown(const char *s, char *buf)
 {
-    size_t n = strlen(s);
-    if (n <= SHOW_LEN)
-        return s;
-    n = SHOW_LEN;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(buf, s, n);
-    memcpy(buf + n, "...", 4);
-    return buf;
+    return nbi_echo(buf, s);
+}
+
+/* A file name for a message: its end kept (nbi_echo_path). */
+static const char *shown_path(const char *path, char *buf)
+{
+    return nbi_echo_path(buf, path);
 }
 
 static int is_space(int c)
@@ -469,7 +467,7 @@ static const char *expected(nb_config_type base)
 static int parse_num(nb_config_type base, const char *s, num *out,
                      const char *min, char *why, size_t wlen)
 {
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     long long neg;
     int r;
     if (*s == '\0') {
@@ -516,7 +514,7 @@ static int check_bounds(const nb_config_key *k, const num *v, const char *text,
                         char *why, size_t wlen)
 {
     nb_config_type base = numeric_base(k->type);
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     num b;
     if (k->min != NULL
         && parse_num(base, k->min, &b, NULL, NULL, 0) == NB_OK) {
@@ -554,7 +552,7 @@ static int check_bounds(const nb_config_key *k, const num *v, const char *text,
 static int check_word(const nb_config_key *k, const char *w, size_t *idx,
                       char *why, size_t wlen)
 {
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     if (*w == '\0') {
         setmsg(why, wlen, "empty value (expected a word)");
         return NB_ECONFIG;
@@ -660,7 +658,7 @@ static int split_list(const nb_allocator *al, const char *text, char ***block,
         }
         for (q = s; *q != '\0'; q++) {
             if (is_space(*q)) {
-                char sb[SHOW_LEN + 4];
+                char sb[SHOW_LEN];
                 setmsg(why, wlen, "element %zu '%s' contains a blank "
                        "(separate elements with ',')", i + 1, shown(s, sb));
                 nbi_free(al, el);
@@ -758,7 +756,7 @@ fail:
 static int parse_value(const nb_allocator *al, const nb_config_key *k,
                        const char *text, cval *out, char *why, size_t wlen)
 {
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     int st = NB_OK;
     memset(out, 0, sizeof *out);
     out->text = nbi_strndup(al, text, strlen(text));
@@ -1078,7 +1076,8 @@ void nb_config_free(nb_config *cfg)
 
 typedef struct parser {
     nb_config *cfg;
-    const char *name;        /* file name for messages */
+    const char *name;        /* file name */
+    char echo[SHOW_LEN];     /* the file name as messages show it */
     size_t file;             /* its index in cfg->files */
     cval *stage;             /* (cfg->n): values of this file */
     char *msg;
@@ -1098,14 +1097,14 @@ static int line_error(parser *ps, size_t lineno, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    setmsg(ps->msg, ps->len, "%s:%zu: %s", ps->name, lineno, why);
+    setmsg(ps->msg, ps->len, "%s:%zu: %s", ps->echo, lineno, why);
     return NB_ECONFIG;
 }
 
 /* Interprets ps->line (len bytes, NUL-terminated, no '\n'). */
 static int parse_line(parser *ps, size_t len, size_t lineno)
 {
-    char why[WHY_LEN], sb[SHOW_LEN + 4];
+    char why[WHY_LEN], sb[SHOW_LEN];
     char *line = ps->line, *p, *eq, *key, *val;
     const char *sug;
     size_t idx;
@@ -1203,7 +1202,7 @@ static int parse_line(parser *ps, size_t len, size_t lineno)
     st = parse_value(&ps->cfg->al, &ps->cfg->schema[idx], val,
                      &ps->stage[idx], why, sizeof why);
     if (st == NB_ENOMEM) {
-        setmsg(ps->msg, ps->len, "%s:%zu: out of memory", ps->name, lineno);
+        setmsg(ps->msg, ps->len, "%s:%zu: out of memory", ps->echo, lineno);
         return st;
     }
     if (st != NB_OK)
@@ -1250,6 +1249,7 @@ static parser *parser_begin(nb_config *cfg, const char *name, char *msg,
     memset(ps->stage, 0, cfg->n * sizeof(cval));
     ps->cfg = cfg;
     ps->name = copy;
+    nbi_echo_path(ps->echo, copy);
     ps->file = cfg->n_files;
     cfg->files[cfg->n_files++] = copy;
     ps->msg = msg;
@@ -1292,6 +1292,7 @@ static int parse_string_msg(nb_config *cfg, const char *text, const char *name,
     parser *ps;
     size_t lineno = 0;
     int st = NB_OK;
+    char sb[SHOW_LEN];
     if (cfg == NULL || text == NULL) {
         setmsg(msg, len, "nb_config_parse_string: NULL argument");
         return NB_EINVAL;
@@ -1300,7 +1301,7 @@ static int parse_string_msg(nb_config *cfg, const char *text, const char *name,
         name = "<string>";
     ps = parser_begin(cfg, name, msg, len);
     if (ps == NULL) {
-        setmsg(msg, len, "%s: out of memory", name);
+        setmsg(msg, len, "%s: out of memory", shown_path(name, sb));
         return NB_ENOMEM;
     }
     while (*text != '\0') {
@@ -1331,6 +1332,7 @@ int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
 
 static int load_msg(nb_config *cfg, const char *path, char *msg, size_t len)
 {
+    char sb[SHOW_LEN];
     parser *ps;
     FILE *f;
     size_t lineno = 0;
@@ -1341,13 +1343,13 @@ static int load_msg(nb_config *cfg, const char *path, char *msg, size_t len)
     }
     f = fopen(path, "rb");
     if (f == NULL) {
-        setmsg(msg, len, "cannot open '%s': %s", path, strerror(errno));
+        setmsg(msg, len, "cannot open '%s': %s", shown_path(path, sb), strerror(errno));
         return NB_EIO;
     }
     ps = parser_begin(cfg, path, msg, len);
     if (ps == NULL) {
         fclose(f);
-        setmsg(msg, len, "%s: out of memory", path);
+        setmsg(msg, len, "%s: out of memory", shown_path(path, sb));
         return NB_ENOMEM;
     }
     while (c != EOF) {
@@ -1377,7 +1379,7 @@ static int load_msg(nb_config *cfg, const char *path, char *msg, size_t len)
             break;
     }
     if (st == NB_OK && ferror(f)) {
-        setmsg(msg, len, "error reading '%s': %s", path, strerror(errno));
+        setmsg(msg, len, "error reading '%s': %s", shown_path(path, sb), strerror(errno));
         st = NB_EIO;
     }
     fclose(f);
@@ -1395,7 +1397,7 @@ int nb_config_load(nb_config *cfg, const char *path, nb_error *err)
 static int set_msg(nb_config *cfg, const char *assignment, char *msg,
                    size_t len)
 {
-    char why[WHY_LEN], sb[SHOW_LEN + 4];
+    char why[WHY_LEN], sb[SHOW_LEN];
     const char *eq;
     char *buf, *key, *val;
     size_t n, idx;
@@ -1500,8 +1502,9 @@ static int validate_msg(const nb_config *cfg, char *msg, size_t len)
         clearmsg(msg, len);
         return NB_OK;
     }
+    char sb[SHOW_LEN];
     setmsg(msg, len, "%s%smissing required key '%s'",
-           cfg->n_files > 0 ? cfg->files[cfg->n_files - 1] : "",
+           cfg->n_files > 0 ? shown_path(cfg->files[cfg->n_files - 1], sb) : "",
            cfg->n_files > 0 ? ": " : "", cfg->schema[first].name);
     if (cfg->schema[first].help != NULL)
         catmsg(msg, len, " (%s)", cfg->schema[first].help);
@@ -1674,12 +1677,13 @@ int nb_config_is_set(const nb_config *cfg, const char *key)
 static void origin_text(const nb_config *cfg, const cval *v, char *buf,
                         size_t len)
 {
+    char sb[SHOW_LEN];
     switch (v->origin) {
     case ORIGIN_DEFAULT:
         setmsg(buf, len, "default");
         break;
     case ORIGIN_FILE:
-        setmsg(buf, len, "%s:%zu", cfg->files[v->file], v->line);
+        setmsg(buf, len, "%s:%zu", shown_path(cfg->files[v->file], sb), v->line);
         break;
     case ORIGIN_SET:
         setmsg(buf, len, "--set");
@@ -1915,6 +1919,7 @@ int nb_config_write(const nb_config *cfg, FILE *out)
 static int save_msg(const nb_config *cfg, const char *path, char *msg,
                     size_t len)
 {
+    char sb[SHOW_LEN], sb2[SHOW_LEN];
     char *tmp;
     size_t pl;
     FILE *f;
@@ -1926,14 +1931,14 @@ static int save_msg(const nb_config *cfg, const char *path, char *msg,
     pl = strlen(path);
     tmp = nbi_alloc(&cfg->al, pl + 5);
     if (tmp == NULL) {
-        setmsg(msg, len, "%s: out of memory", path);
+        setmsg(msg, len, "%s: out of memory", shown_path(path, sb));
         return NB_ENOMEM;
     }
     memcpy(tmp, path, pl);
     memcpy(tmp + pl, ".tmp", 5);
     f = fopen(tmp, "w");
     if (f == NULL) {
-        setmsg(msg, len, "cannot create '%s': %s", tmp, strerror(errno));
+        setmsg(msg, len, "cannot create '%s': %s", shown_path(tmp, sb), strerror(errno));
         nbi_free(&cfg->al, tmp);
         return NB_EIO;
     }
@@ -1941,15 +1946,15 @@ static int save_msg(const nb_config *cfg, const char *path, char *msg,
     if (st == NB_OK && fsync(fileno(f)) != 0)
         st = NB_EIO;
     if (st == NB_EIO)
-        setmsg(msg, len, "cannot write '%s': %s", tmp, strerror(errno));
+        setmsg(msg, len, "cannot write '%s': %s", shown_path(tmp, sb), strerror(errno));
     else if (st == NB_ENOMEM)
-        setmsg(msg, len, "%s: out of memory", path);
+        setmsg(msg, len, "%s: out of memory", shown_path(path, sb));
     if (fclose(f) != 0 && st == NB_OK) {
-        setmsg(msg, len, "cannot write '%s': %s", tmp, strerror(errno));
+        setmsg(msg, len, "cannot write '%s': %s", shown_path(tmp, sb), strerror(errno));
         st = NB_EIO;
     }
     if (st == NB_OK && rename(tmp, path) != 0) {
-        setmsg(msg, len, "cannot rename '%s' to '%s': %s", tmp, path,
+        setmsg(msg, len, "cannot rename '%s' to '%s': %s", shown_path(tmp, sb), shown_path(path, sb2),
                strerror(errno));
         st = NB_EIO;
     }
