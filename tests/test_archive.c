@@ -945,6 +945,50 @@ START_TEST(test_model_load_mismatch)
 }
 END_TEST
 
+/* A newline in a tensor name stays on the message's line (issue #9.6): a
+ * forged file with the name twice (valid CRC), and a model file whose
+ * tensor matches no parameter of the graph. */
+START_TEST(test_names_escaped_in_messages)
+{
+    char *dir = make_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/names.nbar", dir);
+    forge f;
+    forge_header(&f, 1, 0, 2);
+    for (int i = 0; i < 2; i++) {
+        forge_name(&f, "w\nA", 3);
+        forge_u64(&f, 1);
+        forge_u64(&f, 1);
+        forge_f64(&f, 2.385);
+    }
+    forge_finish(&f, path);
+    nb_archive *ar = NULL;
+    nb_error err;
+    nb_error_clear(&err);
+    ck_assert_int_eq(nb_archive_read(path, &ar, &err), NB_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "tensor 'w\\nA' appears twice") && !strchr(err.msg, '\n'),
+                  "%s", err.msg);
+
+    const double v = 2.385;
+    snprintf(path, sizeof path, "%s/model.nbm", dir);
+    nb_graph *g = nb_graph_alloc();
+    nb_param(g, "layer\n1", 1, 1, &v);
+    ck_assert_int_eq(nb_model_save(g, path, &err), NB_OK);
+    nb_graph *h = nb_graph_alloc();
+    ck_assert_int_eq(nb_model_load(h, path, &err), NB_ENOTFOUND);
+    ck_assert_msg(strstr(err.msg, "tensor 'layer\\n1' (1x1) matches no parameter")
+                  && !strchr(err.msg, '\n'), "%s", err.msg);
+    nb_param(h, "other\tname", 1, 1, &v);
+    ck_assert_int_eq(nb_model_load(h, path, &err), NB_ENOTFOUND);
+    ck_assert_msg(strstr(err.msg, "for parameter 'other\\tname'") && !strchr(err.msg, '\t'),
+                  "%s", err.msg);
+    nb_graph_free(h);
+    nb_graph_free(g);
+    remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_model_in_archive)
 {
     /* A model under a prefix, next to other tensors: only the prefixed ones
@@ -1014,6 +1058,7 @@ static Suite *archive_suite(void)
     tcase_add_test(tc, test_model_save_load);
     tcase_add_test(tc, test_model_load_mismatch);
     tcase_add_test(tc, test_model_in_archive);
+    tcase_add_test(tc, test_names_escaped_in_messages);
     suite_add_tcase(s, tc);
     return s;
 }

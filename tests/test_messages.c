@@ -3,11 +3,10 @@
  * the reason after it is never cut off, and a control character in the
  * input never splits a message over two lines.  One test per reader or
  * call that echoes input: CSV fields and file names, IDX and archive file
- * names, archive tensor names, config file names and keys, model
- * parameters, graph parameter names, and `nabla run --out`. */
+ * names, config file names and keys, graph parameter names, and `nabla run
+ * --out` (archive tensor and model parameter names: test_archive.c). */
 #include <config.h>
 
-#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -132,66 +131,6 @@ START_TEST(test_long_file_names)
 }
 END_TEST
 
-/* CRC-32 of zlib (reflected 0xEDB88320), to forge archives. */
-static uint32_t crc32_of(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-/* A newline in an archive's tensor name stays on the message's line: a
- * forged file with the name twice (valid CRC), and a model file whose
- * tensor matches no parameter. */
-START_TEST(test_archive_tensor_name_newline)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/names.nbar", tmpdir);
-    nb_archive *ar = nb_archive_alloc();
-    const double v = 2.385;
-    ck_assert_int_eq(nb_archive_put(ar, "w\nA", 1, 1, &v), NB_OK);
-    ck_assert_int_eq(nb_archive_put(ar, "w\nB", 1, 1, &v), NB_OK);
-    nb_error err;
-    nb_error_clear(&err);
-    ck_assert_int_eq(nb_archive_write(ar, path, &err), NB_OK);
-    nb_archive_free(ar);
-
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    unsigned char buf[512];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    unsigned char *b = NULL;
-    for (size_t i = 0; i + 3 <= n; i++)
-        if (memcmp(buf + i, "w\nB", 3) == 0) b = buf + i;
-    ck_assert_ptr_nonnull(b);
-    b[2] = 'A';
-    uint32_t crc = crc32_of(buf + 8, n - 12);
-    for (int i = 0; i < 4; i++) buf[n - 4 + i] = (unsigned char)(crc >> (8 * i));
-    write_bytes(path, buf, n);
-    ck_assert_int_eq(nb_archive_read(path, &ar, &err), NB_EFORMAT);
-    assert_message(err.msg, "tensor 'w\\nA' appears twice");
-
-    /* A model whose tensor name holds a newline, loaded into a graph
-     * without that parameter. */
-    snprintf(path, sizeof path, "%s/model.nbm", tmpdir);
-    nb_graph *g = nb_graph_alloc();
-    nb_param(g, "layer\n1", 1, 1, &v);
-    ck_assert_int_eq(nb_model_save(g, path, &err), NB_OK);
-    nb_graph *h = nb_graph_alloc();
-    ck_assert_int_eq(nb_model_load(h, path, &err), NB_ENOTFOUND);
-    assert_message(err.msg, "tensor 'layer\\n1' (1x1) matches no parameter");
-    nb_param(h, "other\tname", 1, 1, &v);
-    ck_assert_int_eq(nb_model_load(h, path, &err), NB_ENOTFOUND);
-    assert_message(err.msg, "for parameter 'other\\tname'");
-    nb_graph_free(h);
-    nb_graph_free(g);
-}
-END_TEST
-
 /* Config: a file name with a newline in line errors, a 5000-character
  * unknown key from --set. */
 START_TEST(test_config_names)
@@ -277,7 +216,6 @@ int main(void)
     tcase_add_test(tc, test_csv_huge_field);
     tcase_add_test(tc, test_csv_control_characters);
     tcase_add_test(tc, test_long_file_names);
-    tcase_add_test(tc, test_archive_tensor_name_newline);
     tcase_add_test(tc, test_config_names);
     tcase_add_test(tc, test_graph_param_name);
     tcase_add_test(tc, test_run_long_out);
