@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <nabla/error.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -82,7 +84,7 @@ typedef struct nb_json {
     unsigned char is_object[NB_JSON_MAX_DEPTH];
     int want_value;                               /* a key was written */
     int values;                                   /* top-level values written */
-    int status;                                   /* nb_status: NB_OK or the first error */
+    nb_status status;                             /* NB_OK or the first error */
 } nb_json;
 
 /* Starts a document on out (flags: 0 or NB_JSON_COMPACT). */
