@@ -11,8 +11,7 @@
  *
  * The C locale object is created once (pthread_once) and never changed or
  * freed: immutable after initialisation, it is not mutable global state. */
-/* strtod_l is a GNU extension (also in the BSDs and POSIX 2024): without
- * this, glibc leaves it undeclared and the call returns garbage. */
+/* strtod_l and uselocale are GNU/POSIX-2008 extensions */
 #define _GNU_SOURCE 1
 #include <config.h>
 
