@@ -220,7 +220,8 @@ int nb_config_is_set(const nb_config *cfg, const char *key);
 
 /* Where the key's value comes from, written into buf[len]: "default",
  * "moons.conf:12", "--set", or "unset"; for messages of the caller's own
- * cross-key checks ("moons.conf:5: model.layers: ...").  NB_ENOTFOUND for an
+ * cross-key checks ("moons.conf:5: model.layers: ...").  The file name is
+ * shown as in messages: escaped, its end kept when long (nb_error_escape).  NB_ENOTFOUND for an
  * unknown key, NB_EINVAL for NULL arguments or len 0. */
 int nb_config_origin(const nb_config *cfg, const char *key, char *buf,
                      size_t len);
