@@ -101,8 +101,9 @@ START_TEST(test_quoted_values_and_mixed_range)
     size_t nk;
     const nb_config_key *schema = nb_experiment_schema(&nk);
     nb_config *cfg = nb_config_alloc(schema, nk);
-    char msg[256];
-    ck_assert_msg(nb_config_set(cfg, sets[0], msg, sizeof msg) == NB_OK, "%s", msg);
+    nb_error cerr;
+    nb_error_clear(&cerr);
+    ck_assert_msg(nb_config_set(cfg, sets[0], &cerr) == NB_OK, "%s", cerr.msg);
     const size_t *w;
     size_t nw;
     ck_assert_int_eq(nb_config_get_size_list(cfg, "model.layers", &w, &nw), NB_OK);

@@ -14,7 +14,7 @@
  * killed at any moment resumes (`--resume DIR`) to the same files.
  *
  * docs/sweeps.md is the user's reference. */
-#define _GNU_SOURCE 1   /* pipe2, strtod_l, uselocale */
+#define _GNU_SOURCE 1   /* pipe2, RTLD_DEFAULT */
 #include <config.h>
 
 #include <ctype.h>
@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <locale.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -47,6 +46,7 @@
 #include <nabla/experiment.h>
 #include <nabla/rng.h>
 #include <nabla/sweep.h>
+#include <nabla/text.h>
 #include "app/app.h"
 
 extern char **environ;
@@ -109,7 +109,6 @@ struct nb_sweep {
     size_t ncells;
     char dir[PATH_MAX];
     int lock_fd;
-    locale_t cloc;        /* numbers read and written with '.' whatever the locale */
     double t_last_csv;
 };
 
@@ -153,30 +152,26 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-/* Shortest text that reads back as x ('.' decimal point, any locale). */
+/* Numbers as text with '.' whatever the locale: nabla/text.h. */
 static void fmt_double(const nb_sweep *sw, char *buf, size_t cap, double x)
 {
-    locale_t old = sw->cloc ? uselocale(sw->cloc) : (locale_t)0;
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, x);
-        if (prec == 17 || (sw->cloc ? strtod_l(buf, NULL, sw->cloc) : strtod(buf, NULL)) == x) break;
-    }
-    if (old) uselocale(old);
+    (void)sw;
+    nb_format_double(x, buf, cap);   /* the shortest text that reads back as x */
 }
 
 static void fmt_short(const nb_sweep *sw, char *buf, size_t cap, double x)
 {
-    locale_t old = sw->cloc ? uselocale(sw->cloc) : (locale_t)0;
-    snprintf(buf, cap, "%.4g", x);
-    if (old) uselocale(old);
+    (void)sw;
+    nb_format(buf, cap, "%.4g", x);
 }
 
 /* A whole-text number; 0 when s is one. */
 static int parse_double(const nb_sweep *sw, const char *s, double *x)
 {
+    (void)sw;
     char *end;
     errno = 0;
-    *x = sw->cloc ? strtod_l(s, &end, sw->cloc) : strtod(s, &end);
+    *x = nb_strtod(s, &end);
     return end == s || *end || errno || !isfinite(*x) ? -1 : 0;
 }
 
@@ -249,11 +244,10 @@ static int check_value(const nb_sweep *sw, size_t line, const char *key, const c
     size_t at = 0;
     for (size_t i = 1; i < line; i++) text[at++] = '\n';   /* messages name the right line */
     snprintf(text + at, len - at, "%s = %s\n", key, value);
-    char msg[NB_ERROR_MSG_MAX];
-    int st = nb_config_parse_string(cfg, text, sw->path, msg, sizeof msg);
+    int st = nb_config_parse_string(cfg, text, sw->path, err);
     nb_config_free(cfg);
     free(text);
-    return st == NB_OK ? NB_OK : nb_error_set(err, st, "%s", msg);
+    return st;
 }
 
 /* ---- reading the sweep file -------------------------------------------- */
@@ -686,13 +680,12 @@ static int load_base(const nb_sweep *sw, nb_config **out, nb_error *err)
     const nb_config_key *schema = nb_experiment_schema(&n);
     nb_config *cfg = nb_config_alloc(schema, n);
     if (!cfg) return nb_error_set(err, NB_ENOMEM, "out of memory");
-    char msg[NB_ERROR_MSG_MAX];
     int st = NB_OK;
-    if (sw->base_path) st = nb_config_load(cfg, sw->base_path, msg, sizeof msg);
-    if (st == NB_OK) st = nb_config_parse_string(cfg, sw->base_text, sw->path, msg, sizeof msg);
+    if (sw->base_path) st = nb_config_load(cfg, sw->base_path, err);
+    if (st == NB_OK) st = nb_config_parse_string(cfg, sw->base_text, sw->path, err);
     if (st != NB_OK) {
         nb_config_free(cfg);
-        return nb_error_set(err, st, "%s", msg);
+        return st;
     }
     *out = cfg;
     return NB_OK;
@@ -852,7 +845,6 @@ int nb_sweep_open(const char *path, nb_sweep **out, nb_error *err)
     sw->lock_fd = -1;
     sw->blas_threads = 1;
     sw->seed = 2385;
-    sw->cloc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     sw->path = xstrdup(path);
     const char *slash = strrchr(path, '/');
     sw->srcdir = slash ? xstrndup(path, (size_t)(slash - path) + (slash == path)) : xstrdup("");
@@ -887,12 +879,9 @@ int nb_sweep_open(const char *path, nb_sweep **out, nb_error *err)
         }
     }
     if (st == NB_OK) {   /* the first cell must make a complete config */
-        char msg[NB_ERROR_MSG_MAX];
         st = load_base(sw, &cfg, err);
-        for (size_t i = 0; i < sw->nax && st == NB_OK; i++)
-            if ((st = nb_config_set(cfg, sw->cells[0].sets[i], msg, sizeof msg)) != NB_OK)
-                nb_error_set(err, st, "%s", msg);
-        if (st == NB_OK && (st = nb_config_validate(cfg, msg, sizeof msg)) != NB_OK) nb_error_set(err, st, "%s", msg);
+        for (size_t i = 0; i < sw->nax && st == NB_OK; i++) st = nb_config_set(cfg, sw->cells[0].sets[i], err);
+        if (st == NB_OK) st = nb_config_validate(cfg, err);
         nb_config_free(cfg);
     }
     if (st != NB_OK) {
@@ -919,7 +908,6 @@ void nb_sweep_free(nb_sweep *sw)
     }
     free(sw->cells);
     if (sw->lock_fd >= 0) close(sw->lock_fd);
-    if (sw->cloc) freelocale(sw->cloc);
     free(sw->path), free(sw->srcdir), free(sw->base_path), free(sw->base_text), free(sw->text);
     free(sw);
 }
@@ -971,17 +959,22 @@ static int save_base(nb_sweep *sw, nb_error *err)
     int st = load_base(sw, &cfg, err);
     if (st != NB_OK) return st;
     static const char *const keys[] = { "data.path", "data.labels_path", "data.test_path", "data.test_labels_path" };
-    char msg[NB_ERROR_MSG_MAX];
+    /* which keys the sweep file sets itself: its own text alone, over defaults */
+    size_t nk;
+    const nb_config_key *schema = nb_experiment_schema(&nk);
+    nb_config *own = nb_config_alloc(schema, nk);
+    if (!own) st = nb_error_set(err, NB_ENOMEM, "out of memory");
+    else if (nb_config_parse_string(own, sw->base_text, sw->path, NULL) != NB_OK) {
+        nb_config_free(own);
+        own = NULL;
+    }
     for (size_t i = 0; i < 4 && st == NB_OK; i++) {
         const char *v = "";
-        char origin[PATH_MAX + 32];
+        char origin[64] = "default";
         if (nb_config_get_string(cfg, keys[i], &v) != NB_OK || !v[0] || v[0] == '/') continue;
-        nb_config_origin(cfg, keys[i], origin, sizeof origin);
-        /* set by the sweep file (its path, then ':line'), or by the base */
-        size_t pl = strlen(sw->path);
-        const char *from = strncmp(origin, sw->path, pl) == 0 && origin[pl] == ':' ? sw->path
-                           : sw->base_path                                       ? sw->base_path
-                                                                                 : sw->path;
+        if (own) nb_config_origin(own, keys[i], origin, sizeof origin);
+        /* relative to the file that set it: the sweep file, or the base */
+        const char *from = strcmp(origin, "default") != 0 || !sw->base_path ? sw->path : sw->base_path;
         char d[PATH_MAX], real[PATH_MAX], abs[2 * PATH_MAX + 8], set[2 * PATH_MAX + 64];
         const char *sl = strrchr(from, '/');
         snprintf(d, sizeof d, "%.*s", sl ? (int)(sl - from) + (sl == from) : 1, sl ? from : ".");
@@ -996,12 +989,13 @@ static int save_base(nb_sweep *sw, nb_error *err)
             set[o++] = *p;
         }
         snprintf(set + o, sizeof set - o, "\"");
-        if ((st = nb_config_set(cfg, set, msg, sizeof msg)) != NB_OK) nb_error_set(err, st, "%s", msg);
+        st = nb_config_set(cfg, set, err);
     }
+    nb_config_free(own);
     char p[PATH_MAX];
     if (st == NB_OK && dir_path(sw, p, sizeof p, "base.conf", NULL) != 0)
         st = nb_error_set(err, NB_EIO, "%s: path too long", sw->dir);
-    if (st == NB_OK && (st = nb_config_save(cfg, p, msg, sizeof msg)) != NB_OK) nb_error_set(err, st, "%s", msg);
+    if (st == NB_OK) st = nb_config_save(cfg, p, err);
     nb_config_free(cfg);
     return st;
 }
@@ -1331,7 +1325,10 @@ static void run_cell_here(const nb_sweep *sw, size_t c, nb_sweep_outcome *out)
     o.n_sets = resume ? 0 : sw->nax;
     o.progress = 0;
     o.log = log;
-    int st = nb_experiment_run(&o, out->msg, sizeof out->msg);
+    nb_error rerr;
+    nb_error_clear(&rerr);
+    int st = nb_experiment_run(&o, &rerr);
+    if (st != NB_OK) snprintf(out->msg, sizeof out->msg, "%s", nb_error_message(&rerr));
     out->status = st;
     out->state = st == NB_OK ? NB_SWEEP_FINISHED : st == NB_EDOMAIN ? NB_SWEEP_DIVERGED : NB_SWEEP_FAILED;
     if (log) {
