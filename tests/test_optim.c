@@ -986,6 +986,64 @@ START_TEST(test_backward_property)
 }
 END_TEST
 
+/* A new optimizer is one type: here a damped SGD (w -= lr*g/2, weight
+ * decay as SGD's) from outside the table, with its fused form.  It runs
+ * through nb_optim_step and, fused, through nb_optim_backward (the weights'
+ * gradient buffers stay untouched), with the same result as the three
+ * calls; its checkpoints carry its name. */
+static void half_update(double *w, const double *g, double *const *state, size_t n, size_t t,
+                        double lr, const nb_optim_opts *o)
+{
+    (void)state; (void)t;
+    for (size_t i = 0; i < n; i++) w[i] = w[i] - (0.5 * lr) * (g[i] + o->weight_decay * w[i]);
+}
+
+static void half_fused(double lr, const nb_optim_opts *o, double *alpha, double *beta)
+{
+    *alpha = -0.5 * lr;
+    *beta = 1.0 - 0.5 * lr * o->weight_decay;
+}
+
+static const nb_optim_type half_sgd = {
+    .name = "half_sgd", .update = half_update, .fused_update = half_fused,
+};
+
+START_TEST(test_custom_type)
+{
+    for (int wd = 0; wd < 2; wd++) {
+        mlp a = mlp_alloc(NULL), b = mlp_alloc(NULL);
+        nb_optim_opts o = opts_of(&half_sgd, 0.2385);
+        o.weight_decay = wd ? 0.0123 : 0.0;
+        nb_optim *oa = nb_optim_alloc(a.g, &o, NULL), *ob = nb_optim_alloc(b.g, &o, NULL);
+        ck_assert_ptr_nonnull(oa);
+        for (size_t step = 0; step < 6; step++) {
+            nb_node_grad(a.W1)[3] = 2.385;
+            ck_assert_int_eq(backward_at(oa, mlp_loss(&a, step, 0), step, NULL), NB_OK);
+            ck_assert(nb_node_grad(a.W1)[3] == 2.385);   /* fused */
+            nb_node *Lb = mlp_loss(&b, step, 0);
+            nb_graph_zero_grad(b.g);
+            ck_assert_int_eq(nb_backward(b.g, Lb), NB_OK);
+            ck_assert_int_eq(step_at(ob, step, NULL), NB_OK);
+        }
+        double d = params_rel_diff(a.g, b.g);
+        ck_assert_msg(d <= 64 * DBL_EPSILON, "wd %d: %g", wd, d);
+        mlp fresh = mlp_alloc(NULL);
+        ck_assert(!same_bits(nb_node_cvalue(a.W1), nb_node_cvalue(fresh.W1), 20));
+        nb_graph_free(fresh.g);
+        nb_archive *sa = snapshot(oa);
+        ck_assert_str_eq(nb_archive_get_str(sa, "s/kind"), "half_sgd");
+        nb_error err;
+        ck_assert_int_eq(nb_optim_restore(ob, sa, "s/", &err), NB_OK);
+        nb_archive_free(sa);
+        nb_optim_free(oa);
+        nb_optim_free(ob);
+        nb_graph_free(a.g);
+        nb_graph_free(b.g);
+    }
+    ck_assert_ptr_null(nb_optim_type_find("half_sgd"));   /* not in the table */
+}
+END_TEST
+
 /* A frozen weight is not updated by nb_optim_backward, and its gradient is
  * computed as nb_backward would (only trainable weights are fused). */
 START_TEST(test_backward_frozen)
@@ -1414,6 +1472,7 @@ static Suite *optim_suite(void)
     tcase_add_test(tc, test_backward_product_of_two_params);
     tcase_add_test(tc, test_backward_b_before_a);
     tcase_add_test(tc, test_backward_property);
+    tcase_add_test(tc, test_custom_type);
     tcase_add_test(tc, test_backward_frozen);
     tcase_add_test(tc, test_backward_refusals);
     tcase_add_test(tc, test_backward_unchecked_operand);

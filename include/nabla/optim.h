@@ -189,7 +189,9 @@ int nb_optim_step(nb_optim *opt, nb_error *err);
  * every gradient and every factor of a product has been checked and before
  * any other parameter changes, so each reads the forward values: the result
  * is that of the three calls up to the rounding of that one product (its
- * sum is split and rounded differently inside BLAS: a few ulps per step).
+ * sum is split and rounded differently inside BLAS; tests/test_optim.c
+ * holds it within 64 ulps of max(1, |w|) over random graphs, registration
+ * orders and sharings; the worst seen is under 2).
  * NB_EDOMAIN, no parameter updated, when a gradient or a factor is not
  * finite.  Only an overflow inside the product itself (finite factors
  * beyond ~1e150) can leave non-finite weights, which the next forward pass
