@@ -133,8 +133,8 @@ static const nb_config_key schema[] = {
       .help = "lambda of the penalty lambda/2 sum W^2 over weights (not biases)" },
 
     { .name = "optimizer.kind", .type = NB_CONFIG_ENUM, .def = "sgd", .check = is_optimizer,
-      .help = "update rule: an optimizer of the optim module (sgd, adam, ...), or bfgs (GSL's "
-              "vector_bfgs2, full batch)" },
+      .help = "update rule: sgd, momentum, nesterov, adam (the optimizer table), or bfgs "
+              "(GSL's vector_bfgs2, full batch)" },
     { .name = "optimizer.lr", .type = NB_CONFIG_DOUBLE, .def = "0.01", .min = "0",
       .flags = NB_CONFIG_MIN_EXCLUSIVE, .help = "learning rate" },
     { .name = "optimizer.momentum", .type = NB_CONFIG_DOUBLE, .def = "0.9", .min = "0",
@@ -148,7 +148,7 @@ static const nb_config_key schema[] = {
     { .name = "optimizer.weight_decay", .type = NB_CONFIG_DOUBLE, .def = "0", .min = "0",
       .help = "weight decay (adam: decoupled, AdamW)" },
     { .name = "optimizer.schedule", .type = NB_CONFIG_ENUM, .def = "constant", .check = is_schedule,
-      .help = "learning-rate schedule over epochs (constant, step, exp, ...)" },
+      .help = "learning-rate schedule over epochs: constant, step, exp" },
     { .name = "optimizer.gamma", .type = NB_CONFIG_DOUBLE, .def = "0.1", .min = "0",
       .flags = NB_CONFIG_MIN_EXCLUSIVE, .help = "schedule factor" },
     { .name = "optimizer.step_size", .type = NB_CONFIG_SIZE, .def = "10", .min = "1",
