@@ -362,14 +362,10 @@ int nb_optim_set_trainable(nb_optim *opt, const char *param_name, int trainable,
     if (opt == NULL || param_name == NULL)
         return nb_error_set(err, NB_EINVAL, "optim: NULL optimizer or parameter name");
     slot *s = find_slot(opt, param_name);
-    if (s == NULL) {
-        char shown[128];
+    if (s == NULL)
         return nb_error_set(err, NB_ENOTFOUND,
                             "optim: no parameter '%s' (the optimizer has the %zu parameters the "
-                            "graph had when it was allocated)",
-                            nb_error_escape(shown, sizeof shown, param_name, (size_t)-1, 80),
-                            opt->n_slots);
-    }
+                            "graph had when it was allocated)", NB_ECHO(param_name), opt->n_slots);
     s->trainable = trainable != 0;
     return NB_OK;
 }
@@ -685,29 +681,17 @@ static int parse_shape(const char *s, size_t *rows, size_t *cols)
     return parse_size(head, rows) && parse_size(x + 1, cols);
 }
 
-/* A short, escaped excerpt of a checkpoint's text for a message (the
- * checkpoint is untrusted input). */
-typedef struct shown {
-    char s[128];
-} shown;
-
-static const char *show(shown *b, const char *v)
-{
-    return nb_error_escape(b->s, sizeof b->s, v, (size_t)-1, 80);
-}
-
 /* Looks up prefix+suffix; NB_ENOTFOUND with a message when absent. */
 static int get_meta(const nb_archive *ar, const char *prefix, const char *suffix,
                     const char **value, nb_error *err)
 {
     char key[KEY_LEN];
-    shown b;
     if (!make_key(key, prefix, "%s", suffix))
         return nb_error_set(err, NB_EINVAL, "optim restore: prefix '%s' is too long",
-                            show(&b, prefix));
+                            NB_ECHO(prefix));
     *value = nb_archive_get_str(ar, key);
     if (*value == NULL)
-        return nb_error_set(err, NB_ENOTFOUND, "optim restore: no metadata '%s'", show(&b, key));
+        return nb_error_set(err, NB_ENOTFOUND, "optim restore: no metadata '%s'", NB_ECHO(key));
     return NB_OK;
 }
 
@@ -720,20 +704,20 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
     const char *v;
     int st;
     nb_optim_opts o = opt->o;
-    shown b1, b2;
-    const char *pre = show(&b2, prefix);
+    /* the checkpoint is untrusted: its text is echoed escaped and cut */
+    const char *pre = NB_ECHO(prefix);
 
     if ((st = get_meta(ar, prefix, "kind", &v, err)) != NB_OK) return st;
     if (strcmp(v, o.type->name) != 0)
         return nb_error_set(err, nb_optim_type_find(v) ? NB_EINVAL : NB_EFORMAT,
                             "optim restore: the checkpoint is for a '%s' optimizer, this one is "
-                            "'%s'", show(&b1, v), o.type->name);
+                            "'%s'", NB_ECHO(v), o.type->name);
 
     size_t np;
     if ((st = get_meta(ar, prefix, "param_count", &v, err)) != NB_OK) return st;
     if (!parse_size(v, &np))
         return nb_error_set(err, NB_EFORMAT, "optim restore: %sparam_count = '%s'", pre,
-                            show(&b1, v));
+                            NB_ECHO(v));
     if (np != opt->n_slots)
         return nb_error_set(err, NB_ESHAPE, "optim restore: the checkpoint has %zu parameters, "
                             "this optimizer %zu", np, opt->n_slots);
@@ -747,28 +731,28 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
         if ((st = get_meta(ar, prefix, reals[i].key, &v, err)) != NB_OK) return st;
         if (!parse_double(v, reals[i].value))
             return nb_error_set(err, NB_EFORMAT, "optim restore: %s%s = '%s' is not a finite "
-                                "number", pre, reals[i].key, show(&b1, v));
+                                "number", pre, reals[i].key, NB_ECHO(v));
     }
     if ((st = get_meta(ar, prefix, "schedule", &v, err)) != NB_OK) return st;
     if ((o.schedule = nb_schedule_type_find(v)) == NULL)
         return nb_error_set(err, NB_EFORMAT, "optim restore: %sschedule = '%s' is not a schedule",
-                            pre, show(&b1, v));
+                            pre, NB_ECHO(v));
     if ((st = get_meta(ar, prefix, "step_size", &v, err)) != NB_OK) return st;
     if (!parse_size(v, &o.step_size))
         return nb_error_set(err, NB_EFORMAT, "optim restore: %sstep_size = '%s'", pre,
-                            show(&b1, v));
+                            NB_ECHO(v));
     nb_error why;
     if (nb_optim_opts_check(&o, &why) != NB_OK)
         return nb_error_set(err, NB_EFORMAT, "optim restore: checkpoint options: %s", why.msg);
     size_t steps, epoch = 0;
     if ((st = get_meta(ar, prefix, "steps", &v, err)) != NB_OK) return st;
     if (!parse_size(v, &steps))
-        return nb_error_set(err, NB_EFORMAT, "optim restore: %ssteps = '%s'", pre, show(&b1, v));
+        return nb_error_set(err, NB_EFORMAT, "optim restore: %ssteps = '%s'", pre, NB_ECHO(v));
     char key[KEY_LEN];
     /* epoch: absent from checkpoints written before it was saved */
     if (make_key(key, prefix, "epoch") && (v = nb_archive_get_str(ar, key)) != NULL &&
         !parse_size(v, &epoch))
-        return nb_error_set(err, NB_EFORMAT, "optim restore: %sepoch = '%s'", pre, show(&b1, v));
+        return nb_error_set(err, NB_EFORMAT, "optim restore: %sepoch = '%s'", pre, NB_ECHO(v));
 
     for (size_t i = 0; i < np; i++) {
         slot *s = &opt->slots[i];
@@ -778,13 +762,13 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
         if ((st = get_meta(ar, prefix, suffix, &v, err)) != NB_OK) return st;
         if (strcmp(v, name) != 0)
             return nb_error_set(err, NB_ESHAPE, "optim restore: parameter %zu is '%s' in the "
-                                "checkpoint, '%s' here", i, show(&b1, v), name);
+                                "checkpoint, '%s' here", i, NB_ECHO(v), name);
         size_t r, c, step;
         snprintf(suffix, sizeof suffix, "param/%zu/shape", i);
         if ((st = get_meta(ar, prefix, suffix, &v, err)) != NB_OK) return st;
         if (!parse_shape(v, &r, &c))
             return nb_error_set(err, NB_EFORMAT, "optim restore: %s%s = '%s'", pre, suffix,
-                                show(&b1, v));
+                                NB_ECHO(v));
         if (r != nb_node_rows(s->p) || c != nb_node_cols(s->p))
             return nb_error_set(err, NB_ESHAPE, "optim restore: parameter '%s' is (%zux%zu) in "
                                 "the checkpoint, (%zux%zu) here", name, r, c, nb_node_rows(s->p),
@@ -793,12 +777,12 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
         if ((st = get_meta(ar, prefix, suffix, &v, err)) != NB_OK) return st;
         if (!parse_size(v, &step))
             return nb_error_set(err, NB_EFORMAT, "optim restore: %s%s = '%s'", pre, suffix,
-                                show(&b1, v));
+                                NB_ECHO(v));
         snprintf(suffix, sizeof suffix, "param/%zu/trainable", i);
         if ((st = get_meta(ar, prefix, suffix, &v, err)) != NB_OK) return st;
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
             return nb_error_set(err, NB_EFORMAT, "optim restore: %s%s = '%s' (expected 0 or 1)",
-                                pre, suffix, show(&b1, v));
+                                pre, suffix, NB_ECHO(v));
         int trainable = v[0] == '1';
 
         const double *bufs[NB_OPTIM_MAX_STATE] = { NULL };
@@ -809,10 +793,10 @@ static int restore_pass(nb_optim *opt, const nb_archive *ar, const char *prefix,
             bufs[b] = nb_archive_get(ar, key, &r, &c);
             if (bufs[b] == NULL)
                 return nb_error_set(err, NB_ENOTFOUND, "optim restore: no tensor '%s'",
-                                    show(&b1, key));
+                                    NB_ECHO(key));
             if (r != nb_node_rows(s->p) || c != nb_node_cols(s->p))
                 return nb_error_set(err, NB_ESHAPE, "optim restore: tensor '%s' is (%zux%zu), "
-                                    "parameter '%s' is (%zux%zu)", show(&b1, key), r, c, name,
+                                    "parameter '%s' is (%zux%zu)", NB_ECHO(key), r, c, name,
                                     nb_node_rows(s->p), nb_node_cols(s->p));
         }
         if (commit) {
