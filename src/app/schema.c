@@ -133,8 +133,7 @@ static const nb_config_key schema[] = {
       .help = "lambda of the penalty lambda/2 sum W^2 over weights (not biases)" },
 
     { .name = "optimizer.kind", .type = NB_CONFIG_ENUM, .def = "sgd", .check = is_optimizer,
-      .help = "update rule: sgd, momentum, nesterov, adam (the optimizer table), or bfgs "
-              "(GSL's vector_bfgs2, full batch)" },
+      .help = "sgd|momentum|nesterov|adam|bfgs (GSL's vector_bfgs2, full batch)" },
     { .name = "optimizer.lr", .type = NB_CONFIG_DOUBLE, .def = "0.01", .min = "0",
       .flags = NB_CONFIG_MIN_EXCLUSIVE, .help = "learning rate" },
     { .name = "optimizer.momentum", .type = NB_CONFIG_DOUBLE, .def = "0.9", .min = "0",
