@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gsl/gsl_multifit_nlinear.h>
 #include <gsl/gsl_multimin.h>
@@ -85,12 +86,46 @@ static void expect_same_report(const nb_gradcheck_report *a, const nb_gradcheck_
 
 /* ---- graph target --------------------------------------------------------- */
 
+/* Distinct threads that called softsign_bad (its evaluations run on the
+ * checker's threads). */
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t seen[16];
+static size_t n_seen;
+/* The test's thread, and after how many of its calls it waits (up to 5 s)
+ * for a second thread to call (0: never), so that on a loaded machine it
+ * cannot take every chunk before another thread is scheduled: set past the
+ * full forward passes of the set-up, inside the first coordinates. */
+static pthread_t caller;
+static size_t caller_calls, wait_after;
+
+static size_t note(void)
+{
+    pthread_t me = pthread_self();
+    pthread_mutex_lock(&seen_lock);
+    int known = 0;
+    for (size_t k = 0; k < n_seen; k++) known |= pthread_equal(seen[k], me) != 0;
+    if (!known && n_seen < 16) seen[n_seen++] = me;
+    size_t n = n_seen;
+    pthread_mutex_unlock(&seen_lock);
+    return n;
+}
+
+static void note_and_wait(void)
+{
+    note();
+    if (!pthread_equal(pthread_self(), caller) || wait_after == 0) return;
+    if (++caller_calls < wait_after) return;
+    wait_after = 0;
+    for (int k = 0; k < 5000 && note() < 2; k++) nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+}
+
 /* softsign with the square forgotten in its derivative: a wrong backward in
  * the first layer, so that hundreds of coordinates fail with ratios of
  * every size. */
 static double softsign_bad(double x, const double *hp, double *dydx)
 {
     (void)hp;
+    note_and_wait();
     double a = 1.0 + fabs(x);
     *dydx = 1.0 / a;
     return x / a;
@@ -144,7 +179,16 @@ START_TEST(test_threads_graph_same_report)
             o.max_report = 40;
             o.threads = thread_counts[k];
             nb_gradcheck_report r;
+            n_seen = 0;
+            caller = pthread_self();
+            caller_calls = 0;
+            wait_after = o.threads > 1 && c == 1 ? 3 * 5 * dims[c][1] : 0;
             ck_assert_int_eq(nb_gradcheck_graph(g, loss, &o, &r), NB_OK);
+            /* The op's evaluations ran on the checker's threads (on the big
+             * graph: the small one's 3 chunks may all go to the first). */
+            if (o.threads == 1) ck_assert_uint_eq(n_seen, 1);
+            else if (c == 1)
+                ck_assert_msg(n_seen > 1, "%zu threads asked, the op saw %zu", o.threads, n_seen);
             ck_assert_int_eq(r.passed, 0);   /* the planted softsign' */
             ck_assert_uint_gt(r.n_failed, 5);
             ck_assert_uint_eq(r.n_checked, nb_graph_param_size(g));
@@ -171,26 +215,45 @@ END_TEST
 #define FN 1500
 
 typedef struct fdf_data {
-    double c[FN], s[FN], q[FN];
+    double c[FN], s[FN], q[FN], x0[FN];
     pthread_mutex_t lock;
     pthread_t seen[16];
     size_t n_seen;
+    pthread_t caller;   /* the test's thread */
+    int wait;           /* 1: the caller's first moved evaluation waits for a second thread */
 } fdf_data;
 
-static void note_thread(fdf_data *d)
+static size_t note_thread(fdf_data *d)
 {
     pthread_t me = pthread_self();
     pthread_mutex_lock(&d->lock);
     int known = 0;
     for (size_t k = 0; k < d->n_seen; k++) known |= pthread_equal(d->seen[k], me) != 0;
     if (!known && d->n_seen < 16) d->seen[d->n_seen++] = me;
+    size_t n = d->n_seen;
     pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+/* On a loaded machine the caller's thread could take every chunk before
+ * another thread is scheduled; so, when threads are asked for, its first
+ * evaluation away from x0 waits (up to 5 s) until another thread has
+ * called f.  The values are unaffected. */
+static void wait_for_second(fdf_data *d, const gsl_vector *x)
+{
+    if (!pthread_equal(pthread_self(), d->caller) || !d->wait) return;
+    int moved = 0;
+    for (size_t i = 0; i < FN && !moved; i++) moved = gsl_vector_get(x, i) != d->x0[i];
+    if (!moved) return;
+    d->wait = 0;
+    for (int k = 0; k < 5000 && note_thread(d) < 2; k++) nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 }
 
 static double kf(const gsl_vector *x, void *p)
 {
     fdf_data *d = p;
     note_thread(d);
+    wait_for_second(d, x);
     double s = 0.0;
     for (size_t i = 0; i < FN; i++) {
         double xi = gsl_vector_get(x, i);
@@ -220,6 +283,7 @@ START_TEST(test_threads_fdf_same_report)
     for (size_t i = 0; i < FN; i++) {
         double xi = 1.1 * sin(0.61 * (double)i + 0.2385);
         gsl_vector_set(x, i, xi);
+        d->x0[i] = xi;
         d->c[i] = 0.5 + 0.25 * cos((double)i);
         d->s[i] = i % 5 == 0 ? xi : xi - 0.7;
         d->q[i] = i % 7 == 0 ? xi : xi + 0.9;
@@ -232,6 +296,8 @@ START_TEST(test_threads_fdf_same_report)
         o.max_report = 60;
         o.threads = thread_counts[k];
         d->n_seen = 0;
+        d->caller = pthread_self();
+        d->wait = o.threads > 1;
         nb_gradcheck_report r;
         ck_assert_int_eq(nb_gradcheck_fdf(&fdf, x, &o, &r), NB_OK);
         ck_assert_int_eq(r.passed, 0);
