@@ -105,6 +105,7 @@ typedef struct nbi_partial {
     size_t first;         /* first dirty node (n when none) */
     nb_node *focus;       /* parameter copy in focus, or NULL */
     size_t focus_k;       /* its element in focus */
+    int stale;            /* values left by nbi_partial_eval_all, not the base */
 } nbi_partial;
 
 /* Covers the first n tape nodes (up to the loss).  NB_OK or NB_ENOMEM. */
@@ -120,5 +121,9 @@ void nbi_partial_focus(nbi_partial *P, size_t param, size_t row, size_t col);
 void nbi_partial_eval(nbi_partial *P);
 /* Puts the base values back, the element in focus included. */
 void nbi_partial_unfocus(nbi_partial *P);
+/* A whole forward pass of the copy at its parameters' current values (no
+ * element in focus: several may have moved); the next focus puts the base
+ * values back first. */
+void nbi_partial_eval_all(nbi_partial *P);
 
 #endif

@@ -1331,7 +1331,12 @@ static int graph_eval(void *p, double *f)
         *f = c->loss_copy->value[0];
         return isfinite(*f) ? NB_OK : NB_EDOMAIN;
     }
-    /* Unfocused: f at x, from the graph itself (before any thread runs). */
+    if (c->partial_ok) {   /* unfocused: a whole pass of the copy, at its x */
+        nbi_partial_eval_all(&c->partial);
+        *f = c->loss_copy->value[0];
+        return isfinite(*f) ? NB_OK : NB_EDOMAIN;
+    }
+    /* Without a copy, x is the graph's parameters (one thread only). */
     int st = nb_graph_forward(c->g);
     if (st != NB_OK) {
         nb_graph_clear_error(c->g);   /* a perturbed point left the domain */

@@ -149,8 +149,32 @@ nb_node *nbi_partial_node(nbi_partial *P, const nb_node *n)
     return n && n->index < P->n && P->g->tape[n->index] == n ? &P->node[n->index] : NULL;
 }
 
+/* The base values back into every copy that can change (after a whole
+ * evaluation of the copy). */
+static void restore_all(nbi_partial *P)
+{
+    for (size_t k = 0; k < P->n; k++) {
+        const nb_node *t = P->g->tape[k];
+        if (can_change(t)) memcpy(P->node[k].value, t->value, t->rows * t->cols * sizeof(double));
+    }
+    P->stale = 0;
+}
+
+void nbi_partial_eval_all(nbi_partial *P)
+{
+    if (P->focus) nbi_partial_unfocus(P);
+    for (size_t k = 0; k < P->n; k++) {
+        nb_node *n = &P->node[k];
+        if (!can_change(n)) continue;
+        if (n->op->pointwise) nbi_pointwise_forward(n);
+        else n->op->forward(n);
+    }
+    P->stale = 1;
+}
+
 void nbi_partial_focus(nbi_partial *P, size_t param, size_t row, size_t col)
 {
+    if (P->stale) restore_all(P);
     P->first = P->n;
     P->focus = param < P->np ? &P->param[param] : NULL;
     P->focus_k = row * (P->focus ? P->focus->cols : 0) + col;
