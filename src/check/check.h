@@ -79,8 +79,9 @@ void nbi_work_init(nbi_work *w, size_t n, size_t chunk);
 int nbi_work_next(nbi_work *w, size_t *begin, size_t *end);
 
 /* Threads a per-coordinate check of n items uses: opts.threads, at most
- * one per NBI_COORD_CHUNK items, 1 without obj->clone. */
+ * NBI_MAX_THREADS and one per NBI_COORD_CHUNK items, 1 without obj->clone. */
 size_t nbi_check_threads(const nbi_objective *obj, const nb_gradcheck_opts *o, size_t n);
+#define NBI_MAX_THREADS 64
 #define NBI_COORD_CHUNK 32
 #define NBI_COORD_WINDOW 16384
 

@@ -532,7 +532,8 @@ static void compare_second(nb_gradcheck_report *r, const nb_gradcheck_entry *e, 
 size_t nbi_check_threads(const nbi_objective *obj, const nb_gradcheck_opts *o, size_t n)
 {
     if (!obj->clone || !obj->release || o->threads <= 1) return 1;
-    size_t t = o->threads, most = (n + NBI_COORD_CHUNK - 1) / NBI_COORD_CHUNK;
+    size_t t = o->threads < NBI_MAX_THREADS ? o->threads : NBI_MAX_THREADS;
+    size_t most = (n + NBI_COORD_CHUNK - 1) / NBI_COORD_CHUNK;
     return t < most ? t : (most ? most : 1);
 }
 
@@ -1112,7 +1113,9 @@ static int jac_coords(jac_ctx *c, const gsl_matrix *J, const nb_gradcheck_opts *
                       nb_gradcheck_report *r)
 {
     size_t n = c->fdf->n, p = c->fdf->p;
-    size_t T = o->threads > 1 ? (o->threads < p ? o->threads : p) : 1;
+    size_t T = o->threads < NBI_MAX_THREADS ? o->threads : NBI_MAX_THREADS;
+    if (T > p) T = p;
+    if (T < 1) T = 1;
     size_t cols = NBI_COORD_WINDOW / n;
     if (cols < T) cols = T;
     if (cols > p) cols = p;
