@@ -50,7 +50,7 @@ int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, doub
 {
     /* matmul and affine share these two products */
     if (!n || i > 1 ||
-        (n->op != &nbi_ops_matrix[NBI_OP_MATMUL] && n->op != &nbi_ops_matrix[NBI_OP_AFFINE]))
+        (n->op != &nb_op_matmul && n->op != &nb_op_affine))
         return 0;
     if (!dst) return 1;
     const nb_node *a = n->in[0], *b = n->in[1];
@@ -110,6 +110,12 @@ static void matmul_forward_region(nb_node *out, const nb_rect *r)
     }
 }
 
+const nb_op nb_op_matmul = {
+    .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
+    .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
+    .region = matmul_region, .forward_region = matmul_forward_region
+};
+
 /* affine: Y = X W + b, (m,k)x(k,n) + (1,n) -> (m,n);  dX = G W^T,
  * dW = X^T G, db_j = sum_i G_ij.  A dense layer in one node: the product
  * through dgemm, then the bias added row by row in the same order as
@@ -166,6 +172,12 @@ static void affine_forward_region(nb_node *out, const nb_rect *r)
     add_bias(out, r);
 }
 
+const nb_op nb_op_affine = {
+    .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
+    .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
+    .region = affine_region, .forward_region = affine_forward_region
+};
+
 /* transpose: Y = X^T, (r,c) -> (c,r);  dX = G^T */
 static int transpose_shape(const nb_node *const *in, const double *hp, size_t *rows,
                            size_t *cols, char *msg, size_t len)
@@ -204,6 +216,12 @@ static void transpose_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j * x->rows + i];
 }
 
+const nb_op nb_op_transpose = {
+    .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
+    .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward,
+    .region = transpose_region, .forward_region = transpose_forward_region
+};
+
 /* sum: y = Σ x_ij -> (1,1);  dx_ij = g */
 static void sum_forward(nb_node *out)
 {
@@ -221,6 +239,11 @@ static void sum_backward(nb_node *out)
     for (size_t k = 0; k < x->rows * x->cols; k++) x->grad[k] += g;
 }
 
+const nb_op nb_op_sum = {
+    .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
+    .shape = nb_shape_scalar, .forward = sum_forward, .backward = sum_backward
+};
+
 /* mean: y = Σ x_ij / (r c) -> (1,1);  dx_ij = g / (r c) */
 static void mean_forward(nb_node *out)
 {
@@ -235,6 +258,11 @@ static void mean_backward(nb_node *out)
     double g = out->grad[0] / (double)(x->rows * x->cols);
     for (size_t k = 0; k < x->rows * x->cols; k++) x->grad[k] += g;
 }
+
+const nb_op nb_op_mean = {
+    .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
+    .shape = nb_shape_scalar, .forward = mean_forward, .backward = mean_backward
+};
 
 /* row_sums: y_i = Σ_j x_ij, (r,c) -> (r,1);  dx_ij = g_i */
 static int row_sums_shape(const nb_node *const *in, const double *hp, size_t *rows,
@@ -280,6 +308,12 @@ static void row_sums_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[i];
 }
 
+const nb_op nb_op_row_sums = {
+    .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
+    .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward,
+    .region = row_sums_region, .forward_region = row_sums_forward_region
+};
+
 /* col_sums: y_j = Σ_i x_ij, (r,c) -> (1,c);  dx_ij = g_j */
 static int col_sums_shape(const nb_node *const *in, const double *hp, size_t *rows,
                           size_t *cols, char *msg, size_t len)
@@ -321,25 +355,19 @@ static void col_sums_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j];
 }
 
-const nb_op nbi_ops_matrix[] = {
-    [NBI_OP_MATMUL] = { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
-      .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
-      .region = matmul_region, .forward_region = matmul_forward_region },
-    [NBI_OP_TRANSPOSE] = { .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
-      .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward,
-      .region = transpose_region, .forward_region = transpose_forward_region },
-    [NBI_OP_SUM] = { .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
-      .shape = nb_shape_scalar, .forward = sum_forward, .backward = sum_backward },
-    [NBI_OP_MEAN] = { .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
-      .shape = nb_shape_scalar, .forward = mean_forward, .backward = mean_backward },
-    [NBI_OP_ROW_SUMS] = { .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
-      .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward,
-      .region = row_sums_region, .forward_region = row_sums_forward_region },
-    [NBI_OP_COL_SUMS] = { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
-      .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
-      .region = col_sums_region, .forward_region = col_sums_forward_region },
-    [NBI_OP_AFFINE] = { .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
-      .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
-      .region = affine_region, .forward_region = affine_forward_region },
+const nb_op nb_op_col_sums = {
+    .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
+    .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
+    .region = col_sums_region, .forward_region = col_sums_forward_region
 };
-const size_t nbi_n_ops_matrix = sizeof nbi_ops_matrix / sizeof nbi_ops_matrix[0];
+
+const nb_op *const nbi_ops_matrix[] = {
+    &nb_op_matmul,
+    &nb_op_transpose,
+    &nb_op_sum,
+    &nb_op_mean,
+    &nb_op_row_sums,
+    &nb_op_col_sums,
+    &nb_op_affine,
+    NULL,
+};
