@@ -520,11 +520,8 @@ static void scalar_forward(nb_node *n)
 static inline void run_forward(nb_node *n)
 {
     if (n->flags & NB_NODE_SCALAR) scalar_forward(n);
-    else if (n->op->pointwise) {
-        nbi_pointwise_forward(n);
-    } else {
-        n->op->forward(n);
-    }
+    else if (n->op->pointwise) nbi_pointwise_forward(n);
+    else n->op->forward(n);
 }
 
 /* 1 when g has validated op before (the memo of nb_apply). */
