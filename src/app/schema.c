@@ -20,7 +20,7 @@ static int is_unary_op(const char *word, void *ud, char *why, size_t len)
     (void)ud;
     const nb_op *op = nb_op_find(word);
     if (op && op->arity == 1) return 0;
-    snprintf(why, len, "'%.80s' is not a unary op of the registry (see `nabla ops`)", word);
+    snprintf(why, len, "'%s' is not a unary op of the registry (see `nabla ops`)", NB_ECHO(word));
     return 1;
 }
 
@@ -33,7 +33,7 @@ static int is_loss(const char *word, void *ud, char *why, size_t len)
     if (strcmp(word, "half_sse") == 0 ||
         (op && op->arity == 2 && nb_op_family(op) && strcmp(nb_op_family(op), "loss") == 0))
         return 0;
-    int used = snprintf(why, len, "'%.80s' is not a loss: ", word);
+    int used = snprintf(why, len, "'%s' is not a loss: ", NB_ECHO(word));
     for (size_t i = 0; i < nb_op_count() && used >= 0 && (size_t)used < len; i++) {
         op = nb_op_at(i);
         if (op->arity == 2 && strcmp(nb_op_family(op), "loss") == 0)

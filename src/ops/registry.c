@@ -65,7 +65,7 @@ nb_node *nb_apply_name(nb_graph *g, const char *op_name, nb_node *const *inputs,
     const nb_op *op = nb_op_find(op_name);
     if (!op) {
         nbi_graph_error(g, NB_ENOTFOUND, "apply: unknown op '%s' (see `nabla ops`)",
-                        op_name ? op_name : "(null)");
+                        NB_ECHO(op_name));
         return NULL;
     }
     return nb_apply(g, op, inputs, hyper);
