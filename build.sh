@@ -14,7 +14,8 @@ top=$(pwd)
 what=${1:-demo}
 
 packages="build-essential autoconf automake libtool pkg-config libgsl-dev check
-libopenblas-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist locales"
+libopenblas-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist locales
+libopenmpi-dev openmpi-bin procps"
 [ "$what" = sanitize ] && packages="$packages clang libclang-rt-14-dev"
 
 missing=""

@@ -323,4 +323,7 @@ END {
     }
 }' "$res"
 
+# 6. sweep throughput: its own script (bench/sweep.sh), after the report above
+NB_BENCH_NABLA=${NB_BENCH_NABLA:-$bin/../nabla} sh "$here/sweep.sh" || failed=1
+
 exit $failed

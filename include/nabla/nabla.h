@@ -16,5 +16,6 @@
 #include <nabla/data.h>
 #include <nabla/nn.h>
 #include <nabla/experiment.h>
+#include <nabla/sweep.h>
 
 #endif /* NABLA_NABLA_H */

@@ -8,6 +8,7 @@
  *   nabla run CONFIG [--seed N] [--out DIR] [--set key=value ...] [--quiet]
  *   nabla run --resume DIR        continue a killed run
  *   nabla keys                    every config key with its default and meaning
+ *   nabla sweep SWEEP [options]   many runs from one sweep file (cli/sweep_cli.c)
  *
  * Exit status: 0 success, 1 a check failed, 2 usage or runtime error. */
 #include <config.h>
@@ -22,6 +23,7 @@
 #include <gsl/gsl_randist.h>
 
 #include <nabla/nabla.h>
+#include "cli/cli.h"
 
 /* Each command's synopsis and options: `nabla CMD --help` prints its
  * entry, `nabla help` all of them.  docs/nabla.1 documents the same
@@ -57,6 +59,16 @@ static const command commands[] = {
     { "keys", "keys [--man | --check CONFIG...]", "list every config key with its default and meaning",
       "  --man             the list as the nabla-config(5) manual page (troff)\n"
       "  --check CONFIG    parse and validate config files against the keys, run nothing\n" },
+    { "sweep", "sweep SWEEP [--out DIR] [--jobs N] [--dry-run] [--quiet]\n"
+               "       nabla sweep --resume DIR [--jobs N] [--quiet]\n"
+               "       mpirun -n K nabla sweep ...   (rank 0 hands out cells, the other ranks run them)",
+      "grid or random sweep of runs, each cell a run directory (docs/sweeps.md)",
+      "  --out DIR         sweep directory (default sweeps/<sweep file name>)\n"
+      "  --jobs N          local worker processes (default: the number of cores)\n"
+      "  --resume DIR      go on with the sweep in DIR: finished cells kept, others resumed\n"
+      "  --dry-run         list the cells and their --set options, run nothing\n"
+      "  --quiet           no progress output\n"
+      "  (sweep exit status: 0 every cell finished, 10+N when N cells failed or diverged)\n" },
     { "help", "help [COMMAND]", "this text, or one command's", "" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -542,5 +554,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) return cmd_check(nargs, args);
     if (strcmp(cmd, "run") == 0) return cmd_run(nargs, args);
+    if (strcmp(cmd, "sweep") == 0) {
+        int rc = nbc_sweep_main(nargs, args);
+        if (rc == NBC_EXIT_USAGE) command_usage(stderr, c);
+        return rc == NBC_EXIT_USAGE ? 2 : rc;
+    }
     return cmd_demo(nargs, args);
 }
