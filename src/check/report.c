@@ -1,0 +1,284 @@
+/* report.c — what a report says beyond the verdicts: the names of the
+ * coordinates (blocks), a summary per block with the relative difference
+ * of the courses, the diagnoses, and their human and JSON forms.
+ *
+ * The engine (gradcheck.c) records every checked entry in an nbi_results
+ * by index; everything here is computed from it after the check, so that
+ * the order in which coordinates were checked does not matter. */
+#include <config.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nabla/gradcheck.h>
+#include "check/check.h"
+#include "io/io.h"
+
+/* ---- per-coordinate results --------------------------------------------- */
+
+void nbi_results_put(nbi_results *res, const nb_gradcheck_entry *e)
+{
+    if (!res || res->lost) return;
+    size_t i = e->index;
+    if (i >= res->cap) {
+        size_t cap = res->cap ? res->cap : 64;
+        while (cap <= i) cap *= 2;
+        nb_gradcheck_entry *ne = realloc(res->e, cap * sizeof *ne);
+        if (!ne) {
+            res->lost = 1;
+            return;
+        }
+        for (size_t k = res->cap; k < cap; k++) {
+            memset(&ne[k], 0, sizeof ne[k]);
+            ne[k].verdict = -1;
+        }
+        res->e = ne;
+        res->cap = cap;
+    }
+    res->e[i] = *e;
+    if (i + 1 > res->n) res->n = i + 1;
+}
+
+void nbi_results_free(nbi_results *res)
+{
+    if (!res) return;
+    free(res->e);
+    res->e = NULL;
+    res->n = res->cap = 0;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+/* Row and column of coordinate k (0 <= k < rows*cols) of a block. */
+static void block_rc(const nb_gradcheck_block_summary *b, size_t k, size_t *r, size_t *c)
+{
+    if (b->col_major) {
+        *r = k % b->rows;
+        *c = k / b->rows;
+    } else {
+        *r = k / b->cols;
+        *c = k % b->cols;
+    }
+}
+
+static const nb_gradcheck_block_summary *block_of(const nb_gradcheck_report *r, size_t i)
+{
+    for (size_t b = 0; b < r->n_blocks; b++) {
+        const nb_gradcheck_block_summary *s = &r->blocks[b];
+        if (i >= s->offset && i - s->offset < s->rows * s->cols) return s;
+    }
+    return NULL;
+}
+
+void nbi_coord_name(const nb_gradcheck_report *r, size_t i, char *buf, size_t len)
+{
+    const nb_gradcheck_block_summary *b = block_of(r, i);
+    if (!b) {
+        snprintf(buf, len, "x[%zu]", i);
+        return;
+    }
+    size_t row, col;
+    block_rc(b, i - b->offset, &row, &col);
+    if (b->rows * b->cols == 1) snprintf(buf, len, "%s", b->name);
+    else if (b->rows == 1) snprintf(buf, len, "%s[%zu]", b->name, col);
+    else if (b->cols == 1) snprintf(buf, len, "%s[%zu]", b->name, row);
+    else snprintf(buf, len, "%s[%zu][%zu]", b->name, row, col);
+}
+
+/* ---- block summaries ------------------------------------------------------ */
+
+static double rel_diff(double ss_diff, double ss_sum)
+{
+    if (isnan(ss_diff) || isnan(ss_sum)) return NAN;
+    if (ss_diff == 0.0) return 0.0;
+    return ss_sum > 0.0 ? sqrt(ss_diff) / sqrt(ss_sum) : INFINITY;
+}
+
+/* Counts of one entry into a summary and the two sums of squares. */
+static void tally(nb_gradcheck_block_summary *s, const nb_gradcheck_entry *e, double *ssd,
+                  double *sss)
+{
+    if (e->verdict < 0) return;
+    s->n_checked++;
+    if (e->verdict == NB_GC_FAIL) s->n_failed++;
+    if (e->verdict == NB_GC_KINK) s->n_kinks++;
+    double ratio = isnan(e->ratio) ? INFINITY : e->ratio;
+    if (ratio > s->worst_ratio) s->worst_ratio = ratio;
+    double d = e->analytic - e->numeric, p = e->analytic + e->numeric;
+    *ssd += d * d;
+    *sss += p * p;
+}
+
+int nbi_report_add_blocks(nb_gradcheck_report *r, const nbi_results *res,
+                          const nb_gradcheck_block *blocks, size_t n_blocks)
+{
+    if (!blocks || n_blocks == 0) return NB_OK;
+    if (res && res->lost) return NB_ENOMEM;
+    nb_gradcheck_block_summary *nb =
+        realloc(r->blocks, (r->n_blocks + n_blocks) * sizeof *nb);
+    if (!nb) return NB_ENOMEM;
+    r->blocks = nb;
+    for (size_t b = 0; b < n_blocks; b++) {
+        const nb_gradcheck_block *in = &blocks[b];
+        nb_gradcheck_block_summary *s = &r->blocks[r->n_blocks++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->name, sizeof s->name, "%s", in->name ? in->name : "block");
+        s->offset = in->offset;
+        s->rows = in->rows;
+        s->cols = in->cols;
+        s->col_major = in->col_major != 0;
+        double ssd = 0.0, sss = 0.0;
+        size_t size = in->rows * in->cols;
+        if (res && res->jac_p) {   /* every row of the block's columns */
+            size_t p = res->jac_p;
+            for (size_t i = 0; i * p < res->n; i++)
+                for (size_t k = 0; k < size && in->offset + k < p; k++) {
+                    size_t at = i * p + in->offset + k;
+                    if (at < res->n) tally(s, &res->e[at], &ssd, &sss);
+                }
+        } else if (res) {
+            for (size_t k = 0; k < size; k++)
+                if (in->offset + k < res->n) tally(s, &res->e[in->offset + k], &ssd, &sss);
+        }
+        s->rel_diff = s->n_checked ? rel_diff(ssd, sss) : NAN;
+    }
+    return NB_OK;
+}
+
+void nbi_report_conclude(nb_gradcheck_report *r, const nbi_results *res, size_t jac_p)
+{
+    if (res && !res->lost) {
+        double ssd = 0.0, sss = 0.0;
+        nb_gradcheck_block_summary all;
+        memset(&all, 0, sizeof all);
+        for (size_t i = 0; i < res->n; i++) tally(&all, &res->e[i], &ssd, &sss);
+        r->rel_diff = all.n_checked ? rel_diff(ssd, sss) : NAN;
+    } else {
+        r->rel_diff = NAN;
+    }
+    if (r->mode == NB_GC_DIRECTIONAL) return;
+    for (size_t k = 0; k < r->n_entries; k++) {
+        nb_gradcheck_entry *e = &r->entries[k];
+        if (jac_p) {
+            char col[48];
+            nbi_coord_name(r, e->index % jac_p, col, sizeof col);
+            snprintf(e->name, sizeof e->name, "J[%zu][%s]", e->index / jac_p, col);
+        } else {
+            nbi_coord_name(r, e->index, e->name, sizeof e->name);
+        }
+    }
+}
+
+void nb_gradcheck_report_free(nb_gradcheck_report *r)
+{
+    if (!r) return;
+    free(r->entries);
+    r->entries = NULL;
+    r->n_entries = 0;
+    free(r->blocks);
+    r->blocks = NULL;
+    r->n_blocks = 0;
+    for (size_t k = 0; k < r->n_diagnoses; k++) free(r->diagnoses[k].coords);
+    free(r->diagnoses);
+    r->diagnoses = NULL;
+    r->n_diagnoses = 0;
+}
+
+const char *nb_gradcheck_diagnosis_name(int kind)
+{
+    switch (kind) {
+    case NB_GC_DIAG_SIGN: return "sign";
+    case NB_GC_DIAG_SCALE: return "scale";
+    case NB_GC_DIAG_TRANSPOSE: return "transpose";
+    case NB_GC_DIAG_PROPORTIONAL: return "proportional";
+    case NB_GC_DIAG_OFFSET: return "offset";
+    case NB_GC_DIAG_ZERO: return "zero";
+    case NB_GC_DIAG_SPARSE: return "sparse";
+    case NB_GC_DIAG_NUMERICAL: return "numerical";
+    default: return "?";
+    }
+}
+
+/* ---- printing ------------------------------------------------------------- */
+
+void nbi_json_num(FILE *out, double v)
+{
+    if (isfinite(v)) nbi_fprintf(out, "%.17g", v);
+    else fputs("null", out);
+}
+
+void nbi_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(out, "\\%c", ch);
+        else if (ch < 0x20) fprintf(out, "\\u%04x", ch);
+        else fputc(ch, out);
+    }
+    fputc('"', out);
+}
+
+void nbi_report_print_blocks(FILE *out, const nb_gradcheck_report *r)
+{
+    if (r->n_blocks) {
+        fprintf(out, "  %-16s %-9s %7s %7s %7s %-10s %s\n", "block", "shape", "checked", "failed",
+                "kinks", "worst", "rel_diff");
+        for (size_t b = 0; b < r->n_blocks; b++) {
+            const nb_gradcheck_block_summary *s = &r->blocks[b];
+            char shape[32];
+            snprintf(shape, sizeof shape, "%zux%zu", s->rows, s->cols);
+            nbi_fprintf(out, "  %-16s %-9s %7zu %7zu %7zu %-10.3g %.3g\n", s->name, shape,
+                        s->n_checked, s->n_failed, s->n_kinks, s->worst_ratio, s->rel_diff);
+        }
+    }
+    if (r->n_checked && !isnan(r->rel_diff))
+        nbi_fprintf(out, "  rel_diff ||a - n|| / ||a + n||: %.3g\n", r->rel_diff);
+    for (size_t k = 0; k < r->n_diagnoses; k++) {
+        const nb_gradcheck_diagnosis *d = &r->diagnoses[k];
+        fprintf(out, "  diagnosis: %s: %s\n", nb_gradcheck_diagnosis_name(d->kind), d->text);
+    }
+}
+
+void nbi_report_json_blocks(FILE *out, const nb_gradcheck_report *r)
+{
+    fputs(",\"rel_diff\":", out);
+    nbi_json_num(out, r->rel_diff);
+    fputs(",\"blocks\":[", out);
+    for (size_t b = 0; b < r->n_blocks; b++) {
+        const nb_gradcheck_block_summary *s = &r->blocks[b];
+        fputs(b ? ",{\"name\":" : "{\"name\":", out);
+        nbi_json_str(out, s->name);
+        fprintf(out, ",\"offset\":%zu,\"rows\":%zu,\"cols\":%zu,\"col_major\":%s,"
+                     "\"n_checked\":%zu,\"n_failed\":%zu,\"n_kinks\":%zu,\"worst_ratio\":",
+                s->offset, s->rows, s->cols, s->col_major ? "true" : "false", s->n_checked,
+                s->n_failed, s->n_kinks);
+        nbi_json_num(out, s->worst_ratio);
+        fputs(",\"rel_diff\":", out);
+        nbi_json_num(out, s->rel_diff);
+        fputc('}', out);
+    }
+    fputs("],\"diagnosis\":[", out);
+    for (size_t k = 0; k < r->n_diagnoses; k++) {
+        const nb_gradcheck_diagnosis *d = &r->diagnoses[k];
+        fputs(k ? ",{\"block\":" : "{\"block\":", out);
+        if (d->block >= 0 && (size_t)d->block < r->n_blocks) nbi_json_str(out, r->blocks[d->block].name);
+        else fputs("null", out);
+        fprintf(out, ",\"kind\":\"%s\",\"value\":", nb_gradcheck_diagnosis_name(d->kind));
+        nbi_json_num(out, d->value);
+        fprintf(out, ",\"n_coords\":%zu,\"coords\":[", d->n_coords);
+        for (size_t c = 0; c < d->n_coords && d->coords; c++) {
+            char name[64];
+            nbi_coord_name(r, d->coords[c], name, sizeof name);
+            if (c) fputc(',', out);
+            nbi_json_str(out, name);
+        }
+        fputs("],\"text\":", out);
+        nbi_json_str(out, d->text);
+        fputc('}', out);
+    }
+    fputc(']', out);
+}
