@@ -2709,6 +2709,175 @@ START_TEST(test_op_report_blocks)
 }
 END_TEST
 
+
+/* ======================================================================== */
+/* 12. Second order: fvv and Hessian-vector products.                        */
+/* ======================================================================== */
+
+/* r_i = A e^(-lam t_i) + b - y_i (n = 8, p = 3: A, lam, b).  Second
+ * derivatives (hand-derived): d2r/dA dlam = -t e^(-lam t),
+ * d2r/dlam2 = t^2 A e^(-lam t), all others 0, so
+ *   fvv_i = 2 v_A v_lam (-t_i e_i) + v_lam^2 t_i^2 A e_i.
+ * bug: the factor 2 of the cross term forgotten, invisible along e_j alone. */
+typedef struct sofit {
+    double t[8], y[8];
+    int bug;
+} sofit;
+
+static int so_f(const gsl_vector *x, void *params, gsl_vector *r)
+{
+    const sofit *s = params;
+    double A = gsl_vector_get(x, 0), lam = gsl_vector_get(x, 1), b = gsl_vector_get(x, 2);
+    for (size_t i = 0; i < 8; i++) gsl_vector_set(r, i, A * exp(-lam * s->t[i]) + b - s->y[i]);
+    return GSL_SUCCESS;
+}
+
+static int so_df(const gsl_vector *x, void *params, gsl_matrix *J)
+{
+    const sofit *s = params;
+    double A = gsl_vector_get(x, 0), lam = gsl_vector_get(x, 1);
+    for (size_t i = 0; i < 8; i++) {
+        double e = exp(-lam * s->t[i]);
+        gsl_matrix_set(J, i, 0, e);
+        gsl_matrix_set(J, i, 1, -s->t[i] * A * e);
+        gsl_matrix_set(J, i, 2, 1.0);
+    }
+    return GSL_SUCCESS;
+}
+
+static int so_fvv(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *fvv)
+{
+    const sofit *s = params;
+    double A = gsl_vector_get(x, 0), lam = gsl_vector_get(x, 1);
+    double vA = gsl_vector_get(v, 0), vl = gsl_vector_get(v, 1);
+    for (size_t i = 0; i < 8; i++) {
+        double e = exp(-lam * s->t[i]);
+        double cross = (s->bug ? 1.0 : 2.0) * vA * vl * (-s->t[i] * e);
+        gsl_vector_set(fvv, i, cross + vl * vl * s->t[i] * s->t[i] * A * e);
+    }
+    return GSL_SUCCESS;
+}
+
+START_TEST(test_fvvcheck)
+{
+    sofit s = { .bug = 0 };
+    for (size_t i = 0; i < 8; i++) {
+        s.t[i] = 0.4 * (double)i + 0.1;
+        s.y[i] = 2.385 * exp(-0.3 * s.t[i]) + 0.5;
+    }
+    gsl_multifit_nlinear_fdf fdf = { .f = so_f, .df = so_df, .fvv = so_fvv, .n = 8, .p = 3,
+                                     .params = &s };
+    const double xv[3] = { 2.1, 0.35, 0.45 };
+    gsl_vector *x = vec_from(xv, 3);
+    for (int mode = 0; mode < 2; mode++) {
+        nb_gradcheck_opts o = opts_mode(mode);
+        nb_gradcheck_report r;
+        s.bug = 0;
+        ck_assert_int_eq(nb_fvvcheck_fdf(&fdf, x, &o, &r), NB_OK);
+        expect_pass(&r, "hand-derived fvv", mode);
+        if (mode == NB_GC_PER_COORD) {
+            ck_assert_uint_eq(r.n_checked, 8 * (3 + 3));   /* e_0, e_1, e_2 and 3 pairs */
+            ck_assert_ptr_nonnull(strstr(r.entries[0].name, "fvv["));
+        }
+        nb_gradcheck_report_free(&r);
+        s.bug = 1;
+        ck_assert_int_eq(nb_fvvcheck_fdf(&fdf, x, &o, &r), NB_OK);
+        expect_fail(&r, "fvv with the cross term's 2 forgotten", mode);
+        if (mode == NB_GC_PER_COORD) {
+            /* only along e_A + e_lam (direction 3): 8 residuals */
+            ck_assert_uint_eq(r.n_failed, 8);
+            ck_assert_uint_eq(r.worst_index / 8, 3);
+            ck_assert_msg(strstr(r.entries[0].name, "along x[0]+x[1]") != NULL, "%s",
+                          r.entries[0].name);
+        }
+        nb_gradcheck_report_free(&r);
+    }
+    /* nothing hand-derived to check */
+    fdf.fvv = NULL;
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_fvvcheck_fdf(&fdf, x, NULL, &r), NB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(r.error, "fvv is NULL"));
+    nb_gradcheck_report_free(&r);
+    gsl_vector_free(x);
+}
+END_TEST
+
+/* Rosenbrock in 5 dimensions, f = sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2:
+ *   H_ii = 1200 x_i^2 - 400 x_{i+1} + 2 (i < n-1) + 200 (i > 0),
+ *   H_{i,i+1} = H_{i+1,i} = -400 x_i.
+ * bug: the off-diagonal term written -400 x_{i+1}. */
+static int hv_bug = 0;
+
+static double hv_f(const gsl_vector *x, void *params)
+{
+    (void)params;
+    double f = 0.0;
+    for (size_t i = 0; i + 1 < x->size; i++) {
+        double a = gsl_vector_get(x, i), b = gsl_vector_get(x, i + 1);
+        f += 100.0 * (b - a * a) * (b - a * a) + (1.0 - a) * (1.0 - a);
+    }
+    return f;
+}
+
+static void hv_df(const gsl_vector *x, void *params, gsl_vector *g)
+{
+    (void)params;
+    size_t n = x->size;
+    gsl_vector_set_zero(g);
+    for (size_t i = 0; i + 1 < n; i++) {
+        double a = gsl_vector_get(x, i), b = gsl_vector_get(x, i + 1);
+        gsl_vector_set(g, i, gsl_vector_get(g, i) - 400.0 * a * (b - a * a) - 2.0 * (1.0 - a));
+        gsl_vector_set(g, i + 1, gsl_vector_get(g, i + 1) + 200.0 * (b - a * a));
+    }
+}
+
+static void hv_hvp(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *hv)
+{
+    int bug = *(const int *)params;
+    size_t n = x->size;
+    for (size_t i = 0; i < n; i++) {
+        double xi = gsl_vector_get(x, i);
+        double d = (i > 0 ? 200.0 : 0.0) +
+                   (i + 1 < n ? 1200.0 * xi * xi - 400.0 * gsl_vector_get(x, i + 1) + 2.0 : 0.0);
+        double s = d * gsl_vector_get(v, i);
+        if (i + 1 < n) s += -400.0 * gsl_vector_get(x, bug ? i + 1 : i) * gsl_vector_get(v, i + 1);
+        if (i > 0) s += -400.0 * gsl_vector_get(x, i - 1) * gsl_vector_get(v, i - 1);
+        gsl_vector_set(hv, i, s);
+    }
+}
+
+START_TEST(test_hvpcheck)
+{
+    gsl_multimin_function_fdf fdf = { hv_f, hv_df, NULL, 5, &hv_bug };
+    const double xv[5] = { -1.2, 1.05, 0.8, 2.385, -0.3 };
+    gsl_vector *x = vec_from(xv, 5);
+    for (int mode = 0; mode < 2; mode++) {
+        nb_gradcheck_opts o = opts_mode(mode);
+        nb_gradcheck_report r;
+        hv_bug = 0;
+        ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, hv_hvp, x, &o, &r), NB_OK);
+        expect_pass(&r, "hand-derived Hessian-vector product", mode);
+        if (mode == NB_GC_PER_COORD) ck_assert_uint_eq(r.n_checked, 25);
+        nb_gradcheck_report_free(&r);
+        hv_bug = 1;
+        ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, hv_hvp, x, &o, &r), NB_OK);
+        expect_fail(&r, "HVP with H[i][i+1] = -400 x[i+1]", mode);
+        if (mode == NB_GC_PER_COORD) {
+            /* wrong exactly at H[i][i+1], i = 0..3: column j = i + 1, entry j*5 + i */
+            ck_assert_uint_eq(r.n_failed, 4);
+            for (size_t k = 0; k < r.n_entries; k++)
+                if (r.entries[k].verdict == NB_GC_FAIL)
+                    ck_assert_uint_eq(r.entries[k].index / 5, r.entries[k].index % 5 + 1);
+        }
+        nb_gradcheck_report_free(&r);
+    }
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, NULL, x, NULL, &r), NB_EINVAL);
+    nb_gradcheck_report_free(&r);
+    gsl_vector_free(x);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -2798,6 +2967,11 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, test_diagnose_planted);
     tcase_add_test(tc, test_diagnose_graph);
     tcase_add_test(tc, test_op_report_blocks);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("second order");
+    tcase_add_test(tc, test_fvvcheck);
+    tcase_add_test(tc, test_hvpcheck);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -187,6 +187,31 @@ int nb_gradcheck_fdf(const gsl_multimin_function_fdf *fdf, const gsl_vector *x,
 int nb_jaccheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
                     const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
 
+/* Second order.  Checks the hand-derived second directional derivative
+ * fdf->fvv (what GSL's geodesic acceleration takes: (D_v^2 f)_i =
+ * sum_jk v_j v_k d^2 f_i / dx_j dx_k) against the derivative along v of
+ * the Jacobian-vector product J(x + t v) v computed with the user's own
+ * fdf->df (check that one first with nb_jaccheck_fdf).  Per-coordinate
+ * mode tries v = e_j for every j and v = e_j + e_k for every pair j < k,
+ * so every second partial derivative, cross terms included, is covered:
+ * n (p + p(p-1)/2) entries, index d*n + i for direction d and residual i,
+ * named "fvv[i] along x[j]+x[k]" (opts.blocks name the coordinates).
+ * Directional mode tries opts.n_directions random v.  Same error bars,
+ * verdicts and report as the first-order checks (no diagnosis).  fdf->fvv
+ * or fdf->df NULL is an error. */
+int nb_fvvcheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
+                    const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
+
+/* A user's Hessian-vector product: hv = H(x) v (n). */
+typedef void (*nb_hvp_fn)(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *hv);
+
+/* Checks hvp (called with fdf->params) against the derivative along v of
+ * the user's gradient fdf->df: per-coordinate mode v = e_j for every j
+ * (the Hessian column by column: entry j*n + i is H[i][j], named
+ * "Hv[x[i]] along x[j]"), directional mode opts.n_directions random v. */
+int nb_hvpcheck_fdf(const gsl_multimin_function_fdf *fdf, nb_hvp_fn hvp, const gsl_vector *x,
+                    const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
+
 /* Checks d(loss)/d(parameters) of a graph: loss is a 1x1 tape node; the
  * graph is re-evaluated (nb_graph_forward) at perturbed parameters.
  * Parameter values and gradients are left as they were. */

@@ -46,10 +46,14 @@ void nbi_results_free(nbi_results *res);
 int nbi_report_add_blocks(nb_gradcheck_report *r, const nbi_results *res,
                           const nb_gradcheck_block *blocks, size_t n_blocks);
 /* After a check: the overall rel_diff from res, and the names of the kept
- * entries (jac_p > 0: Jacobian entries i*p + j named "J[i][name of j]"). */
+ * entries (jac_p > 0: Jacobian entries i*p + j named "J[i][name of j]";
+ * jac_p == SIZE_MAX: the entries keep the names the target gave them). */
 void nbi_report_conclude(nb_gradcheck_report *r, const nbi_results *res, size_t jac_p);
 /* The name of coordinate i by r->blocks: "Theta2[1][1]", "b[3]", "w", "x[i]". */
 void nbi_coord_name(const nb_gradcheck_report *r, size_t i, char *buf, size_t len);
+/* The same from a list of blocks (opts.blocks), before any summary exists. */
+void nbi_block_name(const nb_gradcheck_block *blocks, size_t n_blocks, size_t i, char *buf,
+                    size_t len);
 /* Printing and JSON of the block table and the diagnoses. */
 void nbi_report_print_blocks(FILE *out, const nb_gradcheck_report *r);
 void nbi_report_json_blocks(FILE *out, const nb_gradcheck_report *r);

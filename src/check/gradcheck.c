@@ -38,6 +38,7 @@
 
 #include <nabla/gradcheck.h>
 #include "check/check.h"
+#include "io/io.h"
 
 /* ---- options and reports ----------------------------------------------- */
 
@@ -672,25 +673,35 @@ void nb_gradcheck_report_print(FILE *out, const nb_gradcheck_report *r)
     /* No coordinate checked: the check could not run, and this is why. */
     if (r->error[0]) fprintf(out, "  %s: %s\n", r->n_checked ? "note" : "error", r->error);
     if (r->n_entries) {
-        fprintf(out, "  %-10s %-12s %-22s %-22s %-10s %-10s %s\n",
+        int w = 10;   /* the name column fits the longest name */
+        for (size_t k = 0; k < r->n_entries; k++)
+            if ((int)strlen(r->entries[k].name) > w) w = (int)strlen(r->entries[k].name);
+        fprintf(out, "  %-*s %-12s %-22s %-22s %-10s %-10s %s\n", w,
                 r->mode == NB_GC_DIRECTIONAL ? "direction" : "coord", "x", "analytic", "numeric",
                 "error bar", "ratio", "verdict");
         for (size_t k = 0; k < r->n_entries; k++) {
             const nb_gradcheck_entry *e = &r->entries[k];
             char idx[32];
             snprintf(idx, sizeof idx, "%zu", e->index);
-            fprintf(out, "  %-10s %-12.5g %-22.15g %-22.15g %-10.3g %-10.3g %s",
+            nbi_fprintf(out, "  %-*s %-12.5g %-22.15g %-22.15g %-10.3g %-10.3g %s", w,
                     e->name[0] ? e->name : idx, e->x, e->analytic, e->numeric, e->tol, e->ratio,
                     nb_gradcheck_verdict_name(e->verdict));
             if (!isnan(e->left))
-                fprintf(out, "  (left %.6g, right %.6g)", e->left, e->right);
+                nbi_fprintf(out, "  (left %.6g, right %.6g)", e->left, e->right);
             fputc('\n', out);
         }
     }
     if (r->n_checked) {
         char wn[64] = "";
-        if (r->mode != NB_GC_DIRECTIONAL) nbi_coord_name(r, r->worst_index, wn, sizeof wn);
-        fprintf(out, "  worst: %s %zu%s%s%s (ratio %.3g)\n",
+        if (r->mode != NB_GC_DIRECTIONAL) {
+            nbi_coord_name(r, r->worst_index, wn, sizeof wn);
+            for (size_t k = 0; k < r->n_entries; k++)   /* the name the target gave it */
+                if (r->entries[k].index == r->worst_index && r->entries[k].name[0]) {
+                    snprintf(wn, sizeof wn, "%s", r->entries[k].name);
+                    break;
+                }
+        }
+        nbi_fprintf(out, "  worst: %s %zu%s%s%s (ratio %.3g)\n",
                 r->mode == NB_GC_DIRECTIONAL ? "direction" : "coordinate", r->worst_index,
                 wn[0] ? " (" : "", wn, wn[0] ? ")" : "", r->worst_ratio);
     }

@@ -52,18 +52,6 @@ void nbi_results_free(nbi_results *res)
 
 /* ---- names -------------------------------------------------------------- */
 
-/* Row and column of coordinate k (0 <= k < rows*cols) of a block. */
-static void block_rc(const nb_gradcheck_block_summary *b, size_t k, size_t *r, size_t *c)
-{
-    if (b->col_major) {
-        *r = k % b->rows;
-        *c = k / b->rows;
-    } else {
-        *r = k / b->cols;
-        *c = k % b->cols;
-    }
-}
-
 static const nb_gradcheck_block_summary *block_of(const nb_gradcheck_report *r, size_t i)
 {
     for (size_t b = 0; b < r->n_blocks; b++) {
@@ -73,19 +61,35 @@ static const nb_gradcheck_block_summary *block_of(const nb_gradcheck_report *r, 
     return NULL;
 }
 
+static void name_rc(const char *name, size_t rows, size_t cols, int col_major, size_t k,
+                    char *buf, size_t len)
+{
+    size_t row = col_major ? k % rows : k / cols, col = col_major ? k / rows : k % cols;
+    if (rows * cols == 1) snprintf(buf, len, "%s", name);
+    else if (rows == 1) snprintf(buf, len, "%s[%zu]", name, col);
+    else if (cols == 1) snprintf(buf, len, "%s[%zu]", name, row);
+    else snprintf(buf, len, "%s[%zu][%zu]", name, row, col);
+}
+
 void nbi_coord_name(const nb_gradcheck_report *r, size_t i, char *buf, size_t len)
 {
     const nb_gradcheck_block_summary *b = block_of(r, i);
-    if (!b) {
-        snprintf(buf, len, "x[%zu]", i);
-        return;
+    if (!b) snprintf(buf, len, "x[%zu]", i);
+    else name_rc(b->name, b->rows, b->cols, b->col_major, i - b->offset, buf, len);
+}
+
+void nbi_block_name(const nb_gradcheck_block *blocks, size_t n_blocks, size_t i, char *buf,
+                    size_t len)
+{
+    for (size_t k = 0; blocks && k < n_blocks; k++) {
+        const nb_gradcheck_block *b = &blocks[k];
+        if (i >= b->offset && i - b->offset < b->rows * b->cols) {
+            name_rc(b->name ? b->name : "block", b->rows, b->cols, b->col_major != 0,
+                    i - b->offset, buf, len);
+            return;
+        }
     }
-    size_t row, col;
-    block_rc(b, i - b->offset, &row, &col);
-    if (b->rows * b->cols == 1) snprintf(buf, len, "%s", b->name);
-    else if (b->rows == 1) snprintf(buf, len, "%s[%zu]", b->name, col);
-    else if (b->cols == 1) snprintf(buf, len, "%s[%zu]", b->name, row);
-    else snprintf(buf, len, "%s[%zu][%zu]", b->name, row, col);
+    snprintf(buf, len, "x[%zu]", i);
 }
 
 /* ---- block summaries ------------------------------------------------------ */
@@ -159,7 +163,7 @@ void nbi_report_conclude(nb_gradcheck_report *r, const nbi_results *res, size_t 
     } else {
         r->rel_diff = NAN;
     }
-    if (r->mode == NB_GC_DIRECTIONAL) return;
+    if (r->mode == NB_GC_DIRECTIONAL || jac_p == SIZE_MAX) return;
     for (size_t k = 0; k < r->n_entries; k++) {
         nb_gradcheck_entry *e = &r->entries[k];
         if (jac_p) {
