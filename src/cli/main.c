@@ -2,8 +2,10 @@
  *
  *   nabla info                    version, BLAS bound at run time, threads
  *   nabla ops                     the op registry: name, arity, hyper-parameters, domain
- *   nabla check [--op NAME] [--seed N] [--seeds K] [--directional] [--json]
+ *   nabla check [--op NAME] [--seed N] [--seeds K] [--directional] [--json] [--verbose]
  *                                 gradient-check every registered op (or one)
+ *   nabla check --graph [--seed N] [--directional] [--json]
+ *                                 gradient-check the demo network's graph
  *   nabla demo [--seed N]         train a 2-4-1 tanh network on XOR and show it learn
  *   nabla run CONFIG [--seed N] [--out DIR] [--set key=value ...] [--quiet]
  *   nabla run --resume DIR        continue a killed run
@@ -37,6 +39,8 @@ static void usage(FILE *out)
             "      --seeds K                seeds per op (default 3)\n"
             "      --directional            directional mode instead of per-coordinate\n"
             "      --json                   one JSON object per op and seed\n"
+            "      --verbose                every report in full: block table, diagnoses\n"
+            "      --graph                  check the demo's 2-4-1 network (a graph) instead\n"
             "  demo [--seed N]              train a small network on XOR and watch it learn\n"
             "  run CONFIG [options]         run an experiment into a run directory\n"
             "      --seed N                 override experiment.seed\n"
@@ -96,12 +100,52 @@ static int cmd_ops(void)
     return 0;
 }
 
+/* The demo's 2-4-1 tanh network on XOR as a graph, at weights drawn from
+ * seed: nb_gradcheck_graph names its blocks W1, b1, W2, b2. */
+static int check_graph(const nb_gradcheck_opts *o, int json)
+{
+    const double X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, T[4] = { 0, 1, 1, 0 };
+    double w1[8], w2[4], c1[4], c2[1];
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    nb_graph *g = nb_graph_alloc();
+    if (!rng || !g) {
+        fprintf(stderr, "nabla check: out of memory\n");
+        gsl_rng_free(rng);
+        nb_graph_free(g);
+        return 2;
+    }
+    gsl_rng_set(rng, o->seed);
+    for (int k = 0; k < 8; k++) w1[k] = gsl_ran_gaussian(rng, 1.0);
+    for (int k = 0; k < 4; k++) w2[k] = gsl_ran_gaussian(rng, 1.0);
+    for (int k = 0; k < 4; k++) c1[k] = gsl_ran_gaussian(rng, 0.5);
+    c2[0] = gsl_ran_gaussian(rng, 0.5);
+    nb_node *W1 = nb_param(g, "W1", 2, 4, w1), *b1 = nb_param(g, "b1", 1, 4, c1);
+    nb_node *W2 = nb_param(g, "W2", 4, 1, w2), *b2 = nb_param(g, "b2", 1, 1, c2);
+    nb_node *x = nb_input(g, 4, 2, X), *t = nb_input(g, 4, 1, T);
+    nb_node *h = nb_tanh(g, nb_add(g, nb_matmul(g, x, W1), b1));
+    nb_node *loss = nb_bce_logits(g, nb_add(g, nb_matmul(g, h, W2), b2), t);
+    int rc = 2;
+    if (!loss) {
+        fprintf(stderr, "nabla check: %s\n", nb_graph_errmsg(g));
+    } else {
+        nb_gradcheck_report rep;
+        int st = nb_gradcheck_graph(g, loss, o, &rep);
+        if (json) nb_gradcheck_report_json(stdout, &rep);
+        else nb_gradcheck_report_print(stdout, &rep);
+        rc = st != NB_OK ? 2 : rep.passed ? 0 : 1;
+        nb_gradcheck_report_free(&rep);
+    }
+    nb_graph_free(g);
+    gsl_rng_free(rng);
+    return rc;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     nb_gradcheck_opts o;
     nb_gradcheck_opts_init(&o);
     unsigned long seeds = 3;
-    int json = 0;
+    int json = 0, verbose = 0, graph = 0;
     const nb_op **ops = calloc((size_t)argc + 1, sizeof *ops);
     size_t n_ops = 0;
     if (!ops) {
@@ -114,6 +158,10 @@ static int cmd_check(int argc, char **argv)
         unsigned long v;
         if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--verbose") == 0) {
+            verbose = 1;
+        } else if (strcmp(a, "--graph") == 0) {
+            graph = 1;
         } else if (strcmp(a, "--directional") == 0) {
             o.mode = NB_GC_DIRECTIONAL;
         } else if (strcmp(a, "--op") == 0 || strcmp(a, "--seed") == 0 || strcmp(a, "--seeds") == 0) {
@@ -144,6 +192,10 @@ static int cmd_check(int argc, char **argv)
             goto out;
         }
     }
+    if (graph) {
+        rc = check_graph(&o, json);
+        goto out;
+    }
     size_t n_failed = 0;
     if (!json)
         printf("nabla check: %s mode, %zu shapes per seed\n",
@@ -151,6 +203,17 @@ static int cmd_check(int argc, char **argv)
     int st = nb_gradcheck_ops(n_ops ? ops : NULL, n_ops, &o, seeds, stdout, json, &n_failed);
     /* A failed verdict is exit 1; a check that could not run is exit 2. */
     rc = st != NB_OK ? 2 : n_failed ? 1 : 0;
+    /* In full: every op's report with its block table (an op's inputs,
+     * trial by trial) and diagnoses. */
+    for (size_t k = 0; verbose && !json && k < (n_ops ? n_ops : nb_op_count()); k++)
+        for (unsigned long s = 0; s < seeds; s++) {
+            nb_gradcheck_opts os = o;
+            os.seed = o.seed + s;
+            nb_gradcheck_report rep;
+            nb_gradcheck_op(n_ops ? ops[k] : nb_op_at(k), NULL, &os, &rep);
+            nb_gradcheck_report_print(stdout, &rep);
+            nb_gradcheck_report_free(&rep);
+        }
 out:
     free(ops);
     return rc;
