@@ -86,6 +86,7 @@ void nbi_report_init(nb_gradcheck_report *r, const nb_gradcheck_opts *o)
     r->mode = o->mode;
     r->seed = o->seed;
     r->worst_ratio = 0.0;
+    r->rel_diff = NAN;   /* until a check computes it */
 }
 
 int nbi_report_error(nb_gradcheck_report *r, int status, const char *fmt, ...)
@@ -1058,7 +1059,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
                 for (size_t i = 0; i < n; i++) s += v[i] * gsl_matrix_get(J, i, j);
                 jtv[j] = s;
             }
-            st = nbi_check_directions(&obj, jtv, &one, rng, d, r, NULL);
+            st = nbi_check_directions(&obj, jtv, &one, rng, d, r, &res);
         }
     } else {
         for (size_t j = 0; j < p; j++) {
@@ -1076,8 +1077,8 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
         /* The caller's blocks name the columns (J[i][Theta2[1][1]]) and
          * are summarised over every row. */
         nbi_report_add_blocks(r, &res, o->blocks, o->n_blocks);
-        nbi_report_conclude(r, &res, p);
     }
+    nbi_report_conclude(r, &res, p);
     nbi_results_free(&res);
 done:
     if (xc) gsl_vector_free(xc);

@@ -216,7 +216,7 @@ static int run_trial(const nb_op *op, const double *hp, const size_t *rows, cons
      * convention value need not lie between the one-sided directional
      * derivatives. */
     if (o->mode == NB_GC_DIRECTIONAL && !kink) {
-        st = nbi_check_directions(&obj, grad, o, rng, index_offset, r, NULL);
+        st = nbi_check_directions(&obj, grad, o, rng, index_offset, r, res);
     } else {
         st = nbi_check_coords(&obj, grad, o, index_offset, r, res);
         /* One block per input of the trial ("t2.in1"), then the diagnosis
