@@ -2833,14 +2833,14 @@ static void hv_df(const gsl_vector *x, void *params, gsl_vector *g)
 
 static void hv_hvp(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *hv)
 {
-    int bug = *(const int *)params;
+    int wrong = *(const int *)params;
     size_t n = x->size;
     for (size_t i = 0; i < n; i++) {
         double xi = gsl_vector_get(x, i);
         double d = (i > 0 ? 200.0 : 0.0) +
                    (i + 1 < n ? 1200.0 * xi * xi - 400.0 * gsl_vector_get(x, i + 1) + 2.0 : 0.0);
         double s = d * gsl_vector_get(v, i);
-        if (i + 1 < n) s += -400.0 * gsl_vector_get(x, bug ? i + 1 : i) * gsl_vector_get(v, i + 1);
+        if (i + 1 < n) s += -400.0 * gsl_vector_get(x, wrong ? i + 1 : i) * gsl_vector_get(v, i + 1);
         if (i > 0) s += -400.0 * gsl_vector_get(x, i - 1) * gsl_vector_get(v, i - 1);
         gsl_vector_set(hv, i, s);
     }

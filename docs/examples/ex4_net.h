@@ -65,7 +65,7 @@ static double ex4_softplus(double z) { return fmax(z, 0.0) + log1p(exp(-fabs(z))
 
 /* The checkNNGradients data: X = sin(1:15)/10 reshaped (5x3) column-major,
  * y = 1 + mod(1:m, 3). */
-static void ex4_init(ex4 *e, double lambda, ex4_bug bug)
+static void ex4_init(ex4 *e, double lambda, ex4_bug which)
 {
     memset(e, 0, sizeof *e);
     for (size_t i = 0; i < EX4_M; i++) {
@@ -73,7 +73,7 @@ static void ex4_init(ex4 *e, double lambda, ex4_bug bug)
         e->Y[i][(i + 1) % EX4_OUT] = 1.0;
     }
     e->lambda = lambda;
-    e->bug = bug;
+    e->bug = which;
 }
 
 /* debugInitializeWeights for both matrices: x[k] = sin(k + 1)/10 in each. */
