@@ -30,8 +30,13 @@ typedef struct nbi_objective {
 /* Every checked entry of a check, by index (entry.index): what the block
  * summaries, the overall rel_diff and the diagnosis read (report.c,
  * diagnose.c).  Indices never written have verdict -1. */
+typedef struct nbi_result {
+    double x, analytic, numeric, tol, ratio;
+    int verdict;             /* nb_gradcheck_verdict, -1: not checked */
+} nbi_result;
+
 typedef struct nbi_results {
-    nb_gradcheck_entry *e;   /* (cap) */
+    nbi_result *e;           /* (cap) compact: one per checked entry */
     size_t n;                /* 1 + the largest index written */
     size_t cap;
     int lost;                /* out of memory once: summaries and diagnosis are skipped */
@@ -40,6 +45,8 @@ typedef struct nbi_results {
 
 /* Records *e at e->index (grows as needed).  NULL res: nothing. */
 void nbi_results_put(nbi_results *res, const nb_gradcheck_entry *e);
+/* Room for indices 0 .. n - 1 at once (a hint: put grows anyway). */
+void nbi_results_reserve(nbi_results *res, size_t n);
 void nbi_results_free(nbi_results *res);
 
 /* Appends one summary per block (computed from res) to r->blocks. */

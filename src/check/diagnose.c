@@ -55,14 +55,14 @@ typedef struct ctx {
     double sigma_dir;   /* noise of f along random directions; NaN: not measured yet */
 } ctx;
 
-static const nb_gradcheck_entry *E(const ctx *c, size_t i) { return &c->res->e[i]; }
+static const nbi_result *E(const ctx *c, size_t i) { return &c->res->e[i]; }
 
-static int usable(const nb_gradcheck_entry *e)
+static int usable(const nbi_result *e)
 {
     return e->verdict == NB_GC_PASS || e->verdict == NB_GC_FAIL;
 }
 
-static int failing(const nb_gradcheck_entry *e)
+static int failing(const nbi_result *e)
 {
     return e->verdict == NB_GC_FAIL && isfinite(e->analytic) && isfinite(e->numeric) &&
            isfinite(e->tol);
@@ -175,7 +175,7 @@ static int try_numerical(ctx *c, const group *g, const size_t *f, size_t nf)
     for (size_t q = 0; q < n_probe; q++) {
         size_t i = f[q * nf / n_probe];
         if (i < c->index_offset || i - c->index_offset >= c->obj->n) continue;
-        const nb_gradcheck_entry *e = E(c, i);
+        const nbi_result *e = E(c, i);
         double diff = fabs(e->analytic - e->numeric);
         nbi_probe p;
         size_t evals = 0;
@@ -227,7 +227,7 @@ static int try_numerical(ctx *c, const group *g, const size_t *f, size_t nf)
 static int try_zero(ctx *c, const group *g, const size_t *f, size_t nf)
 {
     for (size_t k = 0; k < nf; k++) {
-        const nb_gradcheck_entry *e = E(c, f[k]);
+        const nbi_result *e = E(c, f[k]);
         if (e->analytic != 0.0 || !(fabs(e->numeric) > e->tol)) return 0;
     }
     char where[160], text[512];
@@ -242,7 +242,7 @@ static int try_zero(ctx *c, const group *g, const size_t *f, size_t nf)
 static int try_sign(ctx *c, const group *g, const size_t *f, size_t nf)
 {
     for (size_t k = 0; k < g->n; k++) {
-        const nb_gradcheck_entry *e = E(c, g->idx[k]);
+        const nbi_result *e = E(c, g->idx[k]);
         if (!usable(e)) continue;
         if (!(fabs(e->analytic + e->numeric) <= e->tol)) return 0;
     }
@@ -276,7 +276,7 @@ static int try_scale(ctx *c, const group *g, const size_t *f, size_t nf)
     double san = 0.0, snn = 0.0;
     size_t informative = 0;   /* coordinates where n stands out of its error bar */
     for (size_t k = 0; k < g->n; k++) {
-        const nb_gradcheck_entry *e = E(c, g->idx[k]);
+        const nbi_result *e = E(c, g->idx[k]);
         if (!usable(e) || !(e->tol > 0) || !isfinite(e->tol)) continue;
         informative += fabs(e->numeric) > e->tol;
         double w = 1.0 / (e->tol * e->tol);
@@ -288,7 +288,7 @@ static int try_scale(ctx *c, const group *g, const size_t *f, size_t nf)
     double s = san / snn;
     if (fabs(s - 1.0) <= 1e-6 || fabs(s + 1.0) <= 1e-6 || s == 0.0) return 0;
     for (size_t k = 0; k < g->n; k++) {
-        const nb_gradcheck_entry *e = E(c, g->idx[k]);
+        const nbi_result *e = E(c, g->idx[k]);
         if (!usable(e)) continue;
         if (!(fabs(e->analytic - s * e->numeric) <= (1.0 + fabs(s)) * e->tol)) return 0;
     }
@@ -316,7 +316,7 @@ static int try_transpose(ctx *c, const group *g, const size_t *f, size_t nf)
 {
     if (g->block < 0 || !g->complete || g->rows < 2 || g->cols < 2) return 0;
     for (size_t k = 0; k < g->n; k++) {
-        const nb_gradcheck_entry *e = E(c, g->idx[k]), *t = E(c, g->idx[transposed_at(g, k)]);
+        const nbi_result *e = E(c, g->idx[k]), *t = E(c, g->idx[transposed_at(g, k)]);
         if (e->verdict == NB_GC_KINK) continue;
         if (!isfinite(e->tol) || !isfinite(t->tol)) return 0;
         if (!(fabs(e->analytic - t->numeric) <= e->tol + t->tol)) return 0;
@@ -335,7 +335,7 @@ static int try_proportional(ctx *c, const group *g, const size_t *f, size_t nf)
     if (nf < 2) return 0;
     double sdx = 0.0, sxx = 0.0, xmin = INFINITY, xmax = -INFINITY;
     for (size_t k = 0; k < nf; k++) {
-        const nb_gradcheck_entry *e = E(c, f[k]);
+        const nbi_result *e = E(c, f[k]);
         double w = 1.0 / (e->tol * e->tol);
         sdx += w * (e->analytic - e->numeric) * e->x;
         sxx += w * e->x * e->x;
@@ -346,7 +346,7 @@ static int try_proportional(ctx *c, const group *g, const size_t *f, size_t nf)
     if (!(sxx > 0) || !(xmax - xmin > 1e-3 * fmax(fabs(xmin), fabs(xmax)))) return 0;
     double lam = sdx / sxx;
     for (size_t k = 0; k < nf; k++) {
-        const nb_gradcheck_entry *e = E(c, f[k]);
+        const nbi_result *e = E(c, f[k]);
         if (!(fabs(e->analytic - e->numeric - lam * e->x) <= 2.0 * e->tol)) return 0;
     }
     char where[160], b1[32], text[512];
@@ -364,14 +364,14 @@ static int try_offset(ctx *c, const group *g, const size_t *f, size_t nf)
     if (nf < 2) return 0;
     double sd = 0.0, sw = 0.0;
     for (size_t k = 0; k < nf; k++) {
-        const nb_gradcheck_entry *e = E(c, f[k]);
+        const nbi_result *e = E(c, f[k]);
         double w = 1.0 / (e->tol * e->tol);
         sd += w * (e->analytic - e->numeric);
         sw += w;
     }
     double off = sd / sw;
     for (size_t k = 0; k < nf; k++) {
-        const nb_gradcheck_entry *e = E(c, f[k]);
+        const nbi_result *e = E(c, f[k]);
         if (!(fabs(e->analytic - e->numeric - off) <= 2.0 * e->tol)) return 0;
     }
     char where[160], b1[32], text[512];
@@ -414,6 +414,7 @@ void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, 
                   const nbi_objective *obj, size_t index_offset, const nb_gradcheck_opts *o)
 {
     if (!r || !res || res->lost || res->jac_p || r->mode == NB_GC_DIRECTIONAL) return;
+    if (r->n_failed == 0) return;   /* nothing to explain */
     ctx c = { r, res, obj, index_offset, o, NAN };
     size_t lo = index_offset, hi = obj ? index_offset + obj->n : res->n;
     if (hi > res->n) hi = res->n;

@@ -872,6 +872,7 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
     fdf_ctx c = { fdf, xc };
     nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c, NULL, NULL };
     nbi_results res = { NULL, 0, 0, 0, 0 };
+    nbi_results_reserve(&res, o->mode == NB_GC_DIRECTIONAL ? o->n_directions : n);
     if (fdf->fdf && !fdf_same_value(&obj, f0, f2, o, &r->n_evals)) {
         r->n_fdf_mismatch++;
         snprintf(r->error, sizeof r->error, "fdf() returns f = %.17g but f() returns %.17g", f2,
@@ -1046,6 +1047,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
     gsl_vector_memcpy(xc, x);
     jac_ctx c = { fdf, xc, f, 0, v, 0, { 0 }, val, 0, 0, &r->n_evals };
     nbi_results res = { NULL, 0, 0, 0, p };
+    nbi_results_reserve(&res, o->mode == NB_GC_DIRECTIONAL ? o->n_directions : n * p);
     nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c, NULL, NULL };
     if (o->mode == NB_GC_DIRECTIONAL) {
         /* One fresh pair (v, u) per direction: v^T J u against d/dt <v, f(x + t u)>. */
@@ -1254,6 +1256,7 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
     c.partial_ok = o.mode == NB_GC_PER_COORD && nbi_partial_init(&c.partial, g, loss->index + 1) == NB_OK;
     nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c, graph_focus, graph_set_line };
     nbi_results res = { NULL, 0, 0, 0, 0 };
+    nbi_results_reserve(&res, o.mode == NB_GC_DIRECTIONAL ? o.n_directions : n);
     handler_guard h = guard_on();
     if (o.mode == NB_GC_DIRECTIONAL) {
         rng = gsl_rng_alloc(gsl_rng_mt19937);

@@ -19,26 +19,42 @@
 
 /* ---- per-coordinate results --------------------------------------------- */
 
+static int grow(nbi_results *res, size_t need)
+{
+    if (need <= res->cap) return 1;
+    size_t cap = res->cap ? res->cap : 64;
+    while (cap < need) cap *= 2;
+    nbi_result *ne = realloc(res->e, cap * sizeof *ne);
+    if (!ne) {
+        res->lost = 1;
+        return 0;
+    }
+    for (size_t k = res->cap; k < cap; k++) {
+        memset(&ne[k], 0, sizeof ne[k]);
+        ne[k].verdict = -1;
+    }
+    res->e = ne;
+    res->cap = cap;
+    return 1;
+}
+
+void nbi_results_reserve(nbi_results *res, size_t n)
+{
+    if (res && !res->lost) grow(res, n);
+}
+
 void nbi_results_put(nbi_results *res, const nb_gradcheck_entry *e)
 {
     if (!res || res->lost) return;
     size_t i = e->index;
-    if (i >= res->cap) {
-        size_t cap = res->cap ? res->cap : 64;
-        while (cap <= i) cap *= 2;
-        nb_gradcheck_entry *ne = realloc(res->e, cap * sizeof *ne);
-        if (!ne) {
-            res->lost = 1;
-            return;
-        }
-        for (size_t k = res->cap; k < cap; k++) {
-            memset(&ne[k], 0, sizeof ne[k]);
-            ne[k].verdict = -1;
-        }
-        res->e = ne;
-        res->cap = cap;
-    }
-    res->e[i] = *e;
+    if (!grow(res, i + 1)) return;
+    nbi_result *d = &res->e[i];
+    d->x = e->x;
+    d->analytic = e->analytic;
+    d->numeric = e->numeric;
+    d->tol = e->tol;
+    d->ratio = e->ratio;
+    d->verdict = e->verdict;
     if (i + 1 > res->n) res->n = i + 1;
 }
 
@@ -102,7 +118,7 @@ static double rel_diff(double ss_diff, double ss_sum)
 }
 
 /* Counts of one entry into a summary and the two sums of squares. */
-static void tally(nb_gradcheck_block_summary *s, const nb_gradcheck_entry *e, double *ssd,
+static void tally(nb_gradcheck_block_summary *s, const nbi_result *e, double *ssd,
                   double *sss)
 {
     if (e->verdict < 0) return;
