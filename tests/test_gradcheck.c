@@ -1250,6 +1250,23 @@ START_TEST(test_jacobian_wrong_entry)
             ck_assert_uint_eq(r.worst_index, D.bad_i * EXP_P + D.bad_j);
         }
         nb_gradcheck_report_free(&r);
+        if (mode != NB_GC_PER_COORD) continue;
+        /* Named columns: the entry is J[i][name], the failure counted in
+         * its column's block (every row of it), none in the other. */
+        const nb_gradcheck_block cols[2] = { { "A", 0, 1, 1, 0 }, { "rest", 1, 1, 2, 0 } };
+        o.blocks = cols;
+        o.n_blocks = 2;
+        ck_assert_int_eq(nb_jaccheck_fdf(&fdf, x, &o, &r), NB_OK);
+        char want[32];
+        if (D.bad_j == 0) snprintf(want, sizeof want, "J[%zu][A]", D.bad_i);
+        else snprintf(want, sizeof want, "J[%zu][rest[%zu]]", D.bad_i, D.bad_j - 1);
+        ck_assert_str_eq(r.entries[0].name, want);
+        ck_assert_uint_eq(r.n_blocks, 2);
+        ck_assert_uint_eq(r.blocks[0].n_checked, EXP_N);
+        ck_assert_uint_eq(r.blocks[1].n_checked, 2 * EXP_N);
+        ck_assert_uint_eq(r.blocks[D.bad_j == 0 ? 0 : 1].n_failed, 1);
+        ck_assert_uint_eq(r.blocks[D.bad_j == 0 ? 1 : 0].n_failed, 0);
+        nb_gradcheck_report_free(&r);
     }
     gsl_vector_free(x);
 }
