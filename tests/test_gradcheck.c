@@ -83,6 +83,20 @@ static void expect_fail(const nb_gradcheck_report *r, const char *what, int mode
                   "%s: the worst entry is not a failure", what);
 }
 
+/* Per-coordinate mode: the report has exactly one diagnosis, of this kind,
+ * with this value (NaN: none expected) and, when coord != SIZE_MAX, first
+ * explaining that coordinate. */
+static void expect_diag(const nb_gradcheck_report *r, int mode, int kind, double value, size_t coord)
+{
+    if (mode != NB_GC_PER_COORD) return;
+    ck_assert_msg(r->n_diagnoses == 1 && r->diagnoses[0].kind == kind, "%zu diagnoses, first: %s",
+                  r->n_diagnoses, r->n_diagnoses ? r->diagnoses[0].text : "none");
+    const nb_gradcheck_diagnosis *d = &r->diagnoses[0];
+    if (isnan(value)) ck_assert(isnan(d->value));
+    else ck_assert_msg(fabs(d->value - value) <= 1e-6 * fabs(value), "%s: %.17g", d->text, d->value);
+    if (coord != SIZE_MAX) ck_assert(d->n_coords >= 1 && d->coords && d->coords[0] == coord);
+}
+
 static gsl_vector *vec_from(const double *v, size_t n)
 {
     gsl_vector *x = gsl_vector_alloc(n);
@@ -814,6 +828,8 @@ START_TEST(test_bug_sign_flip)
         ck_assert_uint_eq(r.worst_index, 1);
         ck_assert_uint_eq(r.n_failed, 1);   /* x0's derivative is right */
     }
+    /* one of two wrong: no sign for all of x, a sparse mistake at x[1] */
+    expect_diag(&r, mode, NB_GC_DIAG_SPARSE, NAN, 1);
     nb_gradcheck_report_free(&r);
 
     /* A sign flip of the bias derivative in logistic regression. */
@@ -849,6 +865,7 @@ START_TEST(test_bug_factor_2)
         ck_assert_uint_eq(r.n_failed, 1);
         ck_assert_uint_eq(r.entries[0].index, 17);
     }
+    expect_diag(&r, mode, NB_GC_DIAG_SPARSE, NAN, 17);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 
@@ -862,6 +879,7 @@ START_TEST(test_bug_factor_2)
     check_fdf(&ls, x, mode, &r);
     expect_fail(&r, "factor 2 on the least-squares gradient", mode);
     if (mode == NB_GC_PER_COORD) ck_assert_uint_eq(r.n_failed, LS_N);
+    expect_diag(&r, mode, NB_GC_DIAG_SCALE, 2.0, 0);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 
@@ -878,6 +896,8 @@ START_TEST(test_bug_factor_2)
         ck_assert_uint_eq(r.n_failed, LR_D);
         ck_assert_uint_lt(r.worst_index, LR_D);
     }
+    /* a - n = lambda w on the weights: proportional, lambda = 0.01 */
+    expect_diag(&r, mode, NB_GC_DIAG_PROPORTIONAL, 0.01, 0);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 }
@@ -907,6 +927,7 @@ START_TEST(test_bug_missing_1_over_m)
     check_fdf(&ls, x, mode, &r);
     expect_fail(&r, "least squares without 1/m", mode);
     if (mode == NB_GC_PER_COORD) ck_assert_uint_eq(r.n_failed, LS_N);
+    expect_diag(&r, mode, NB_GC_DIAG_SCALE, (double)LS_M, 0);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 }
@@ -1257,7 +1278,7 @@ START_TEST(test_jacobian_wrong_entry)
         o.blocks = cols;
         o.n_blocks = 2;
         ck_assert_int_eq(nb_jaccheck_fdf(&fdf, x, &o, &r), NB_OK);
-        char want[32];
+        char want[64];
         if (D.bad_j == 0) snprintf(want, sizeof want, "J[%zu][A]", D.bad_i);
         else snprintf(want, sizeof want, "J[%zu][rest[%zu]]", D.bad_i, D.bad_j - 1);
         ck_assert_str_eq(r.entries[0].name, want);

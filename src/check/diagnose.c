@@ -254,20 +254,20 @@ static int try_sign(ctx *c, const group *g, const size_t *f, size_t nf)
     return 1;
 }
 
-/* The name of a scale factor, or NULL. */
+/* What a scale factor suggests, or NULL. */
 static const char *scale_name(double s, size_t m, char *buf, size_t len)
 {
     double near = 1e-6 * fabs(s);
     if (m > 1 && fabs(s - (double)m) <= near) {
-        snprintf(buf, len, "m = %zu: a missing 1/m?", m);
+        snprintf(buf, len, "a factor m = %zu: a missing 1/m?", m);
         return buf;
     }
     if (m > 1 && fabs(s - 1.0 / (double)m) <= near) {
-        snprintf(buf, len, "1/m = 1/%zu: a 1/m too many?", m);
+        snprintf(buf, len, "a factor 1/m = 1/%zu: a 1/m too many?", m);
         return buf;
     }
-    if (fabs(s - 2.0) <= near) return "2: a factor 2 (d(x^2) = 2x counted twice, or a 1/2 lost)?";
-    if (fabs(s - 0.5) <= near) return "1/2: a factor 2 lost (d(x^2) = 2x)?";
+    if (fabs(s - 2.0) <= near) return "a factor 2: d(x^2) = 2x counted twice, or a 1/2 lost?";
+    if (fabs(s - 0.5) <= near) return "a factor 1/2: a 2 lost (d(x^2) = 2x)?";
     return NULL;
 }
 
@@ -292,10 +292,10 @@ static int try_scale(ctx *c, const group *g, const size_t *f, size_t nf)
         if (!usable(e)) continue;
         if (!(fabs(e->analytic - s * e->numeric) <= (1.0 + fabs(s)) * e->tol)) return 0;
     }
-    char nb[64], b1[32], text[512];
+    char nb[96], b1[32], text[512];
     const char *named = scale_name(s, c->o->batch_size, nb, sizeof nb);
     snprintf(text, sizeof text, "a = %s n on every coordinate of %s (%zu failing)%s%s",
-             num(s, b1, sizeof b1), g->name, nf, named ? ": a factor " : "", named ? named : "");
+             num(s, b1, sizeof b1), g->name, nf, named ? ": " : "", named ? named : "");
     add(c, g, NB_GC_DIAG_SCALE, s, f, nf, text);
     return 1;
 }
