@@ -2693,6 +2693,36 @@ START_TEST(test_diagnose_planted)
 }
 END_TEST
 
+/* Blocks that do not fit or overlap are refused with a message naming them. */
+START_TEST(test_blocks_refused)
+{
+    planted ok = { PL_NONE, 0 };
+    gsl_multimin_function_fdf fdf = { pl_f, pl_df, NULL, PL_N, &ok };
+    double xv[PL_N];
+    for (size_t k = 0; k < PL_N; k++) xv[k] = 0.5 + 0.1 * (double)k;
+    gsl_vector_view x = gsl_vector_view_array(xv, PL_N);
+    nb_gradcheck_opts o;
+    nb_gradcheck_opts_init(&o);
+    nb_gradcheck_report r;
+    const nb_gradcheck_block outside[1] = { { "Wbig", 20, 2, 4, 0 } };   /* 20 + 8 > 26 */
+    o.blocks = outside;
+    o.n_blocks = 1;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_ERANGE);
+    ck_assert_msg(strstr(r.error, "block 0 'Wbig' (2x4 at offset 20) does not fit") != NULL, "%s",
+                  r.error);
+    nb_gradcheck_report_free(&r);
+    const nb_gradcheck_block overlap[2] = { { "A", 0, 2, 3, 0 }, { "B", 5, 1, 2, 0 } };
+    o.blocks = overlap;
+    o.n_blocks = 2;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(r.error, "blocks 0 and 1 overlap"));
+    nb_gradcheck_report_free(&r);
+    o.blocks = NULL;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_EINVAL);
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
 /* A graph names its blocks after its parameters; a user's op whose
  * derivative is twice too large shows as scale 2 in the parameter it
  * reads, and nowhere else. */
@@ -3005,6 +3035,7 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, test_diagnose_planted);
     tcase_add_test(tc, test_diagnose_graph);
     tcase_add_test(tc, test_op_report_blocks);
+    tcase_add_test(tc, test_blocks_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("second order");

@@ -73,9 +73,11 @@ typedef struct nb_gradcheck_opts {
     int detect_kinks;        /* compare one-sided derivatives (default 1) */
     size_t max_report;       /* worst coordinates kept in the report (default 10) */
     size_t n_shapes;         /* op checks: random shapes tried (default 4) */
-    /* Named blocks of x (fdf and Jacobian targets; graph targets name their
-     * parameters themselves).  Blocks must not overlap; coordinates outside
-     * every block keep the name x[i].  Default none. */
+    /* Named blocks of x (fdf, Jacobian and second-order targets; graph
+     * targets name their parameters themselves).  Each must be non-empty
+     * and inside x, no two may overlap (else the check returns NB_ERANGE /
+     * NB_EINVAL and says which); coordinates outside every block keep the
+     * name x[i].  Default none. */
     const nb_gradcheck_block *blocks;
     size_t n_blocks;
     /* Batch size m of the cost, when it is an average over m examples:

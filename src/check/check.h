@@ -49,6 +49,9 @@ void nbi_results_put(nbi_results *res, const nb_gradcheck_entry *e);
 void nbi_results_reserve(nbi_results *res, size_t n);
 void nbi_results_free(nbi_results *res);
 
+/* opts.blocks against n coordinates: each non-empty, inside, no two
+ * overlapping; else an error status with r->error naming the block. */
+int nbi_check_blocks(nb_gradcheck_report *r, const nb_gradcheck_opts *o, size_t n, const char *who);
 /* Appends one summary per block (computed from res) to r->blocks. */
 int nbi_report_add_blocks(nb_gradcheck_report *r, const nbi_results *res,
                           const nb_gradcheck_block *blocks, size_t n_blocks);

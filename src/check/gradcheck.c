@@ -935,6 +935,8 @@ int nb_gradcheck_fdf(const gsl_multimin_function_fdf *fdf, const gsl_vector *x,
                                 x->size);
     if (x->size == 0)
         return nbi_report_error(report, NB_ESHAPE, "gradcheck_fdf: x is empty");
+    int bs = nbi_check_blocks(report, &o, x->size, "gradcheck_fdf");
+    if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "fdf (n=%zu)", x->size);
     set_replay(report, &o);
     handler_guard h = guard_on();
@@ -1113,6 +1115,8 @@ int nb_jaccheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
     if (fdf->n == 0 || fdf->p == 0)
         return nbi_report_error(report, NB_ESHAPE, "jaccheck_fdf: empty problem (n = %zu, p = %zu)",
                                 fdf->n, fdf->p);
+    int bs = nbi_check_blocks(report, &o, fdf->p, "jaccheck_fdf");
+    if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "jacobian (n=%zu, p=%zu)", fdf->n, fdf->p);
     set_replay(report, &o);
     handler_guard h = guard_on();

@@ -108,6 +108,30 @@ void nbi_block_name(const nb_gradcheck_block *blocks, size_t n_blocks, size_t i,
     snprintf(buf, len, "x[%zu]", i);
 }
 
+int nbi_check_blocks(nb_gradcheck_report *r, const nb_gradcheck_opts *o, size_t n, const char *who)
+{
+    if (o->n_blocks && !o->blocks)
+        return nbi_report_error(r, NB_EINVAL, "%s: opts.n_blocks = %zu but opts.blocks is NULL", who,
+                                o->n_blocks);
+    for (size_t b = 0; b < o->n_blocks; b++) {
+        const nb_gradcheck_block *k = &o->blocks[b];
+        char name[48];
+        nb_error_escape(name, sizeof name, k->name ? k->name : "(null)", (size_t)-1, 24);
+        if (k->rows == 0 || k->cols == 0 || k->rows > n || k->cols > n / k->rows ||
+            k->offset > n || k->rows * k->cols > n - k->offset)
+            return nbi_report_error(r, NB_ERANGE,
+                                    "%s: block %zu '%s' (%zux%zu at offset %zu) does not fit in "
+                                    "the %zu coordinates", who, b, name, k->rows, k->cols,
+                                    k->offset, n);
+        for (size_t c = 0; c < b; c++) {
+            const nb_gradcheck_block *q = &o->blocks[c];
+            if (k->offset < q->offset + q->rows * q->cols && q->offset < k->offset + k->rows * k->cols)
+                return nbi_report_error(r, NB_EINVAL, "%s: blocks %zu and %zu overlap", who, c, b);
+        }
+    }
+    return NB_OK;
+}
+
 /* ---- block summaries ------------------------------------------------------ */
 
 static double rel_diff(double ss_diff, double ss_sum)

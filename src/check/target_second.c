@@ -283,6 +283,8 @@ int nb_fvvcheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
         return nbi_report_error(report, NB_ESHAPE, "fvvcheck_fdf: empty problem (n = %zu, p = %zu)",
                                 fdf->n, fdf->p);
     if (!all_finite(x)) return nbi_report_error(report, NB_EDOMAIN, "fvvcheck_fdf: x is not finite");
+    int bs = nbi_check_blocks(report, &o, fdf->p, "fvvcheck_fdf");
+    if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "fvv (n=%zu, p=%zu)", fdf->n, fdf->p);
     set_replay2(report, &o);
     vec_line c;
@@ -327,6 +329,8 @@ int nb_hvpcheck_fdf(const gsl_multimin_function_fdf *fdf, nb_hvp_fn hvp, const g
                                 "hvpcheck_fdf: fdf->n = %zu but x has %zu elements", fdf->n, x->size);
     if (x->size == 0) return nbi_report_error(report, NB_ESHAPE, "hvpcheck_fdf: x is empty");
     if (!all_finite(x)) return nbi_report_error(report, NB_EDOMAIN, "hvpcheck_fdf: x is not finite");
+    int bs = nbi_check_blocks(report, &o, x->size, "hvpcheck_fdf");
+    if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "hessian-vector product (n=%zu)", x->size);
     set_replay2(report, &o);
     vec_line c;
