@@ -8,6 +8,7 @@
 
 #include <gsl/gsl_rng.h>
 #include <nabla/gradcheck.h>
+#include <nabla/text.h>
 #include "ops/ops.h"
 
 /* A scalar objective over n coordinates that can be moved one at a time. */
@@ -66,9 +67,7 @@ void nbi_block_name(const nb_gradcheck_block *blocks, size_t n_blocks, size_t i,
                     size_t len);
 /* Printing and JSON of the block table and the diagnoses. */
 void nbi_report_print_blocks(FILE *out, const nb_gradcheck_report *r);
-void nbi_report_json_blocks(FILE *out, const nb_gradcheck_report *r);
-void nbi_json_str(FILE *out, const char *s);
-void nbi_json_num(FILE *out, double v);
+void nbi_report_json_blocks(nb_json *j, const nb_gradcheck_report *r);
 
 /* What the diagnosis measures at a failing coordinate: GSL's central rule
  * (the noise of f in its error bar) at steps 100 h, 10 h, h, h/10, h/100,

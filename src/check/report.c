@@ -248,24 +248,6 @@ const char *nb_gradcheck_diagnosis_name(int kind)
 
 /* ---- printing ------------------------------------------------------------- */
 
-void nbi_json_num(FILE *out, double v)
-{
-    if (isfinite(v)) nbi_fprintf(out, "%.17g", v);
-    else fputs("null", out);
-}
-
-void nbi_json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(out, "\\%c", ch);
-        else if (ch < 0x20) fprintf(out, "\\u%04x", ch);
-        else fputc(ch, out);
-    }
-    fputc('"', out);
-}
-
 void nbi_report_print_blocks(FILE *out, const nb_gradcheck_report *r)
 {
     if (r->n_blocks) {
@@ -287,42 +269,65 @@ void nbi_report_print_blocks(FILE *out, const nb_gradcheck_report *r)
     }
 }
 
-void nbi_report_json_blocks(FILE *out, const nb_gradcheck_report *r)
+void nbi_report_json_blocks(nb_json *j, const nb_gradcheck_report *r)
 {
-    fputs(",\"rel_diff\":", out);
-    nbi_json_num(out, r->rel_diff);
-    fputs(",\"blocks\":[", out);
+    nb_json_key(j, "rel_diff");
+    nb_json_number(j, r->rel_diff);
+    nb_json_key(j, "blocks");
+    nb_json_begin_array(j, 0);
     for (size_t b = 0; b < r->n_blocks; b++) {
         const nb_gradcheck_block_summary *s = &r->blocks[b];
-        fputs(b ? ",{\"name\":" : "{\"name\":", out);
-        nbi_json_str(out, s->name);
-        fprintf(out, ",\"offset\":%zu,\"rows\":%zu,\"cols\":%zu,\"col_major\":%s,"
-                     "\"n_checked\":%zu,\"n_failed\":%zu,\"n_kinks\":%zu,\"worst_ratio\":",
-                s->offset, s->rows, s->cols, s->col_major ? "true" : "false", s->n_checked,
-                s->n_failed, s->n_kinks);
-        nbi_json_num(out, s->worst_ratio);
-        fputs(",\"rel_diff\":", out);
-        nbi_json_num(out, s->rel_diff);
-        fputc('}', out);
+        nb_json_begin_object(j, 0);
+        nb_json_key(j, "name");
+        nb_json_string(j, s->name);
+        const struct { const char *key; size_t v; } counts[] = {
+            { "offset", s->offset }, { "rows", s->rows }, { "cols", s->cols },
+        };
+        for (size_t i = 0; i < 3; i++) {
+            nb_json_key(j, counts[i].key);
+            nb_json_uint(j, counts[i].v);
+        }
+        nb_json_key(j, "col_major");
+        nb_json_bool(j, s->col_major);
+        const struct { const char *key; size_t v; } tallies[] = {
+            { "n_checked", s->n_checked }, { "n_failed", s->n_failed }, { "n_kinks", s->n_kinks },
+        };
+        for (size_t i = 0; i < 3; i++) {
+            nb_json_key(j, tallies[i].key);
+            nb_json_uint(j, tallies[i].v);
+        }
+        nb_json_key(j, "worst_ratio");
+        nb_json_number(j, s->worst_ratio);
+        nb_json_key(j, "rel_diff");
+        nb_json_number(j, s->rel_diff);
+        nb_json_end_object(j);
     }
-    fputs("],\"diagnosis\":[", out);
+    nb_json_end_array(j);
+    nb_json_key(j, "diagnosis");
+    nb_json_begin_array(j, 0);
     for (size_t k = 0; k < r->n_diagnoses; k++) {
         const nb_gradcheck_diagnosis *d = &r->diagnoses[k];
-        fputs(k ? ",{\"block\":" : "{\"block\":", out);
-        if (d->block >= 0 && (size_t)d->block < r->n_blocks) nbi_json_str(out, r->blocks[d->block].name);
-        else fputs("null", out);
-        fprintf(out, ",\"kind\":\"%s\",\"value\":", nb_gradcheck_diagnosis_name(d->kind));
-        nbi_json_num(out, d->value);
-        fprintf(out, ",\"n_coords\":%zu,\"coords\":[", d->n_coords);
+        nb_json_begin_object(j, 0);
+        nb_json_key(j, "block");
+        if (d->block >= 0 && (size_t)d->block < r->n_blocks) nb_json_string(j, r->blocks[d->block].name);
+        else nb_json_null(j);
+        nb_json_key(j, "kind");
+        nb_json_string(j, nb_gradcheck_diagnosis_name(d->kind));
+        nb_json_key(j, "value");
+        nb_json_number(j, d->value);
+        nb_json_key(j, "n_coords");
+        nb_json_uint(j, d->n_coords);
+        nb_json_key(j, "coords");
+        nb_json_begin_array(j, 0);
         for (size_t c = 0; c < d->n_coords && d->coords; c++) {
             char name[64];
             nbi_coord_name(r, d->coords[c], name, sizeof name);
-            if (c) fputc(',', out);
-            nbi_json_str(out, name);
+            nb_json_string(j, name);
         }
-        fputs("],\"text\":", out);
-        nbi_json_str(out, d->text);
-        fputc('}', out);
+        nb_json_end_array(j);
+        nb_json_key(j, "text");
+        nb_json_string(j, d->text);
+        nb_json_end_object(j);
     }
-    fputc(']', out);
+    nb_json_end_array(j);
 }

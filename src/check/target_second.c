@@ -26,6 +26,7 @@
 
 #include <nabla/gradcheck.h>
 #include "check/check.h"
+#include "io/io.h"
 
 #define NBI_LINE_CACHE 24
 
@@ -209,9 +210,12 @@ done:
 
 static void set_replay2(nb_gradcheck_report *r, const nb_gradcheck_opts *o)
 {
-    snprintf(r->replay, sizeof r->replay, "opts.mode = %s; opts.seed = %lu; opts.tol_factor = %g",
-             o->mode == NB_GC_DIRECTIONAL ? "NB_GC_DIRECTIONAL" : "NB_GC_PER_COORD", o->seed,
-             o->tol_factor);
+    char tf[32], step[32];   /* C to paste back, '.' whatever the locale */
+    nbi_format(r->replay, sizeof r->replay,
+               "opts.mode = %s; opts.seed = %lu; opts.tol_factor = %s; opts.step = %s",
+               o->mode == NB_GC_DIRECTIONAL ? "NB_GC_DIRECTIONAL" : "NB_GC_PER_COORD", o->seed,
+               nbi_format_double(o->tol_factor, tf, sizeof tf),
+               nbi_format_double(o->step, step, sizeof step));
 }
 
 static int all_finite(const gsl_vector *x)
