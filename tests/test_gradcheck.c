@@ -2870,38 +2870,16 @@ START_TEST(test_fvvcheck)
 }
 END_TEST
 
-/* Rosenbrock in 5 dimensions, f = sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2:
+/* Rosenbrock in 5 dimensions (rosen_f, rosen_df above):
  *   H_ii = 1200 x_i^2 - 400 x_{i+1} + 2 (i < n-1) + 200 (i > 0),
  *   H_{i,i+1} = H_{i+1,i} = -400 x_i.
  * bug: the off-diagonal term written -400 x_{i+1}. */
-static int hv_bug = 0;
-
-static double hv_f(const gsl_vector *x, void *params)
-{
-    (void)params;
-    double f = 0.0;
-    for (size_t i = 0; i + 1 < x->size; i++) {
-        double a = gsl_vector_get(x, i), b = gsl_vector_get(x, i + 1);
-        f += 100.0 * (b - a * a) * (b - a * a) + (1.0 - a) * (1.0 - a);
-    }
-    return f;
-}
-
-static void hv_df(const gsl_vector *x, void *params, gsl_vector *g)
-{
-    (void)params;
-    size_t n = x->size;
-    gsl_vector_set_zero(g);
-    for (size_t i = 0; i + 1 < n; i++) {
-        double a = gsl_vector_get(x, i), b = gsl_vector_get(x, i + 1);
-        gsl_vector_set(g, i, gsl_vector_get(g, i) - 400.0 * a * (b - a * a) - 2.0 * (1.0 - a));
-        gsl_vector_set(g, i + 1, gsl_vector_get(g, i + 1) + 200.0 * (b - a * a));
-    }
-}
+static int hv_bug = 0;   /* the planted bug, read by hv_hvp */
 
 static void hv_hvp(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *hv)
 {
-    int wrong = *(const int *)params;
+    (void)params;
+    int wrong = hv_bug;
     size_t n = x->size;
     for (size_t i = 0; i < n; i++) {
         double xi = gsl_vector_get(x, i);
@@ -2916,7 +2894,7 @@ static void hv_hvp(const gsl_vector *x, const gsl_vector *v, void *params, gsl_v
 
 START_TEST(test_hvpcheck)
 {
-    gsl_multimin_function_fdf fdf = { hv_f, hv_df, NULL, 5, &hv_bug };
+    gsl_multimin_function_fdf fdf = { rosen_f, rosen_df, NULL, 5, (void *)&no_bug };
     const double xv[5] = { -1.2, 1.05, 0.8, 2.385, -0.3 };
     gsl_vector *x = vec_from(xv, 5);
     for (int mode = 0; mode < 2; mode++) {

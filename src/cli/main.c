@@ -149,30 +149,47 @@ static int cmd_ops(void)
     return 0;
 }
 
-/* The demo's 2-4-1 tanh network on XOR as a graph, at weights drawn from
- * seed: nb_gradcheck_graph names its blocks W1, b1, W2, b2. */
-static int check_graph(const nb_gradcheck_opts *o, int json)
+/* The demo's XOR data and its 2-4-1 network's parameters W1, b1, W2, b2,
+ * weights N(0, 1) from seed, biases 0 or (random_biases) N(0, 0.5^2).
+ * Returns a new graph holding them (NULL: out of memory, said on stderr). */
+static const double demo_X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, demo_T[4] = { 0, 1, 1, 0 };
+
+static nb_graph *demo_net(const char *cmd, unsigned long seed, int random_biases, nb_node *p[4])
 {
-    const double X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, T[4] = { 0, 1, 1, 0 };
-    double w1[8], w2[4], c1[4], c2[1];
+    double w1[8], w2[4], c1[4] = { 0 }, c2[1] = { 0 };
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     nb_graph *g = nb_graph_alloc();
     if (!rng || !g) {
-        fprintf(stderr, "nabla check: out of memory\n");
+        fprintf(stderr, "nabla %s: out of memory\n", cmd);
         gsl_rng_free(rng);
         nb_graph_free(g);
-        return 2;
+        return NULL;
     }
-    gsl_rng_set(rng, o->seed);
+    gsl_rng_set(rng, seed);
     for (int k = 0; k < 8; k++) w1[k] = gsl_ran_gaussian(rng, 1.0);
     for (int k = 0; k < 4; k++) w2[k] = gsl_ran_gaussian(rng, 1.0);
-    for (int k = 0; k < 4; k++) c1[k] = gsl_ran_gaussian(rng, 0.5);
-    c2[0] = gsl_ran_gaussian(rng, 0.5);
-    nb_node *W1 = nb_param(g, "W1", 2, 4, w1), *b1 = nb_param(g, "b1", 1, 4, c1);
-    nb_node *W2 = nb_param(g, "W2", 4, 1, w2), *b2 = nb_param(g, "b2", 1, 1, c2);
-    nb_node *x = nb_input(g, 4, 2, X), *t = nb_input(g, 4, 1, T);
-    nb_node *h = nb_tanh(g, nb_add(g, nb_matmul(g, x, W1), b1));
-    nb_node *loss = nb_bce_logits(g, nb_add(g, nb_matmul(g, h, W2), b2), t);
+    if (random_biases) {
+        for (int k = 0; k < 4; k++) c1[k] = gsl_ran_gaussian(rng, 0.5);
+        c2[0] = gsl_ran_gaussian(rng, 0.5);
+    }
+    gsl_rng_free(rng);
+    p[0] = nb_param(g, "W1", 2, 4, w1);
+    p[1] = nb_param(g, "b1", 1, 4, c1);
+    p[2] = nb_param(g, "W2", 4, 1, w2);
+    p[3] = nb_param(g, "b2", 1, 1, c2);
+    return g;
+}
+
+/* The demo's network as a graph, at weights and biases drawn from seed:
+ * nb_gradcheck_graph names its blocks W1, b1, W2, b2. */
+static int check_graph(const nb_gradcheck_opts *o, int json)
+{
+    nb_node *p[4];
+    nb_graph *g = demo_net("check", o->seed, 1, p);
+    if (!g) return 2;
+    nb_node *x = nb_input(g, 4, 2, demo_X), *t = nb_input(g, 4, 1, demo_T);
+    nb_node *h = nb_tanh(g, nb_add(g, nb_matmul(g, x, p[0]), p[1]));
+    nb_node *loss = nb_bce_logits(g, nb_add(g, nb_matmul(g, h, p[2]), p[3]), t);
     int rc = 2;
     if (!loss) {
         fprintf(stderr, "nabla check: %s\n", nb_graph_errmsg(g));
@@ -185,7 +202,6 @@ static int check_graph(const nb_gradcheck_opts *o, int json)
         nb_gradcheck_report_free(&rep);
     }
     nb_graph_free(g);
-    gsl_rng_free(rng);
     return rc;
 }
 
@@ -280,21 +296,11 @@ static int cmd_demo(int argc, char **argv)
             return bad_usage("demo", "unknown or malformed option '%s'", NB_ECHO(argv[i]));
         }
     }
-    const double X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, T[4] = { 0, 1, 1, 0 };
-    double w1[8], w2[4];
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    nb_graph *g = nb_graph_alloc();
-    if (!rng || !g) {
-        fprintf(stderr, "nabla demo: out of memory\n");
-        gsl_rng_free(rng);
-        nb_graph_free(g);
-        return 2;
-    }
-    gsl_rng_set(rng, seed);
-    for (int k = 0; k < 8; k++) w1[k] = gsl_ran_gaussian(rng, 1.0);
-    for (int k = 0; k < 4; k++) w2[k] = gsl_ran_gaussian(rng, 1.0);
-    nb_node *W1 = nb_param(g, "W1", 2, 4, w1), *b1 = nb_param(g, "b1", 1, 4, NULL);
-    nb_node *W2 = nb_param(g, "W2", 4, 1, w2), *b2 = nb_param(g, "b2", 1, 1, NULL);
+    const double *X = demo_X, *T = demo_T;
+    nb_node *prm[4];
+    nb_graph *g = demo_net("demo", seed, 0, prm);
+    if (!g) return 2;
+    nb_node *W1 = prm[0], *b1 = prm[1], *W2 = prm[2], *b2 = prm[3];
     const double lr = 0.5;
     const int steps = 3000;
     nb_node *z = NULL;
@@ -336,7 +342,6 @@ static int cmd_demo(int argc, char **argv)
         }
     }
     nb_graph_free(g);
-    gsl_rng_free(rng);
     return rc;
 }
 
