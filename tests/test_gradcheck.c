@@ -2671,6 +2671,15 @@ START_TEST(test_diagnose_planted)
                           "case %zu: value %.17g", c, d->value);
             ck_assert(fabs(json_diag_value(js, kname) - cases[c].value) <= 1e-6 * cases[c].value);
         }
+        /* the same report, diagnosis included, on two threads (pl_f and
+         * pl_df only read their arguments) */
+        nb_gradcheck_report r2;
+        o.threads = 2;
+        ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r2), NB_OK);
+        char *js2 = capture(nb_gradcheck_report_json, &r2);
+        ck_assert_str_eq(js2, js);
+        free(js2);
+        nb_gradcheck_report_free(&r2);
         free(js);
         nb_gradcheck_report_free(&r);
     }

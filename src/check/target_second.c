@@ -122,7 +122,7 @@ static void check_line(vec_line *c, const double *an, size_t d, const char *what
                        const char *dname, const nb_gradcheck_opts *o, nb_gradcheck_report *r,
                        nbi_results *res)
 {
-    nbi_objective obj = { 1, line_get, line_set, line_eval, c, NULL, NULL };
+    nbi_objective obj = { 1, line_get, line_set, line_eval, c, NULL, NULL, NULL, NULL };
     c->n_cached = c->next = 0;
     c->t = 0.0;
     for (size_t i = 0; i < c->n; i++) {
