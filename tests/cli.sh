@@ -21,6 +21,14 @@ grep -q "nabla check: $n_ops ops, $n_ops passed, 0 failed" "$tmp/check" && ok "c
 "$bin" check --op relu --seed 7 --json >"$tmp/json" 2>&1 && [ "$(wc -l <"$tmp/json")" -eq 3 ] \
     && grep -q '"target":"op relu"' "$tmp/json" && grep -q '"seed":7' "$tmp/json" && ok "check --op --seed --json" || bad "json"
 "$bin" check --op tanh --directional >/dev/null 2>&1 && ok "directional" || bad "directional"
+"$bin" check --op tanh --seeds 1 --verbose >"$tmp/verbose" 2>&1 && grep -q "^  block " "$tmp/verbose" \
+    && grep -q "t1.in1" "$tmp/verbose" && ok "check --verbose prints the block table" || bad "verbose"
+"$bin" check --graph >"$tmp/graph" 2>&1; rc=$?
+[ "$rc" -eq 0 ] && grep -q "graph (17 parameters in 4 tensors): PASS" "$tmp/graph" \
+    && grep -q "^  W1  *2x4  *8  *0" "$tmp/graph" && grep -q "rel_diff" "$tmp/graph" \
+    && ok "check --graph: PASS with a block per parameter" || { bad "check --graph ($rc)"; cat "$tmp/graph"; }
+"$bin" check --graph --json >"$tmp/gjson" 2>&1 && grep -q '"blocks":\[{"name":"W1"' "$tmp/gjson" \
+    && grep -q '"diagnosis":\[\]' "$tmp/gjson" && ok "check --graph --json" || bad "graph json"
 "$bin" check --op no_such_op >"$tmp/err" 2>&1; rc=$?
 [ "$rc" -eq 2 ] && grep -q "unknown op 'no_such_op'" "$tmp/err" && ok "unknown op: exit 2 and message" || bad "unknown op ($rc)"
 "$bin" check --seed abc >"$tmp/err" 2>&1; [ $? -eq 2 ] && ok "bad seed: exit 2" || bad "bad seed"

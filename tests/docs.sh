@@ -41,7 +41,7 @@ cat "$tmp"/blocks/index.* 2>/dev/null | sort -n >"$tmp/index"
 # Normalised lines of every example program: blanks around stripped,
 # empty lines dropped.
 norm() { sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$@"; }
-for ex in "$srcdir"/docs/examples/*.c $(find "$srcdir/src" "$srcdir/include" -name "*.[ch]"); do norm "$ex"; echo "@@END@@"; done >"$tmp/examples"
+for ex in "$srcdir"/docs/examples/*.[ch] $(find "$srcdir/src" "$srcdir/include" -name "*.[ch]"); do norm "$ex"; echo "@@END@@"; done >"$tmp/examples"
 
 contained() {   # BLOCK: 0 when its normalised lines occur in a row in one example
     norm "$1" >"$tmp/needle"

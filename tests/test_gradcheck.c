@@ -83,6 +83,20 @@ static void expect_fail(const nb_gradcheck_report *r, const char *what, int mode
                   "%s: the worst entry is not a failure", what);
 }
 
+/* Per-coordinate mode: the report has exactly one diagnosis, of this kind,
+ * with this value (NaN: none expected) and, when coord != SIZE_MAX, first
+ * explaining that coordinate. */
+static void expect_diag(const nb_gradcheck_report *r, int mode, int kind, double value, size_t coord)
+{
+    if (mode != NB_GC_PER_COORD) return;
+    ck_assert_msg(r->n_diagnoses == 1 && r->diagnoses[0].kind == kind, "%zu diagnoses, first: %s",
+                  r->n_diagnoses, r->n_diagnoses ? r->diagnoses[0].text : "none");
+    const nb_gradcheck_diagnosis *d = &r->diagnoses[0];
+    if (isnan(value)) ck_assert(isnan(d->value));
+    else ck_assert_msg(fabs(d->value - value) <= 1e-6 * fabs(value), "%s: %.17g", d->text, d->value);
+    if (coord != SIZE_MAX) ck_assert(d->n_coords >= 1 && d->coords && d->coords[0] == coord);
+}
+
 static gsl_vector *vec_from(const double *v, size_t n)
 {
     gsl_vector *x = gsl_vector_alloc(n);
@@ -814,6 +828,8 @@ START_TEST(test_bug_sign_flip)
         ck_assert_uint_eq(r.worst_index, 1);
         ck_assert_uint_eq(r.n_failed, 1);   /* x0's derivative is right */
     }
+    /* one of two wrong: no sign for all of x, a sparse mistake at x[1] */
+    expect_diag(&r, mode, NB_GC_DIAG_SPARSE, NAN, 1);
     nb_gradcheck_report_free(&r);
 
     /* A sign flip of the bias derivative in logistic regression. */
@@ -849,6 +865,7 @@ START_TEST(test_bug_factor_2)
         ck_assert_uint_eq(r.n_failed, 1);
         ck_assert_uint_eq(r.entries[0].index, 17);
     }
+    expect_diag(&r, mode, NB_GC_DIAG_SPARSE, NAN, 17);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 
@@ -862,6 +879,7 @@ START_TEST(test_bug_factor_2)
     check_fdf(&ls, x, mode, &r);
     expect_fail(&r, "factor 2 on the least-squares gradient", mode);
     if (mode == NB_GC_PER_COORD) ck_assert_uint_eq(r.n_failed, LS_N);
+    expect_diag(&r, mode, NB_GC_DIAG_SCALE, 2.0, 0);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 
@@ -878,6 +896,8 @@ START_TEST(test_bug_factor_2)
         ck_assert_uint_eq(r.n_failed, LR_D);
         ck_assert_uint_lt(r.worst_index, LR_D);
     }
+    /* a - n = lambda w on the weights: proportional, lambda = 0.01 */
+    expect_diag(&r, mode, NB_GC_DIAG_PROPORTIONAL, 0.01, 0);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 }
@@ -907,6 +927,7 @@ START_TEST(test_bug_missing_1_over_m)
     check_fdf(&ls, x, mode, &r);
     expect_fail(&r, "least squares without 1/m", mode);
     if (mode == NB_GC_PER_COORD) ck_assert_uint_eq(r.n_failed, LS_N);
+    expect_diag(&r, mode, NB_GC_DIAG_SCALE, (double)LS_M, 0);
     nb_gradcheck_report_free(&r);
     gsl_vector_free(x);
 }
@@ -1249,6 +1270,23 @@ START_TEST(test_jacobian_wrong_entry)
             ck_assert_uint_eq(r.n_failed, 1);
             ck_assert_uint_eq(r.worst_index, D.bad_i * EXP_P + D.bad_j);
         }
+        nb_gradcheck_report_free(&r);
+        if (mode != NB_GC_PER_COORD) continue;
+        /* Named columns: the entry is J[i][name], the failure counted in
+         * its column's block (every row of it), none in the other. */
+        const nb_gradcheck_block cols[2] = { { "A", 0, 1, 1, 0 }, { "rest", 1, 1, 2, 0 } };
+        o.blocks = cols;
+        o.n_blocks = 2;
+        ck_assert_int_eq(nb_jaccheck_fdf(&fdf, x, &o, &r), NB_OK);
+        char want[64];
+        if (D.bad_j == 0) snprintf(want, sizeof want, "J[%zu][A]", D.bad_i);
+        else snprintf(want, sizeof want, "J[%zu][rest[%zu]]", D.bad_i, D.bad_j - 1);
+        ck_assert_str_eq(r.entries[0].name, want);
+        ck_assert_uint_eq(r.n_blocks, 2);
+        ck_assert_uint_eq(r.blocks[0].n_checked, EXP_N);
+        ck_assert_uint_eq(r.blocks[1].n_checked, 2 * EXP_N);
+        ck_assert_uint_eq(r.blocks[D.bad_j == 0 ? 0 : 1].n_failed, 1);
+        ck_assert_uint_eq(r.blocks[D.bad_j == 0 ? 1 : 0].n_failed, 0);
         nb_gradcheck_report_free(&r);
     }
     gsl_vector_free(x);
@@ -2302,6 +2340,599 @@ START_TEST(test_gsl_failure_status)
 }
 END_TEST
 
+
+/* ======================================================================== */
+/* 11. Names, block summaries and the diagnosis of a failure.                */
+/* ======================================================================== */
+
+#include "ex4_net.h"
+
+/* The value of the first diagnosis of this kind in a JSON report line, or
+ * NaN when it has none ("value":null included). */
+static double json_diag_value(const char *js, const char *kind)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"kind\":\"%s\",\"value\":", kind);
+    const char *p = strstr(js, key);
+    if (!p) return NAN;
+    p += strlen(key);
+    if (strncmp(p, "null", 4) == 0) return NAN;
+    return strtod(p, NULL);
+}
+
+/* Counts of diagnoses of one kind in the report struct. */
+static size_t n_kind(const nb_gradcheck_report *r, int kind)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < r->n_diagnoses; k++) n += r->diagnoses[k].kind == kind;
+    return n;
+}
+
+static const char *diag_text(const nb_gradcheck_report *r)
+{
+    return r->n_diagnoses ? r->diagnoses[0].text : "(no diagnosis)";
+}
+
+static void check_ex4(ex4 *e, const gsl_vector *x, nb_gradcheck_report *r)
+{
+    gsl_multimin_function_fdf fdf = { ex4_f, ex4_df, NULL, EX4_N, e };
+    nb_gradcheck_opts o;
+    nb_gradcheck_opts_init(&o);
+    o.blocks = ex4_blocks;
+    o.n_blocks = 2;
+    o.batch_size = EX4_M;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, x, &o, r), NB_OK);
+}
+
+/* ex4 (3-5-3, m = 5, lambda = 3) at checkNNGradients' point: each classic
+ * bug gets its pattern, with the value derived by hand:
+ *   forgotten 1/m:     a = m n = 5 n everywhere (the regularisation too);
+ *   regularised bias:  a - n = (lambda/m) x = 0.6 x on column 0 only;
+ *   regularisation sign flipped: a - n = -2 (lambda/m) x = -1.2 x on every
+ *                      column but 0;
+ *   Theta1_grad written as its transpose: transpose in Theta1.
+ * The bugs in the backward pass of layer 1 (Theta2 read transposed in the
+ * delta, sigmoid' taken as sigmoid) have no simple pattern: the block table
+ * localises them (Theta1 fails, Theta2 passes), and no pattern is claimed. */
+START_TEST(test_diagnose_ex4)
+{
+    static const struct {
+        ex4_bug bug;
+        int kind;
+        double value;
+        size_t n_diag, coords0;
+    } cases[] = {
+        { EX4_CORRECT, -1, NAN, 0, 0 },
+        { EX4_NO_1_OVER_M, NB_GC_DIAG_SCALE, 5.0, 2, 20 },
+        { EX4_REG_BIAS, NB_GC_DIAG_PROPORTIONAL, 0.6, 2, 5 },
+        { EX4_REG_SIGN, NB_GC_DIAG_PROPORTIONAL, -1.2, 2, 15 },
+        { EX4_GRAD_TRANSPOSE, NB_GC_DIAG_TRANSPOSE, NAN, 1, 18 },
+        { EX4_DELTA_TRANSPOSE, -1, NAN, 0, 0 },
+        { EX4_SIGMOID_PRIME, -1, NAN, 0, 0 },
+    };
+    double x0[EX4_N];
+    ex4_debug_weights(x0);
+    gsl_vector_view xv = gsl_vector_view_array(x0, EX4_N);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ex4 e;
+        ex4_init(&e, 3.0, cases[c].bug);
+        nb_gradcheck_report r;
+        check_ex4(&e, &xv.vector, &r);
+        /* blocks named and summarised */
+        ck_assert_uint_eq(r.n_blocks, 2);
+        ck_assert_str_eq(r.blocks[0].name, "Theta1");
+        ck_assert_str_eq(r.blocks[1].name, "Theta2");
+        ck_assert_uint_eq(r.blocks[0].n_checked, 20);
+        ck_assert_uint_eq(r.blocks[1].n_checked, 18);
+        ck_assert_uint_eq(r.blocks[0].n_failed + r.blocks[1].n_failed, r.n_failed);
+        ck_assert_uint_eq(r.n_diagnoses, cases[c].n_diag);
+        char *js = capture(nb_gradcheck_report_json, &r);
+        ck_assert_msg(json_valid_line(js), "%s", js);
+        ck_assert_ptr_nonnull(strstr(js, "\"blocks\":[{\"name\":\"Theta1\""));
+        if (cases[c].bug == EX4_CORRECT) {
+            ck_assert_msg(r.passed, "correct ex4 fails");
+            ck_assert(r.rel_diff < 1e-9 && r.blocks[0].rel_diff < 1e-9);
+            ck_assert_ptr_nonnull(strstr(js, "\"diagnosis\":[]"));
+        } else if (cases[c].kind < 0) {
+            ck_assert(!r.passed);
+            ck_assert_msg(r.blocks[0].n_failed > 0 && r.blocks[1].n_failed == 0,
+                          "bug %d: Theta1 %zu, Theta2 %zu failed", cases[c].bug,
+                          r.blocks[0].n_failed, r.blocks[1].n_failed);
+        } else {
+            ck_assert(!r.passed);
+            const char *kname = nb_gradcheck_diagnosis_name(cases[c].kind);
+            ck_assert_uint_eq(n_kind(&r, cases[c].kind), cases[c].n_diag);
+            const nb_gradcheck_diagnosis *d = &r.diagnoses[0];
+            ck_assert_int_eq(d->block, 0);
+            ck_assert_uint_eq(d->n_coords, cases[c].coords0);
+            if (!isnan(cases[c].value)) {
+                ck_assert_msg(fabs(d->value - cases[c].value) <= 1e-6 * fabs(cases[c].value),
+                              "%s: value %.17g, expected %g", kname, d->value, cases[c].value);
+                double jv = json_diag_value(js, kname);
+                ck_assert_msg(fabs(jv - cases[c].value) <= 1e-6 * fabs(cases[c].value), "%s", js);
+            } else {
+                ck_assert(isnan(d->value));
+                ck_assert_ptr_nonnull(strstr(js, "\"value\":null"));
+            }
+            char key[80];
+            snprintf(key, sizeof key, "\"diagnosis\":[{\"block\":\"Theta1\",\"kind\":\"%s\"", kname);
+            ck_assert_msg(strstr(js, key) != NULL, "%s", js);
+        }
+        if (cases[c].bug == EX4_REG_BIAS) {
+            /* exactly column 0: Theta1(r, 0) at x[r], Theta2(r, 0) at x[20 + r] */
+            for (size_t k = 0; k < 5; k++) ck_assert_uint_eq(r.diagnoses[0].coords[k], k);
+            for (size_t k = 0; k < 3; k++) ck_assert_uint_eq(r.diagnoses[1].coords[k], 20 + k);
+            ck_assert_ptr_nonnull(strstr(r.diagnoses[0].text, "Theta1[*][0]"));
+            ck_assert_ptr_nonnull(strstr(js, "\"coords\":[\"Theta1[0][0]\",\"Theta1[1][0]\""));
+        }
+        if (cases[c].bug == EX4_NO_1_OVER_M)
+            ck_assert_ptr_nonnull(strstr(r.diagnoses[0].text, "m = 5"));
+        free(js);
+        /* the table names coordinates by block, 0-based */
+        char *txt = capture(nb_gradcheck_report_print, &r);
+        ck_assert_ptr_nonnull(strstr(txt, "Theta1           5x4            20"));
+        if (r.n_diagnoses) ck_assert_ptr_nonnull(strstr(txt, "diagnosis: "));
+        else ck_assert_ptr_null(strstr(txt, "diagnosis: "));
+        free(txt);
+        nb_gradcheck_report_free(&r);
+    }
+}
+END_TEST
+
+/* Correct gradients never get a diagnosis: ex4 at random points, weights
+ * N(0, 1), with and without regularisation. */
+START_TEST(test_diagnose_none_when_correct)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 2385);
+    double x0[EX4_N];
+    gsl_vector_view xv = gsl_vector_view_array(x0, EX4_N);
+    for (int p = 0; p < 40; p++) {
+        for (size_t k = 0; k < EX4_N; k++) x0[k] = gsl_ran_gaussian(rng, 1.0);
+        ex4 e;
+        ex4_init(&e, p % 2 ? 2.385 : 0.0, EX4_CORRECT);
+        nb_gradcheck_report r;
+        check_ex4(&e, &xv.vector, &r);
+        ck_assert_msg(r.passed && r.n_diagnoses == 0, "point %d: %s", p, diag_text(&r));
+        nb_gradcheck_report_free(&r);
+    }
+    gsl_rng_free(rng);
+}
+END_TEST
+
+/* At weights N(0, 10^2) the naive log(1 - h) loses the digits of 1 - h:
+ * where the check fails, it is diagnosed numerical (and nothing else is
+ * claimed); the stable rewrite with softplus passes at the same points. */
+START_TEST(test_diagnose_numerical_naive_log)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 2385);
+    double x0[EX4_N];
+    gsl_vector_view xv = gsl_vector_view_array(x0, EX4_N);
+    size_t failed = 0, numerical = 0;
+    for (int p = 0; p < 100; p++) {
+        for (size_t k = 0; k < EX4_N; k++) x0[k] = gsl_ran_gaussian(rng, 10.0);
+        ex4 e;
+        ex4_init(&e, 3.0, EX4_CORRECT);
+        gsl_multimin_function_fdf fdf = { ex4_f, ex4_df, NULL, EX4_N, &e };
+        nb_gradcheck_opts o;
+        nb_gradcheck_opts_init(&o);
+        o.blocks = ex4_blocks;
+        o.n_blocks = 2;
+        nb_gradcheck_report r;
+        int st = nb_gradcheck_fdf(&fdf, &xv.vector, &o, &r);
+        if (st == NB_OK && !r.passed) {
+            failed++;
+            ck_assert_msg(n_kind(&r, NB_GC_DIAG_NUMERICAL) == r.n_diagnoses,
+                          "point %d: a pattern claimed for a correct gradient: %s", p, diag_text(&r));
+            if (r.n_diagnoses) {
+                numerical++;
+                char *js = capture(nb_gradcheck_report_json, &r);
+                ck_assert_ptr_nonnull(strstr(js, "\"kind\":\"numerical\",\"value\":null"));
+                free(js);
+            }
+        }
+        nb_gradcheck_report_free(&r);
+        e.stable = 1;   /* the stable rewrite: finite everywhere, and it passes */
+        ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &xv.vector, &o, &r), NB_OK);
+        ck_assert_msg(r.passed && r.n_diagnoses == 0, "stable cost at point %d fails", p);
+        nb_gradcheck_report_free(&r);
+    }
+    gsl_rng_free(rng);
+    ck_assert_msg(failed >= 10, "only %zu naive points fail", failed);
+    ck_assert_msg(numerical * 100 >= failed * 95, "%zu of %zu failures diagnosed numerical",
+                  numerical, failed);
+}
+END_TEST
+
+/* ---- simple planted patterns ------------------------------------------- */
+
+/* x = [W (4x5, row-major), v (6)];
+ *   f = sum_ij (P_ij W_ij^2 / 2 + Q_ij W_ij) + sum_k r_k v_k^3 / 3
+ *   df/dW_ij = P_ij W_ij + Q_ij,  df/dv_k = r_k v_k^2
+ * with P, Q, r fixed by formula, and a pattern planted in the gradient. */
+#define PL_R 4
+#define PL_C 5
+#define PL_N (PL_R * PL_C + 6)
+
+typedef enum planted_kind {
+    PL_NONE, PL_SIGN, PL_SCALE, PL_TRANSPOSE, PL_PROPORTIONAL, PL_OFFSET, PL_ZERO, PL_SPARSE
+} planted_kind;
+
+typedef struct planted {
+    planted_kind kind;
+    double c;   /* scale, lambda, offset */
+} planted;
+
+static double pl_P(size_t k) { return 1.5 + sin(0.7 * (double)k + 0.2385); }
+static double pl_Q(size_t k) { return 0.8 * cos(1.3 * (double)k - 0.5); }
+static double pl_r(size_t k) { return 0.9 + 0.25 * (double)k; }
+
+static double pl_f(const gsl_vector *x, void *params)
+{
+    (void)params;
+    double f = 0.0;
+    for (size_t k = 0; k < PL_R * PL_C; k++) {
+        double w = gsl_vector_get(x, k);
+        f += pl_P(k) * w * w / 2.0 + pl_Q(k) * w;
+    }
+    for (size_t k = 0; k < 6; k++) {
+        double v = gsl_vector_get(x, PL_R * PL_C + k);
+        f += pl_r(k) * v * v * v / 3.0;
+    }
+    return f;
+}
+
+static void pl_df(const gsl_vector *x, void *params, gsl_vector *g)
+{
+    const planted *pl = params;
+    double G[PL_R * PL_C];
+    for (size_t k = 0; k < PL_R * PL_C; k++)
+        G[k] = pl_P(k) * gsl_vector_get(x, k) + pl_Q(k);
+    for (size_t i = 0; i < PL_R; i++)
+        for (size_t j = 0; j < PL_C; j++) {
+            size_t k = i * PL_C + j;
+            double a = G[k], w = gsl_vector_get(x, k);
+            switch (pl->kind) {
+            case PL_SIGN: a = -a; break;
+            case PL_SCALE: a *= pl->c; break;
+            case PL_PROPORTIONAL: a += pl->c * w; break;
+            case PL_ZERO: a = 0.0; break;
+            case PL_SPARSE: if (k == 3 || k == 17) a += 0.25 + 0.1 * (double)k; break;
+            default: break;
+            }
+            /* transposed: the (5x4) transpose written into the (4x5) slot */
+            if (pl->kind == PL_TRANSPOSE) gsl_vector_set(g, j * PL_R + i, a);
+            else gsl_vector_set(g, k, a);
+        }
+    for (size_t k = 0; k < 6; k++) {
+        double v = gsl_vector_get(x, PL_R * PL_C + k);
+        gsl_vector_set(g, PL_R * PL_C + k, pl_r(k) * v * v + (pl->kind == PL_OFFSET ? pl->c : 0.0));
+    }
+}
+
+static const nb_gradcheck_block pl_blocks[2] = { { "W", 0, PL_R, PL_C, 0 },
+                                                 { "v", PL_R * PL_C, 1, 6, 0 } };
+
+START_TEST(test_diagnose_planted)
+{
+    static const struct {
+        planted p;
+        int kind;
+        long block;
+        double value;   /* NaN: none */
+        size_t n_coords;
+        size_t batch;
+        const char *words;   /* in the text */
+    } cases[] = {
+        { { PL_SIGN, 0 }, NB_GC_DIAG_SIGN, 0, NAN, 20, 0, "sign flipped" },
+        { { PL_SCALE, 2.0 }, NB_GC_DIAG_SCALE, 0, 2.0, 20, 0, "factor 2" },
+        { { PL_SCALE, 0.5 }, NB_GC_DIAG_SCALE, 0, 0.5, 20, 0, "1/2" },
+        { { PL_SCALE, 2.385 }, NB_GC_DIAG_SCALE, 0, 2.385, 20, 0, "a = 2.385 n" },
+        { { PL_SCALE, 0.125 }, NB_GC_DIAG_SCALE, 0, 0.125, 20, 8, "1/m = 1/8" },
+        { { PL_TRANSPOSE, 0 }, NB_GC_DIAG_TRANSPOSE, 0, NAN, 18, 0, "(5x4) transpose" },
+        { { PL_PROPORTIONAL, 0.37 }, NB_GC_DIAG_PROPORTIONAL, 0, 0.37, 20, 0, "0.37 x" },
+        { { PL_OFFSET, 0.25 }, NB_GC_DIAG_OFFSET, 1, 0.25, 6, 0, "0.25" },
+        { { PL_ZERO, 0 }, NB_GC_DIAG_ZERO, 0, NAN, 20, 0, "never written" },
+        { { PL_SPARSE, 0 }, NB_GC_DIAG_SPARSE, 0, NAN, 2, 0, "W[0][3], W[3][2]" },
+    };
+    double xv[PL_N];
+    for (size_t k = 0; k < PL_N; k++) xv[k] = 1.1 * sin(2.385 * (double)k + 0.4) + 0.05;
+    gsl_vector_view x = gsl_vector_view_array(xv, PL_N);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        planted pl = cases[c].p;
+        gsl_multimin_function_fdf fdf = { pl_f, pl_df, NULL, PL_N, &pl };
+        nb_gradcheck_opts o;
+        nb_gradcheck_opts_init(&o);
+        o.blocks = pl_blocks;
+        o.n_blocks = 2;
+        o.batch_size = cases[c].batch;
+        nb_gradcheck_report r;
+        ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_OK);
+        const char *kname = nb_gradcheck_diagnosis_name(cases[c].kind);
+        ck_assert_msg(!r.passed && r.n_diagnoses == 1, "case %zu (%s): %zu diagnoses: %s", c, kname,
+                      r.n_diagnoses, diag_text(&r));
+        const nb_gradcheck_diagnosis *d = &r.diagnoses[0];
+        ck_assert_msg(d->kind == cases[c].kind, "case %zu: %s instead of %s: %s", c,
+                      nb_gradcheck_diagnosis_name(d->kind), kname, d->text);
+        ck_assert_int_eq(d->block, cases[c].block);
+        ck_assert_uint_eq(d->n_coords, cases[c].n_coords);
+        ck_assert_msg(strstr(d->text, cases[c].words) != NULL, "case %zu: %s", c, d->text);
+        char *js = capture(nb_gradcheck_report_json, &r);
+        ck_assert_msg(json_valid_line(js), "%s", js);
+        char key[96];
+        snprintf(key, sizeof key, "\"diagnosis\":[{\"block\":\"%s\",\"kind\":\"%s\"",
+                 cases[c].block == 0 ? "W" : "v", kname);
+        ck_assert_msg(strstr(js, key) != NULL, "%s", js);
+        if (isnan(cases[c].value)) {
+            ck_assert(isnan(d->value));
+        } else {
+            ck_assert_msg(fabs(d->value - cases[c].value) <= 1e-6 * cases[c].value,
+                          "case %zu: value %.17g", c, d->value);
+            ck_assert(fabs(json_diag_value(js, kname) - cases[c].value) <= 1e-6 * cases[c].value);
+        }
+        /* the same report, diagnosis included, on two threads (pl_f and
+         * pl_df only read their arguments) */
+        nb_gradcheck_report r2;
+        o.threads = 2;
+        ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r2), NB_OK);
+        char *js2 = capture(nb_gradcheck_report_json, &r2);
+        ck_assert_str_eq(js2, js);
+        free(js2);
+        nb_gradcheck_report_free(&r2);
+        free(js);
+        nb_gradcheck_report_free(&r);
+    }
+
+    /* The correct gradient: no diagnosis; without blocks a pattern is
+     * reported for x as a whole (block -1), coordinates named x[i]. */
+    planted ok = { PL_NONE, 0 }, two = { PL_SCALE, 2.0 };
+    gsl_multimin_function_fdf fdf = { pl_f, pl_df, NULL, PL_N, &ok };
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, NULL, &r), NB_OK);
+    ck_assert(r.passed && r.n_diagnoses == 0 && r.n_blocks == 0);
+    nb_gradcheck_report_free(&r);
+    fdf.params = &two;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, NULL, &r), NB_OK);
+    /* only W is doubled: v's 6 coordinates are right, so no scale fits all
+     * of x; 20 of 26 wrong is no "few" either, and a - n = G is no lambda x */
+    for (size_t k = 0; k < r.n_diagnoses; k++) ck_assert_int_eq(r.diagnoses[k].block, -1);
+    ck_assert_str_eq(r.entries[0].name[0] == 'x' ? "x" : r.entries[0].name, "x");
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
+/* Blocks that do not fit or overlap are refused with a message naming them. */
+START_TEST(test_blocks_refused)
+{
+    planted ok = { PL_NONE, 0 };
+    gsl_multimin_function_fdf fdf = { pl_f, pl_df, NULL, PL_N, &ok };
+    double xv[PL_N];
+    for (size_t k = 0; k < PL_N; k++) xv[k] = 0.5 + 0.1 * (double)k;
+    gsl_vector_view x = gsl_vector_view_array(xv, PL_N);
+    nb_gradcheck_opts o;
+    nb_gradcheck_opts_init(&o);
+    nb_gradcheck_report r;
+    const nb_gradcheck_block outside[1] = { { "Wbig", 20, 2, 4, 0 } };   /* 20 + 8 > 26 */
+    o.blocks = outside;
+    o.n_blocks = 1;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_ERANGE);
+    ck_assert_msg(strstr(r.error, "block 0 'Wbig' (2x4 at offset 20) does not fit") != NULL, "%s",
+                  r.error);
+    nb_gradcheck_report_free(&r);
+    const nb_gradcheck_block overlap[2] = { { "A", 0, 2, 3, 0 }, { "B", 5, 1, 2, 0 } };
+    o.blocks = overlap;
+    o.n_blocks = 2;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(r.error, "blocks 0 and 1 overlap"));
+    nb_gradcheck_report_free(&r);
+    o.blocks = NULL;
+    ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_EINVAL);
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
+/* A graph names its blocks after its parameters; a user's op whose
+ * derivative is twice too large shows as scale 2 in the parameter it
+ * reads, and nowhere else. */
+static double twice_bad(double x, const double *hp, double *dydx)
+{
+    (void)hp;
+    *dydx = 2.0 * 2.385;   /* y = 2.385 x: dy/dx = 2.385, doubled */
+    return 2.385 * x;
+}
+static const nb_op my_twice_bad = { .name = "my_twice_bad", .arity = 1, .pointwise = twice_bad };
+
+START_TEST(test_diagnose_graph)
+{
+    const double W[6] = { 0.3, -0.7, 1.2, 0.45, -0.2385, 0.9 }, V[4] = { 0.5, -1.1, 0.8, 0.25 };
+    nb_graph *g = nb_graph_alloc();
+    nb_node *w = nb_param(g, "W", 2, 3, W), *v = nb_param(g, "V", 2, 2, V);
+    nb_node *tw = nb_apply(g, &my_twice_bad, &w, NULL);
+    nb_node *loss = nb_add(g, nb_sum(g, nb_square(g, tw)), nb_sum(g, nb_square(g, v)));
+    ck_assert_msg(loss != NULL, "%s", nb_graph_errmsg(g));
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_graph(g, loss, NULL, &r), NB_OK);
+    ck_assert_uint_eq(r.n_blocks, 2);
+    ck_assert_str_eq(r.blocks[0].name, "W");
+    ck_assert_str_eq(r.blocks[1].name, "V");
+    ck_assert_uint_eq(r.blocks[0].n_failed, 6);
+    ck_assert_uint_eq(r.blocks[1].n_failed, 0);
+    ck_assert_msg(r.n_diagnoses == 1 && r.diagnoses[0].kind == NB_GC_DIAG_SCALE &&
+                      r.diagnoses[0].block == 0 && fabs(r.diagnoses[0].value - 2.0) < 1e-6,
+                  "%s", diag_text(&r));
+    ck_assert_ptr_nonnull(strstr(r.entries[0].name, "W["));
+    char *txt = capture(nb_gradcheck_report_print, &r);
+    ck_assert_ptr_nonnull(strstr(txt, "diagnosis: scale: a = 2 n"));
+    free(txt);
+    nb_gradcheck_report_free(&r);
+    nb_graph_free(g);
+}
+END_TEST
+
+/* Op checks name their blocks after trial and input ("t1.in1"). */
+START_TEST(test_op_report_blocks)
+{
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_gradcheck_op(nb_op_find("matmul"), NULL, NULL, &r), NB_OK);
+    ck_assert(r.passed && r.n_diagnoses == 0);
+    ck_assert_uint_eq(r.n_blocks, 2 * 4);
+    ck_assert_str_eq(r.blocks[0].name, "t1.in1");
+    ck_assert_str_eq(r.blocks[1].name, "t1.in2");
+    size_t sum = 0;
+    for (size_t b = 0; b < r.n_blocks; b++) sum += r.blocks[b].n_checked;
+    ck_assert_uint_eq(sum, r.n_checked);
+    nb_gradcheck_report_free(&r);
+}
+END_TEST
+
+
+/* ======================================================================== */
+/* 12. Second order: fvv and Hessian-vector products.                        */
+/* ======================================================================== */
+
+/* r_i = A e^(-lam t_i) + b - y_i (n = 8, p = 3: A, lam, b).  Second
+ * derivatives (hand-derived): d2r/dA dlam = -t e^(-lam t),
+ * d2r/dlam2 = t^2 A e^(-lam t), all others 0, so
+ *   fvv_i = 2 v_A v_lam (-t_i e_i) + v_lam^2 t_i^2 A e_i.
+ * bug: the factor 2 of the cross term forgotten, invisible along e_j alone. */
+typedef struct sofit {
+    double t[8], y[8];
+    int bug;
+} sofit;
+
+static int so_f(const gsl_vector *x, void *params, gsl_vector *r)
+{
+    const sofit *s = params;
+    double A = gsl_vector_get(x, 0), lam = gsl_vector_get(x, 1), b = gsl_vector_get(x, 2);
+    for (size_t i = 0; i < 8; i++) gsl_vector_set(r, i, A * exp(-lam * s->t[i]) + b - s->y[i]);
+    return GSL_SUCCESS;
+}
+
+static int so_df(const gsl_vector *x, void *params, gsl_matrix *J)
+{
+    const sofit *s = params;
+    double A = gsl_vector_get(x, 0), lam = gsl_vector_get(x, 1);
+    for (size_t i = 0; i < 8; i++) {
+        double e = exp(-lam * s->t[i]);
+        gsl_matrix_set(J, i, 0, e);
+        gsl_matrix_set(J, i, 1, -s->t[i] * A * e);
+        gsl_matrix_set(J, i, 2, 1.0);
+    }
+    return GSL_SUCCESS;
+}
+
+static int so_fvv(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *fvv)
+{
+    const sofit *s = params;
+    double A = gsl_vector_get(x, 0), lam = gsl_vector_get(x, 1);
+    double vA = gsl_vector_get(v, 0), vl = gsl_vector_get(v, 1);
+    for (size_t i = 0; i < 8; i++) {
+        double e = exp(-lam * s->t[i]);
+        double cross = (s->bug ? 1.0 : 2.0) * vA * vl * (-s->t[i] * e);
+        gsl_vector_set(fvv, i, cross + vl * vl * s->t[i] * s->t[i] * A * e);
+    }
+    return GSL_SUCCESS;
+}
+
+START_TEST(test_fvvcheck)
+{
+    sofit s = { .bug = 0 };
+    for (size_t i = 0; i < 8; i++) {
+        s.t[i] = 0.4 * (double)i + 0.1;
+        s.y[i] = 2.385 * exp(-0.3 * s.t[i]) + 0.5;
+    }
+    gsl_multifit_nlinear_fdf fdf = { .f = so_f, .df = so_df, .fvv = so_fvv, .n = 8, .p = 3,
+                                     .params = &s };
+    const double xv[3] = { 2.1, 0.35, 0.45 };
+    gsl_vector *x = vec_from(xv, 3);
+    for (int mode = 0; mode < 2; mode++) {
+        nb_gradcheck_opts o = opts_mode(mode);
+        nb_gradcheck_report r;
+        s.bug = 0;
+        ck_assert_int_eq(nb_fvvcheck_fdf(&fdf, x, &o, &r), NB_OK);
+        expect_pass(&r, "hand-derived fvv", mode);
+        if (mode == NB_GC_PER_COORD) {
+            ck_assert_uint_eq(r.n_checked, 8 * (3 + 3));   /* e_0, e_1, e_2 and 3 pairs */
+            ck_assert_ptr_nonnull(strstr(r.entries[0].name, "fvv["));
+        }
+        nb_gradcheck_report_free(&r);
+        s.bug = 1;
+        ck_assert_int_eq(nb_fvvcheck_fdf(&fdf, x, &o, &r), NB_OK);
+        expect_fail(&r, "fvv with the cross term's 2 forgotten", mode);
+        if (mode == NB_GC_PER_COORD) {
+            /* only along e_A + e_lam (direction 3): 8 residuals */
+            ck_assert_uint_eq(r.n_failed, 8);
+            ck_assert_uint_eq(r.worst_index / 8, 3);
+            ck_assert_msg(strstr(r.entries[0].name, "along x[0]+x[1]") != NULL, "%s",
+                          r.entries[0].name);
+        }
+        nb_gradcheck_report_free(&r);
+    }
+    /* nothing hand-derived to check */
+    fdf.fvv = NULL;
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_fvvcheck_fdf(&fdf, x, NULL, &r), NB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(r.error, "fvv is NULL"));
+    nb_gradcheck_report_free(&r);
+    gsl_vector_free(x);
+}
+END_TEST
+
+/* Rosenbrock in 5 dimensions (rosen_f, rosen_df above):
+ *   H_ii = 1200 x_i^2 - 400 x_{i+1} + 2 (i < n-1) + 200 (i > 0),
+ *   H_{i,i+1} = H_{i+1,i} = -400 x_i.
+ * bug: the off-diagonal term written -400 x_{i+1}. */
+static int hv_bug = 0;   /* the planted bug, read by hv_hvp */
+
+static void hv_hvp(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *hv)
+{
+    (void)params;
+    int wrong = hv_bug;
+    size_t n = x->size;
+    for (size_t i = 0; i < n; i++) {
+        double xi = gsl_vector_get(x, i);
+        double d = (i > 0 ? 200.0 : 0.0) +
+                   (i + 1 < n ? 1200.0 * xi * xi - 400.0 * gsl_vector_get(x, i + 1) + 2.0 : 0.0);
+        double s = d * gsl_vector_get(v, i);
+        if (i + 1 < n) s += -400.0 * gsl_vector_get(x, wrong ? i + 1 : i) * gsl_vector_get(v, i + 1);
+        if (i > 0) s += -400.0 * gsl_vector_get(x, i - 1) * gsl_vector_get(v, i - 1);
+        gsl_vector_set(hv, i, s);
+    }
+}
+
+START_TEST(test_hvpcheck)
+{
+    gsl_multimin_function_fdf fdf = { rosen_f, rosen_df, NULL, 5, (void *)&no_bug };
+    const double xv[5] = { -1.2, 1.05, 0.8, 2.385, -0.3 };
+    gsl_vector *x = vec_from(xv, 5);
+    for (int mode = 0; mode < 2; mode++) {
+        nb_gradcheck_opts o = opts_mode(mode);
+        nb_gradcheck_report r;
+        hv_bug = 0;
+        ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, hv_hvp, x, &o, &r), NB_OK);
+        expect_pass(&r, "hand-derived Hessian-vector product", mode);
+        if (mode == NB_GC_PER_COORD) ck_assert_uint_eq(r.n_checked, 25);
+        nb_gradcheck_report_free(&r);
+        hv_bug = 1;
+        ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, hv_hvp, x, &o, &r), NB_OK);
+        expect_fail(&r, "HVP with H[i][i+1] = -400 x[i+1]", mode);
+        if (mode == NB_GC_PER_COORD) {
+            /* wrong exactly at H[i][i+1], i = 0..3: column j = i + 1, entry j*5 + i */
+            ck_assert_uint_eq(r.n_failed, 4);
+            for (size_t k = 0; k < r.n_entries; k++)
+                if (r.entries[k].verdict == NB_GC_FAIL)
+                    ck_assert_uint_eq(r.entries[k].index / 5, r.entries[k].index % 5 + 1);
+        }
+        nb_gradcheck_report_free(&r);
+    }
+    nb_gradcheck_report r;
+    ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, NULL, x, NULL, &r), NB_EINVAL);
+    nb_gradcheck_report_free(&r);
+    gsl_vector_free(x);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -2382,6 +3013,21 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, test_json_validator_self_test);
     tcase_add_test(tc, test_report_output);
     tcase_add_test(tc, test_report_table_bounded);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("diagnosis");
+    tcase_add_test(tc, test_diagnose_ex4);
+    tcase_add_test(tc, test_diagnose_none_when_correct);
+    tcase_add_test(tc, test_diagnose_numerical_naive_log);
+    tcase_add_test(tc, test_diagnose_planted);
+    tcase_add_test(tc, test_diagnose_graph);
+    tcase_add_test(tc, test_op_report_blocks);
+    tcase_add_test(tc, test_blocks_refused);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("second order");
+    tcase_add_test(tc, test_fvvcheck);
+    tcase_add_test(tc, test_hvpcheck);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -49,6 +49,20 @@ typedef enum nb_gradcheck_verdict {
     NB_GC_FAIL = 2   /* disagrees */
 } nb_gradcheck_verdict;
 
+/* A named block of the coordinates: a matrix parameter unrolled into x.
+ * Coordinates offset .. offset + rows*cols - 1 belong to it, row-major
+ * (col_major = 0: element [r][c] at offset + r*cols + c) or column-major
+ * (col_major = 1, parameters unrolled the Octave way: [r][c] at
+ * offset + c*rows + r).  Reports then name a coordinate "Theta2[1][1]"
+ * (0-based; "b[3]" for a vector, "w" for a 1x1 block) instead of "x[i]",
+ * summarise each block and diagnose failures block by block.  name is
+ * borrowed for the duration of the check (the report copies it). */
+typedef struct nb_gradcheck_block {
+    const char *name;
+    size_t offset, rows, cols;
+    int col_major;
+} nb_gradcheck_block;
+
 typedef struct nb_gradcheck_opts {
     nb_gradcheck_mode mode;  /* default NB_GC_PER_COORD */
     double tol_factor;       /* multiple of GSL's abserr accepted (default 10) */
@@ -70,6 +84,17 @@ typedef struct nb_gradcheck_opts {
      * threads at once, each with its own copy of x, so they must not write
      * shared state (fdf->params included) without their own locking. */
     size_t threads;
+    /* Named blocks of x (fdf, Jacobian and second-order targets; graph
+     * targets name their parameters themselves).  Each must be non-empty
+     * and inside x, no two may overlap (else the check returns NB_ERANGE /
+     * NB_EINVAL and says which); coordinates outside every block keep the
+     * name x[i].  Default none. */
+    const nb_gradcheck_block *blocks;
+    size_t n_blocks;
+    /* Batch size m of the cost, when it is an average over m examples:
+     * lets the diagnosis name a scale factor m or 1/m (a missing or extra
+     * 1/m).  0: unknown (default). */
+    size_t batch_size;
 } nb_gradcheck_opts;
 
 /* One checked coordinate (or direction, in directional mode). */
@@ -83,7 +108,43 @@ typedef struct nb_gradcheck_entry {
     double ratio;        /* |analytic - numeric| / tol of the deciding test (<= 1 agrees) */
     double left, right;  /* one-sided derivatives when a kink was examined, else NaN */
     int verdict;         /* nb_gradcheck_verdict */
+    char name[64];       /* "Theta2[1][1]" (block name, 0-based), else "x[i]" (per
+                            coordinate) or "J[i][name]" (Jacobians); "" for directions */
 } nb_gradcheck_entry;
+
+/* Summary of one block (per-coordinate mode). */
+typedef struct nb_gradcheck_block_summary {
+    char name[48];
+    size_t offset, rows, cols;   /* as declared */
+    int col_major;
+    size_t n_checked, n_failed, n_kinks;
+    double worst_ratio;
+    /* ||a - n|| / ||a + n|| over the block (a analytic, n numeric): the
+     * relative difference of the courses (Octave's checkNNGradients);
+     * 0 when both are zero, infinity when a = -n exactly. */
+    double rel_diff;
+} nb_gradcheck_block_summary;
+
+/* What kind of mistake a failing block's pattern points at. */
+typedef enum nb_gradcheck_diagnosis_kind {
+    NB_GC_DIAG_SIGN = 0,         /* a = -n */
+    NB_GC_DIAG_SCALE = 1,        /* a = c n, one c != +-1 (value: c) */
+    NB_GC_DIAG_TRANSPOSE = 2,    /* a is n read as the transposed block */
+    NB_GC_DIAG_PROPORTIONAL = 3, /* a - n = lambda x on the failing coordinates (value: lambda) */
+    NB_GC_DIAG_OFFSET = 4,       /* a - n constant on the failing coordinates (value: it) */
+    NB_GC_DIAG_ZERO = 5,         /* a = 0 where n != 0: a gradient never written */
+    NB_GC_DIAG_SPARSE = 6,       /* a few coordinates wrong, the rest right */
+    NB_GC_DIAG_NUMERICAL = 7     /* finite differences unstable here, not (only) a wrong derivation */
+} nb_gradcheck_diagnosis_kind;
+
+typedef struct nb_gradcheck_diagnosis {
+    long block;        /* index into report->blocks, or -1 (no block / all of x) */
+    int kind;          /* nb_gradcheck_diagnosis_kind */
+    double value;      /* c (scale), lambda (proportional), the offset; NaN when none */
+    size_t n_coords;   /* coordinates it explains */
+    size_t *coords;    /* (n_coords) their indices (as entry.index) */
+    char text[384];    /* one line for a human */
+} nb_gradcheck_diagnosis;
 
 typedef struct nb_gradcheck_report {
     int passed;              /* 1 when n_failed == 0 */
@@ -104,6 +165,15 @@ typedef struct nb_gradcheck_report {
     char error[256];         /* why the check could not run (error return), or, with NB_OK,
                                 what else failed: fdf() disagreeing with f()/df(), a kink
                                 whose declared backward value is wrong */
+    /* Per-coordinate mode: one summary per named block (opts.blocks, a
+     * graph's parameters, an op's inputs), in order. */
+    size_t n_blocks;
+    nb_gradcheck_block_summary *blocks;
+    double rel_diff;          /* ||a - n|| / ||a + n|| over every checked entry */
+    /* Explanations of the failures (per-coordinate mode), only those that
+     * explain them within the checker's error bars; none for correct code. */
+    size_t n_diagnoses;
+    nb_gradcheck_diagnosis *diagnoses;
 } nb_gradcheck_report;
 
 /* Every check initialises *report from scratch: free a report's contents
@@ -130,6 +200,31 @@ int nb_gradcheck_fdf(const gsl_multimin_function_fdf *fdf, const gsl_vector *x,
 int nb_jaccheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
                     const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
 
+/* Second order.  Checks the hand-derived second directional derivative
+ * fdf->fvv (what GSL's geodesic acceleration takes: (D_v^2 f)_i =
+ * sum_jk v_j v_k d^2 f_i / dx_j dx_k) against the derivative along v of
+ * the Jacobian-vector product J(x + t v) v computed with the user's own
+ * fdf->df (check that one first with nb_jaccheck_fdf).  Per-coordinate
+ * mode tries v = e_j for every j and v = e_j + e_k for every pair j < k,
+ * so every second partial derivative, cross terms included, is covered:
+ * n (p + p(p-1)/2) entries, index d*n + i for direction d and residual i,
+ * named "fvv[i] along x[j]+x[k]" (opts.blocks name the coordinates).
+ * Directional mode tries opts.n_directions random v.  Same error bars,
+ * verdicts and report as the first-order checks (no diagnosis).  fdf->fvv
+ * or fdf->df NULL is an error. */
+int nb_fvvcheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
+                    const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
+
+/* A user's Hessian-vector product: hv = H(x) v (n). */
+typedef void (*nb_hvp_fn)(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *hv);
+
+/* Checks hvp (called with fdf->params) against the derivative along v of
+ * the user's gradient fdf->df: per-coordinate mode v = e_j for every j
+ * (the Hessian column by column: entry j*n + i is H[i][j], named
+ * "Hv[x[i]] along x[j]"), directional mode opts.n_directions random v. */
+int nb_hvpcheck_fdf(const gsl_multimin_function_fdf *fdf, nb_hvp_fn hvp, const gsl_vector *x,
+                    const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
+
 /* Checks d(loss)/d(parameters) of a graph: loss is a 1x1 tape node; the
  * graph is re-evaluated (nb_graph_forward) at perturbed parameters.
  * Parameter values and gradients are left as they were. */
@@ -148,8 +243,9 @@ int nb_gradcheck_op(const nb_op *op, const double *hyper,
  * seeds each (opts->seed, opts->seed + 1, ...), printing one line per op
  * and a summary to out (NULL: silent), or one JSON object per op when json.
  * *n_failed (may be NULL) receives the number of ops that failed or could
- * not be checked.  Returns NB_OK when every op passed, NB_EDOMAIN when one
- * failed, another status when a check could not run. */
+ * not be checked.  A verdict is a result, not an error: returns NB_OK when
+ * every check ran, whatever the verdicts (read *n_failed), and an error
+ * status only when a check could not run (the last such status). */
 int nb_gradcheck_ops(const nb_op *const *ops, size_t n_ops, const nb_gradcheck_opts *opts,
                      size_t n_seeds, FILE *out, int json, size_t *n_failed);
 
@@ -160,9 +256,15 @@ void nb_gradcheck_report_free(nb_gradcheck_report *report);
 /* "pass", "kink", "FAIL". */
 const char *nb_gradcheck_verdict_name(int verdict);
 
-/* Human table of the worst coordinates with counts and the replay line. */
+/* "sign", "scale", "transpose", "proportional", "offset", "zero", "sparse",
+ * "numerical"; "?" otherwise. */
+const char *nb_gradcheck_diagnosis_name(int kind);
+
+/* Human table of the worst coordinates with counts, the block table, the
+ * diagnoses and the replay line. */
 void nb_gradcheck_report_print(FILE *out, const nb_gradcheck_report *report);
-/* One JSON object on one line (counts, seed, replay, worst entries). */
+/* One JSON object on one line (counts, seed, replay, worst entries,
+ * "blocks", "diagnosis"). */
 void nb_gradcheck_report_json(FILE *out, const nb_gradcheck_report *report);
 
 #ifdef __cplusplus

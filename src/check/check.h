@@ -4,10 +4,12 @@
 #ifndef NABLA_GRADCHECK_INTERNAL_H
 #define NABLA_GRADCHECK_INTERNAL_H
 
+#include <stdio.h>
 #include <stdatomic.h>
 
 #include <gsl/gsl_rng.h>
 #include <nabla/gradcheck.h>
+#include <nabla/text.h>
 #include "ops/ops.h"
 
 /* A scalar objective over n coordinates that can be moved one at a time. */
@@ -33,6 +35,79 @@ typedef struct nbi_objective {
     void (*release)(void *copy);
 } nbi_objective;
 
+/* Every checked entry of a check, by index (entry.index): what the block
+ * summaries, the overall rel_diff and the diagnosis read (report.c,
+ * diagnose.c).  Indices never written have verdict -1. */
+typedef struct nbi_result {
+    double x, analytic, numeric, tol, ratio;
+    int verdict;             /* nb_gradcheck_verdict, -1: not checked */
+} nbi_result;
+
+typedef struct nbi_results {
+    nbi_result *e;           /* (cap) compact: one per checked entry */
+    size_t n;                /* 1 + the largest index written */
+    size_t cap;
+    int lost;                /* out of memory once: summaries and diagnosis are skipped */
+    size_t jac_p;            /* Jacobians: entry i*p + j is column j of x (0: plain) */
+} nbi_results;
+
+/* Records *e at e->index (grows as needed).  NULL res: nothing. */
+void nbi_results_put(nbi_results *res, const nb_gradcheck_entry *e);
+/* Room for indices 0 .. n - 1 at once (a hint: put grows anyway). */
+void nbi_results_reserve(nbi_results *res, size_t n);
+void nbi_results_free(nbi_results *res);
+
+/* opts.blocks against n coordinates: each non-empty, inside, no two
+ * overlapping; else an error status with r->error naming the block. */
+int nbi_check_blocks(nb_gradcheck_report *r, const nb_gradcheck_opts *o, size_t n, const char *who);
+/* Appends one summary per block (computed from res) to r->blocks. */
+int nbi_report_add_blocks(nb_gradcheck_report *r, const nbi_results *res,
+                          const nb_gradcheck_block *blocks, size_t n_blocks);
+/* After a check: the overall rel_diff from res, and the names of the kept
+ * entries (jac_p > 0: Jacobian entries i*p + j named "J[i][name of j]";
+ * jac_p == SIZE_MAX: the entries keep the names the target gave them). */
+void nbi_report_conclude(nb_gradcheck_report *r, const nbi_results *res, size_t jac_p);
+/* The name of coordinate i by r->blocks: "Theta2[1][1]", "b[3]", "w", "x[i]". */
+void nbi_coord_name(const nb_gradcheck_report *r, size_t i, char *buf, size_t len);
+/* The same from a list of blocks (opts.blocks), before any summary exists. */
+void nbi_block_name(const nb_gradcheck_block *blocks, size_t n_blocks, size_t i, char *buf,
+                    size_t len);
+/* Printing and JSON of the block table and the diagnoses. */
+void nbi_report_print_blocks(FILE *out, const nb_gradcheck_report *r);
+void nbi_report_json_blocks(nb_json *j, const nb_gradcheck_report *r);
+
+/* What the diagnosis measures at a failing coordinate: GSL's central rule
+ * (the noise of f in its error bar) at steps 100 h, 10 h, h, h/10, h/100,
+ * h/1000 (step k is h 10^(2 - k)), and the noise of f (standard deviation
+ * sigma, f0 = f(x)). */
+#define NBI_PROBE_STEPS 6
+typedef struct nbi_probe {
+    double h, sigma, f0;
+    double num[NBI_PROBE_STEPS], err[NBI_PROBE_STEPS];
+    int finite;   /* f finite at every point probed */
+} nbi_probe;
+void nbi_probe_coord(const nbi_objective *obj, size_t i, const nb_gradcheck_opts *o,
+                     nbi_probe *p, size_t *n_evals);
+/* The noise of f along n_dirs random directions through x (u ~ N(0, I)
+ * scaled to max |u_k| = 1, drawn from opts.seed), at the stencil of the
+ * directional step: the largest of their standard deviations.  Along one
+ * coordinate a term of f can be frozen by rounding (its staircase wider
+ * than the step, so it looks exact there), while the error with which f
+ * is evaluated shows along a direction that moves every coordinate.
+ * Restores x; 0 when nothing could be measured. */
+double nbi_noise_random(const nbi_objective *obj, const nb_gradcheck_opts *o, size_t n_dirs,
+                        size_t *n_evals);
+/* GSL's central rule turns noise sigma in f into sigma * this / h. */
+double nbi_noise_gain_central(void);
+
+/* Diagnoses the failing blocks r->blocks[first .. first + n_blocks) from
+ * res, and (when n_blocks == 0 or some coordinates lie outside them) the
+ * coordinates index_offset .. index_offset + obj->n - 1 outside every block
+ * as block -1.  obj (coordinate index - index_offset) is probed for the
+ * numerical hypothesis; it is left as it was. */
+void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, size_t n_blocks,
+                  const nbi_objective *obj, size_t index_offset, const nb_gradcheck_opts *o);
+
 /* Decides coordinate i with analytic derivative a; restores x_i after. */
 int nbi_check_coord(const nbi_objective *obj, size_t i, double a,
                     const nb_gradcheck_opts *o, nb_gradcheck_entry *e, size_t *n_evals);
@@ -41,13 +116,13 @@ int nbi_check_coord(const nbi_objective *obj, size_t i, double a,
  * report (counts, entries).  index_offset is added to entry indices. */
 int nbi_check_coords(const nbi_objective *obj, const double *grad,
                      const nb_gradcheck_opts *o, size_t index_offset,
-                     nb_gradcheck_report *report);
+                     nb_gradcheck_report *report, nbi_results *res);
 
 /* Directional check: o->n_directions random u drawn from rng; <grad, u>
  * against d/dt f(x + t u) at t = 0.  Entries are numbered from index_offset. */
 int nbi_check_directions(const nbi_objective *obj, const double *grad,
                          const nb_gradcheck_opts *o, gsl_rng *rng,
-                         size_t index_offset, nb_gradcheck_report *report);
+                         size_t index_offset, nb_gradcheck_report *report, nbi_results *res);
 
 /* Records one checked entry in the report (keeps the worst max_report). */
 void nbi_report_add(nb_gradcheck_report *r, const nb_gradcheck_entry *e, size_t max_report);

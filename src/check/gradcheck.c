@@ -88,6 +88,7 @@ void nbi_report_init(nb_gradcheck_report *r, const nb_gradcheck_opts *o)
     r->mode = o->mode;
     r->seed = o->seed;
     r->worst_ratio = 0.0;
+    r->rel_diff = NAN;   /* until a check computes it */
 }
 
 int nbi_report_error(nb_gradcheck_report *r, int status, const char *fmt, ...)
@@ -137,14 +138,6 @@ void nbi_report_add(nb_gradcheck_report *r, const nb_gradcheck_entry *e, size_t 
 void nbi_report_finish(nb_gradcheck_report *r)
 {
     r->passed = r->n_failed == 0 && r->n_checked > 0;
-}
-
-void nb_gradcheck_report_free(nb_gradcheck_report *r)
-{
-    if (!r) return;
-    free(r->entries);
-    r->entries = NULL;
-    r->n_entries = 0;
 }
 
 const char *nb_gradcheck_verdict_name(int v)
@@ -493,6 +486,47 @@ static void check_coord_at(const nbi_objective *obj, size_t i, double a, double 
     if (obj->focus) obj->focus(obj->ctx, i, 0);
 }
 
+double nbi_noise_gain_central(void) { return noise_gain_central(); }
+
+double nbi_noise_random(const nbi_objective *obj, const nb_gradcheck_opts *o, size_t n_dirs,
+                        size_t *n_evals)
+{
+    size_t n = obj->n;
+    double *xs = malloc(n * sizeof *xs), *u = malloc(n * sizeof *u);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    double worst = 0.0;
+    /* Coordinates moved through set, as a per-coordinate check moves them
+     * (a target's set_line may address other storage, e.g. a graph's own
+     * parameters rather than the private copy its eval reads). */
+    nbi_objective one = *obj;
+    one.set_line = NULL;
+    if (!xs || !u || !rng) goto done;
+    gsl_rng_set(rng, o->seed);
+    double xmax = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        xs[k] = obj->get(obj->ctx, k);
+        xmax = fmax(xmax, fabs(xs[k]));
+    }
+    for (size_t d = 0; d < n_dirs; d++) {
+        double umax = 0.0;
+        for (size_t k = 0; k < n; k++) {
+            u[k] = gsl_ran_gaussian_ziggurat(rng, 1.0);
+            umax = fmax(umax, fabs(u[k]));
+        }
+        for (size_t k = 0; k < n; k++) u[k] /= umax;
+        line_ctx c = { &one, SIZE_MAX, 0.0, xs, u, n_evals };
+        gsl_function F = { line_fn, &c };
+        double sigma = noise_sigma(&F, o->step > 0 ? o->step : 1e-3 * fmax(1.0, xmax));
+        if (sigma > worst) worst = sigma;
+    }
+    for (size_t k = 0; k < n; k++) obj->set(obj->ctx, k, xs[k]);
+done:
+    free(xs);
+    free(u);
+    if (rng) gsl_rng_free(rng);
+    return worst;
+}
+
 /* f at the objective's current point (NaN when it cannot be evaluated). */
 static double objective_at(const nbi_objective *obj, size_t *n_evals)
 {
@@ -573,7 +607,7 @@ static void coords_worker(void *arg, size_t t)
 /* nbi_check_coords, with grad2 (NULL: none) compared along the way. */
 static int check_coords(const nbi_objective *obj, const double *grad, const double *grad2,
                         const nb_gradcheck_opts *o, size_t index_offset,
-                        nb_gradcheck_report *report)
+                        nb_gradcheck_report *report, nbi_results *res)
 {
     double f0 = objective_at(obj, &report->n_evals);   /* the same for every coordinate */
     size_t n = obj->n, T = nbi_check_threads(obj, o, n);
@@ -615,6 +649,7 @@ static int check_coords(const nbi_objective *obj, const double *grad, const doub
             e->index += index_offset;
             if (grad2) compare_second(report, e, grad2[begin + k], o);
             nbi_report_add(report, e, o->max_report);
+            nbi_results_put(res, e);
         }
     }
     for (size_t t = 0; t < T; t++) report->n_evals += J.n_evals[t];
@@ -629,15 +664,15 @@ static int check_coords(const nbi_objective *obj, const double *grad, const doub
 
 int nbi_check_coords(const nbi_objective *obj, const double *grad,
                      const nb_gradcheck_opts *o, size_t index_offset,
-                     nb_gradcheck_report *report)
+                     nb_gradcheck_report *report, nbi_results *res)
 {
-    return check_coords(obj, grad, NULL, o, index_offset, report);
+    return check_coords(obj, grad, NULL, o, index_offset, report, res);
 }
 
 /* nbi_check_directions, with grad2 (NULL: none) compared along the way. */
 static int check_directions(const nbi_objective *obj, const double *grad, const double *grad2,
                             const nb_gradcheck_opts *o, gsl_rng *rng, size_t index_offset,
-                            nb_gradcheck_report *report)
+                            nb_gradcheck_report *report, nbi_results *res)
 {
     size_t n = obj->n;
     double *xs = malloc(n * sizeof *xs), *u = malloc(n * sizeof *u);
@@ -676,6 +711,7 @@ static int check_directions(const nbi_objective *obj, const double *grad, const 
         decide(&F, &in, o, &e);
         if (grad2) compare_second(report, &e, b, o);
         nbi_report_add(report, &e, o->max_report);
+        nbi_results_put(res, &e);
     }
     for (size_t k = 0; k < n; k++) obj->set(obj->ctx, k, xs[k]);
     free(xs);
@@ -685,9 +721,31 @@ static int check_directions(const nbi_objective *obj, const double *grad, const 
 
 int nbi_check_directions(const nbi_objective *obj, const double *grad,
                          const nb_gradcheck_opts *o, gsl_rng *rng,
-                         size_t index_offset, nb_gradcheck_report *report)
+                         size_t index_offset, nb_gradcheck_report *report, nbi_results *res)
 {
-    return check_directions(obj, grad, NULL, o, rng, index_offset, report);
+    return check_directions(obj, grad, NULL, o, rng, index_offset, report, res);
+}
+
+/* ---- probing a failing coordinate for the diagnosis --------------------- */
+
+void nbi_probe_coord(const nbi_objective *obj, size_t i, const nb_gradcheck_opts *o,
+                     nbi_probe *p, size_t *n_evals)
+{
+    double x0 = obj->get(obj->ctx, i);
+    line_ctx c = { obj, i, x0, NULL, NULL, n_evals };
+    gsl_function F = { line_fn, &c };
+    p->h = o->step > 0 ? o->step : 1e-3 * fmax(1.0, fabs(x0));
+    if (obj->focus) obj->focus(obj->ctx, i, 1);
+    p->f0 = GSL_FN_EVAL(&F, 0.0);
+    p->sigma = noise_sigma(&F, p->h);
+    p->finite = isfinite(p->f0);
+    for (int k = 0; k < NBI_PROBE_STEPS; k++) {
+        double hh = p->h * pow(10.0, 2 - k);
+        deriv_central_noisy(&F, hh, p->sigma, &p->num[k], &p->err[k]);
+        if (!isfinite(p->num[k]) || !isfinite(p->err[k])) p->finite = 0;
+    }
+    obj->set(obj->ctx, i, x0);
+    if (obj->focus) obj->focus(obj->ctx, i, 0);
 }
 
 /* ---- printing ---------------------------------------------------------- */
@@ -704,22 +762,39 @@ void nb_gradcheck_report_print(FILE *out, const nb_gradcheck_report *r)
     /* No coordinate checked: the check could not run, and this is why. */
     if (r->error[0]) fprintf(out, "  %s: %s\n", r->n_checked ? "note" : "error", r->error);
     if (r->n_entries) {
-        fprintf(out, "  %-10s %-12s %-22s %-22s %-10s %-10s %s\n",
+        int w = 10;   /* the name column fits the longest name */
+        for (size_t k = 0; k < r->n_entries; k++)
+            if ((int)strlen(r->entries[k].name) > w) w = (int)strlen(r->entries[k].name);
+        fprintf(out, "  %-*s %-12s %-22s %-22s %-10s %-10s %s\n", w,
                 r->mode == NB_GC_DIRECTIONAL ? "direction" : "coord", "x", "analytic", "numeric",
                 "error bar", "ratio", "verdict");
         for (size_t k = 0; k < r->n_entries; k++) {
             const nb_gradcheck_entry *e = &r->entries[k];
-            fprintf(out, "  %-10zu %-12.5g %-22.15g %-22.15g %-10.3g %-10.3g %s",
-                    e->index, e->x, e->analytic, e->numeric, e->tol, e->ratio,
+            char idx[32];
+            snprintf(idx, sizeof idx, "%zu", e->index);
+            nbi_fprintf(out, "  %-*s %-12.5g %-22.15g %-22.15g %-10.3g %-10.3g %s", w,
+                    e->name[0] ? e->name : idx, e->x, e->analytic, e->numeric, e->tol, e->ratio,
                     nb_gradcheck_verdict_name(e->verdict));
             if (!isnan(e->left))
-                fprintf(out, "  (left %.6g, right %.6g)", e->left, e->right);
+                nbi_fprintf(out, "  (left %.6g, right %.6g)", e->left, e->right);
             fputc('\n', out);
         }
     }
-    if (r->n_checked) fprintf(out, "  worst: %s %zu (ratio %.3g)\n",
-                              r->mode == NB_GC_DIRECTIONAL ? "direction" : "coordinate",
-                              r->worst_index, r->worst_ratio);
+    if (r->n_checked) {
+        char wn[64] = "";
+        if (r->mode != NB_GC_DIRECTIONAL) {
+            nbi_coord_name(r, r->worst_index, wn, sizeof wn);
+            for (size_t k = 0; k < r->n_entries; k++)   /* the name the target gave it */
+                if (r->entries[k].index == r->worst_index && r->entries[k].name[0]) {
+                    snprintf(wn, sizeof wn, "%s", r->entries[k].name);
+                    break;
+                }
+        }
+        nbi_fprintf(out, "  worst: %s %zu%s%s%s (ratio %.3g)\n",
+                r->mode == NB_GC_DIRECTIONAL ? "direction" : "coordinate", r->worst_index,
+                wn[0] ? " (" : "", wn, wn[0] ? ")" : "", r->worst_ratio);
+    }
+    nbi_report_print_blocks(out, r);
     if (r->replay[0]) fprintf(out, "  replay: %s\n", r->replay);
 }
 
@@ -766,6 +841,10 @@ void nb_gradcheck_report_json(FILE *out, const nb_gradcheck_report *r)
         nb_json_begin_object(&j, 0);
         nb_json_key(&j, "index");
         nb_json_uint(&j, e->index);
+        if (e->name[0]) {
+            nb_json_key(&j, "name");
+            nb_json_string(&j, e->name);
+        }
         const struct { const char *key; double v; } num[] = {
             { "x", e->x }, { "analytic", e->analytic }, { "numeric", e->numeric },
             { "abserr", e->abserr }, { "tol", e->tol }, { "ratio", e->ratio },
@@ -781,6 +860,7 @@ void nb_gradcheck_report_json(FILE *out, const nb_gradcheck_report *r)
         nb_json_end_object(&j);
     }
     nb_json_end_array(&j);
+    nbi_report_json_blocks(&j, r);
     nb_json_end_object(&j);
     (void)nb_json_finish(&j);   /* the report printers return nothing */
 }
@@ -913,6 +993,8 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
     gsl_vector_memcpy(xc, x);
     fdf_ctx c = { fdf, xc };
     nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c, NULL, NULL, fdf_clone, fdf_release };
+    nbi_results res = { NULL, 0, 0, 0, 0 };
+    nbi_results_reserve(&res, o->mode == NB_GC_DIRECTIONAL ? o->n_directions : n);
     if (fdf->fdf && !fdf_same_value(&obj, f0, f2, o, &r->n_evals)) {
         r->n_fdf_mismatch++;
         snprintf(r->error, sizeof r->error, "fdf() returns f = %.17g but f() returns %.17g", f2,
@@ -929,11 +1011,16 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
             goto done;
         }
         gsl_rng_set(rng, o->seed);
-        st = check_directions(&obj, grad, grad2, o, rng, 0, r);
+        st = check_directions(&obj, grad, grad2, o, rng, 0, r, &res);
         gsl_rng_free(rng);
     } else {
-        st = check_coords(&obj, grad, grad2, o, 0, r);
+        st = check_coords(&obj, grad, grad2, o, 0, r, &res);
+        /* The explanation: the caller's blocks, then the diagnosis. */
+        if (st == NB_OK && nbi_report_add_blocks(r, &res, o->blocks, o->n_blocks) == NB_OK)
+            nbi_diagnose(r, &res, 0, r->n_blocks, &obj, 0, o);
     }
+    nbi_report_conclude(r, &res, 0);
+    nbi_results_free(&res);
     free(grad2);
     free(grad);
     if (st != NB_OK) nbi_report_error(r, st, "gradcheck_fdf: %s", nb_strerror(st));
@@ -973,6 +1060,8 @@ int nb_gradcheck_fdf(const gsl_multimin_function_fdf *fdf, const gsl_vector *x,
                                 x->size);
     if (x->size == 0)
         return nbi_report_error(report, NB_ESHAPE, "gradcheck_fdf: x is empty");
+    int bs = nbi_check_blocks(report, &o, x->size, "gradcheck_fdf");
+    if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "fdf (n=%zu)", x->size);
     set_replay(report, &o);
     handler_guard h = guard_on();
@@ -1114,7 +1203,8 @@ static void jac_worker(void *arg, size_t t)
 }
 
 static int jac_coords(jac_ctx *c, const gsl_matrix *J, const nb_gradcheck_opts *o,
-                      nb_gradcheck_report *r)
+                      nb_gradcheck_report *r,
+                      nbi_results *res)
 {
     size_t n = c->fdf->n, p = c->fdf->p;
     size_t T = o->threads < NBI_MAX_THREADS ? o->threads : NBI_MAX_THREADS;
@@ -1151,7 +1241,10 @@ static int jac_coords(jac_ctx *c, const gsl_matrix *J, const nb_gradcheck_opts *
         W.col0 = j0;
         nbi_work_init(&W.work, cnt, 1);
         nbi_parallel_run(T, jac_worker, &W);
-        for (size_t k = 0; k < cnt * n; k++) nbi_report_add(r, &W.slot[k], o->max_report);
+        for (size_t k = 0; k < cnt * n; k++) {
+            nbi_report_add(r, &W.slot[k], o->max_report);
+            nbi_results_put(res, &W.slot[k]);
+        }
     }
     c->n_evals = own;
     for (size_t t = 0; t < T; t++) r->n_evals += W.n_evals[t];
@@ -1198,6 +1291,8 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
     }
     gsl_vector_memcpy(xc, x);
     jac_ctx c = { fdf, xc, f, 0, v, 0, { 0 }, val, 0, 0, &r->n_evals };
+    nbi_results res = { NULL, 0, 0, 0, p };
+    nbi_results_reserve(&res, o->mode == NB_GC_DIRECTIONAL ? o->n_directions : n * p);
     nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c, NULL, NULL, NULL, NULL };
     if (o->mode == NB_GC_DIRECTIONAL) {
         /* One fresh pair (v, u) per direction: v^T J u against d/dt <v, f(x + t u)>. */
@@ -1211,13 +1306,18 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
                 for (size_t i = 0; i < n; i++) s += v[i] * gsl_matrix_get(J, i, j);
                 jtv[j] = s;
             }
-            st = nbi_check_directions(&obj, jtv, &one, rng, d, r);
+            st = nbi_check_directions(&obj, jtv, &one, rng, d, r, &res);
         }
     } else {
-        st = jac_coords(&c, J, o, r);
+        st = jac_coords(&c, J, o, r, &res);
         if (st != NB_OK)
             nbi_report_error(r, st, "jaccheck_fdf: out of memory (n = %zu, p = %zu)", n, p);
+        /* The caller's blocks name the columns (J[i][Theta2[1][1]]) and
+         * are summarised over every row. */
+        if (st == NB_OK) nbi_report_add_blocks(r, &res, o->blocks, o->n_blocks);
     }
+    nbi_report_conclude(r, &res, p);
+    nbi_results_free(&res);
 done:
     if (xc) gsl_vector_free(xc);
     if (f) gsl_vector_free(f);
@@ -1249,6 +1349,8 @@ int nb_jaccheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
     if (fdf->n == 0 || fdf->p == 0)
         return nbi_report_error(report, NB_ESHAPE, "jaccheck_fdf: empty problem (n = %zu, p = %zu)",
                                 fdf->n, fdf->p);
+    int bs = nbi_check_blocks(report, &o, fdf->p, "jaccheck_fdf");
+    if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "jacobian (n=%zu, p=%zu)", fdf->n, fdf->p);
     set_replay(report, &o);
     handler_guard h = guard_on();
@@ -1440,17 +1542,34 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
     if (o.mode == NB_GC_PER_COORD) graph_partial(&c);
     nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c, graph_focus, graph_set_line,
                           graph_clone, graph_release };
+    nbi_results res = { NULL, 0, 0, 0, 0 };
+    nbi_results_reserve(&res, o.mode == NB_GC_DIRECTIONAL ? o.n_directions : n);
     handler_guard h = guard_on();
     if (o.mode == NB_GC_DIRECTIONAL) {
         rng = gsl_rng_alloc(gsl_rng_mt19937);
         if (!rng) st = nbi_report_error(report, NB_ENOMEM, "gradcheck_graph: out of memory");
         else {
             gsl_rng_set(rng, o.seed);
-            st = nbi_check_directions(&obj, grad, &o, rng, 0, report);
+            st = nbi_check_directions(&obj, grad, &o, rng, 0, report, &res);
         }
     } else {
-        st = nbi_check_coords(&obj, grad, &o, 0, report);
+        st = nbi_check_coords(&obj, grad, &o, 0, report, &res);
+        /* Blocks named after the parameters, then the diagnosis. */
+        nb_gradcheck_block *blocks = calloc(np, sizeof *blocks);
+        if (st == NB_OK && blocks) {
+            for (size_t k = 0; k < np; k++) {
+                nb_node *pk = nb_graph_param_at(g, k);
+                const char *name = nb_node_name(pk);
+                blocks[k] = (nb_gradcheck_block){ name && name[0] ? name : "param", offset[k],
+                                                  pk->rows, pk->cols, 0 };
+            }
+            if (nbi_report_add_blocks(report, &res, blocks, np) == NB_OK)
+                nbi_diagnose(report, &res, 0, report->n_blocks, &obj, 0, &o);
+        }
+        free(blocks);
     }
+    nbi_report_conclude(report, &res, 0);
+    nbi_results_free(&res);
     guard_off(h);
     if (c.partial_ok) nbi_partial_free(&c.partial);
     /* Values back at x (every coordinate was restored exactly). */

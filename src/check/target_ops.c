@@ -151,7 +151,8 @@ static void accumulate_probe(const nb_op *op, op_ctx *c, const double *grad, gsl
  * value is the kink x (declared backward value is then verified too). */
 static int run_trial(const nb_op *op, const double *hp, const size_t *rows, const size_t *cols,
                      gsl_rng *rng, const nb_gradcheck_opts *o, const nb_kink *kink, double kink_grad,
-                     size_t index_offset, nb_gradcheck_report *r)
+                     size_t index_offset, const char *trial, nbi_results *res,
+                     nb_gradcheck_report *r)
 {
     int st = NB_OK;
     nb_graph *g = nb_graph_alloc();
@@ -215,10 +216,23 @@ static int run_trial(const nb_op *op, const double *hp, const size_t *rows, cons
      * kink, a random direction crosses every kink at once, and the
      * convention value need not lie between the one-sided directional
      * derivatives. */
-    if (o->mode == NB_GC_DIRECTIONAL && !kink)
-        st = nbi_check_directions(&obj, grad, o, rng, index_offset, r);
-    else
-        st = nbi_check_coords(&obj, grad, o, index_offset, r);
+    if (o->mode == NB_GC_DIRECTIONAL && !kink) {
+        st = nbi_check_directions(&obj, grad, o, rng, index_offset, r, res);
+    } else {
+        st = nbi_check_coords(&obj, grad, o, index_offset, r, res);
+        /* One block per input of the trial ("t2.in1"), then the diagnosis
+         * while the trial's graph still exists. */
+        nb_gradcheck_block blocks[NB_MAX_ARITY];
+        char names[NB_MAX_ARITY][48];
+        for (size_t i = 0; i < op->arity; i++) {
+            snprintf(names[i], sizeof names[i], "%s.in%zu", trial, i + 1);
+            blocks[i] = (nb_gradcheck_block){ names[i], index_offset + c.offset[i], rows[i],
+                                              cols[i], 0 };
+        }
+        size_t first = r->n_blocks;
+        if (st == NB_OK && nbi_report_add_blocks(r, res, blocks, op->arity) == NB_OK)
+            nbi_diagnose(r, res, first, op->arity, &obj, index_offset, o);
+    }
     goto done;
 graph_error:
     nbi_report_error(r, st, "%s", nb_graph_errmsg(g));
@@ -266,6 +280,7 @@ int nb_gradcheck_op(const nb_op *op, const double *hyper, const nb_gradcheck_opt
     gsl_error_handler_t *saved = gsl_set_error_handler_off();
     int st = NB_OK;
     size_t offset = 0;
+    nbi_results res = { NULL, 0, 0, 0, 0 };
     for (size_t t = 0; t < o.n_shapes && st == NB_OK; t++) {
         size_t rows[NB_MAX_ARITY] = { 0 }, cols[NB_MAX_ARITY] = { 0 };
         if (sample_shapes(op, hp, rng, rows, cols) != NB_OK) {
@@ -275,7 +290,9 @@ int nb_gradcheck_op(const nb_op *op, const double *hyper, const nb_gradcheck_opt
             break;
         }
         size_t before = report->n_failed;
-        st = run_trial(op, hp, rows, cols, rng, &o, NULL, 0.0, offset, report);
+        char trial[32];
+        snprintf(trial, sizeof trial, "t%zu", t + 1);
+        st = run_trial(op, hp, rows, cols, rng, &o, NULL, 0.0, offset, trial, &res, report);
         if (st == NB_OK && report->n_failed > before && !report->error[0]) {
             char sh[96];
             shapes_str(sh, sizeof sh, op->arity, rows, cols);
@@ -286,12 +303,16 @@ int nb_gradcheck_op(const nb_op *op, const double *hyper, const nb_gradcheck_opt
     }
     for (size_t k = 0; k < op->n_kinks && st == NB_OK; k++) {
         size_t rows[1] = { 2 }, cols[1] = { 3 };
+        char trial[32];
+        snprintf(trial, sizeof trial, "kink%zu", k + 1);
         st = run_trial(op, hp, rows, cols, rng, &o, &op->kinks[k], nb_op_kink_grad(op, k, hp), offset,
-                       report);
+                       trial, &res, report);
         offset += 6;
     }
     gsl_set_error_handler(saved);
     gsl_rng_free(rng);
+    nbi_report_conclude(report, &res, 0);
+    nbi_results_free(&res);
     if (st == NB_OK) nbi_report_finish(report);
     return st;
 }
@@ -335,8 +356,7 @@ int nb_gradcheck_ops(const nb_op *const *ops, size_t n_ops, const nb_gradcheck_o
         const char *name = op && op->name ? op->name : "(null)";
         if (!ok) {
             failed++;
-            if (status != NB_OK) worst_status = status;
-            else if (worst_status == NB_OK) worst_status = NB_EDOMAIN;
+            if (status != NB_OK) worst_status = status;   /* could not run; a FAIL verdict is no error */
         }
         if (out && json && have_bad) nb_gradcheck_report_json(out, &bad);
         if (out && !json) {
