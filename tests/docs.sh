@@ -17,8 +17,8 @@ srcdir=$(cd "${NB_SRCDIR:-.}" && pwd)
 builddir=$(cd "${NB_BUILDDIR:-.}" && pwd)
 bin=$builddir/nabla
 fails=0 checks=0
-ok() { checks=$((checks + 1)); echo "ok: $1"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $1"; }
+ok() { checks=$((checks + 1)); printf 'ok: %s\n' "$1"; }
+bad() { checks=$((checks + 1)); fails=$((fails + 1)); printf 'FAIL: %s\n' "$1"; }
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/blocks"
@@ -59,14 +59,14 @@ contained() {   # BLOCK: 0 when its normalised lines occur in a row in one examp
 
 run_console() {   # BLOCK WHERE
     blk=$1 where=$2
-    work=$tmp/console; rm -rf "$work"; mkdir -p "$work"
+    work=$tmp/console; rm -rf "$work"; mkdir -p "$work/cwd"
     awk -v dir="$work" '
         /^\$ / { n++; print substr($0, 3) > (dir "/cmd." n); printf "" > (dir "/exp." n); next }
         n > 0 { print > (dir "/exp." n) }' "$blk"
     i=1
     while [ -f "$work/cmd.$i" ]; do
         cmd=$(cat "$work/cmd.$i")
-        (cd "$work" && PATH="$builddir:$builddir/tests:$PATH" NB_SRCDIR="$srcdir" sh -c "$cmd") >"$work/got.$i" 2>&1
+        (cd "$work/cwd" && PATH="$builddir:$builddir/tests:$PATH" NB_SRCDIR="$srcdir" sh -c "$cmd") >"$work/got.$i" 2>&1
         if awk 'NR == FNR { want[++n] = $0; next } { have[++m] = $0 }
             function match_line(e, g,   parts, k, pos, p) {
                 if (index(e, "…") == 0) return e == g
