@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
 
@@ -150,6 +151,8 @@ static int cmd_check(int argc, char **argv)
                o.mode == NB_GC_DIRECTIONAL ? "directional" : "per-coordinate", o.n_shapes);
     int st = nb_gradcheck_ops(n_ops ? ops : NULL, n_ops, &o, seeds, stdout, json, &n_failed);
     rc = st == NB_OK ? 0 : st == NB_EDOMAIN ? 1 : 2;
+    if (rc == 2)   /* the report on stdout names the op and the cause */
+        fprintf(stderr, "nabla check: a check could not run: %s\n", nb_strerror(st));
 out:
     free(ops);
     return rc;
@@ -171,6 +174,9 @@ static int cmd_demo(int argc, char **argv)
     }
     const double X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, T[4] = { 0, 1, 1, 0 };
     double w1[8], w2[4];
+    /* GSL reports a failed allocation through its handler, which aborts
+     * by default; this program checks the NULL instead. */
+    gsl_set_error_handler_off();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     nb_graph *g = nb_graph_alloc();
     if (!rng || !g) {
