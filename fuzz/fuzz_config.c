@@ -1,7 +1,9 @@
 /* libFuzzer harness: the config parser (src/io/config.c) over the
- * experiment schema, through its in-memory entry point, then the resolved
- * config written back out and parsed again (what `nabla run` does with
- * config.conf in a run directory). */
+ * experiment schema, through its in-memory entry point.  What it accepts is
+ * written out and read back (what `nabla run` does with config.conf in a
+ * run directory): the written text must parse, and writing the re-read
+ * config must reach a fixed point (the first write differs from the second
+ * only in its origin comments, "# default" becoming "# written.conf:8"). */
 #include "fuzz_util.h"
 
 #include <stdint.h>
@@ -10,52 +12,67 @@
 
 #include <nabla/nabla.h>
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Writes cfg into a new string (*len bytes); NULL when out of memory. */
+static char *write_string(const nb_config *cfg, size_t *len)
+{
+    char *out = NULL;
+    FILE *f = open_memstream(&out, len);
+    if (!f) return NULL;
+    int st = nb_config_write(cfg, f);
+    if (fclose(f) != 0 || st != NB_OK) { free(out); return NULL; }
+    return out;
+}
+
+/* Parses text as "written.conf" into a new config; aborts when the parser
+ * refuses what the writer wrote. */
+static nb_config *reparse(const char *text)
+{
+    size_t n;
+    const nb_config_key *schema = nb_experiment_schema(&n);
+    nb_config *cfg = nb_config_alloc(schema, n);
+    if (!cfg) return NULL;
+    char msg[256];
+    if (nb_config_parse_string(cfg, text, "written.conf", msg, sizeof msg) != NB_OK) {
+        fprintf(stderr, "written config does not parse: %s\n--- text:\n%s", msg, text);
+        abort();
+    }
+    return cfg;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t n;
     const nb_config_key *schema = nb_experiment_schema(&n);
     nb_config *cfg = nb_config_alloc(schema, n);
-    if (!cfg) return 0;
     char *text = malloc(size + 1);
-    if (!text) { nb_config_free(cfg); return 0; }
+    if (!cfg || !text) { nb_config_free(cfg); free(text); return 0; }
     memcpy(text, data, size);
     text[size] = '\0';
     char msg[256];
     int st = nb_config_parse_string(cfg, text, "fuzz.conf", msg, sizeof msg);
+    free(text);
     if (st != NB_OK) {
         nb_fuzz_check_message(msg, sizeof msg);
-    } else {
-        (void)nb_config_validate(cfg, msg, sizeof msg);
-        /* Round trip: what the parser accepted, written out, must parse
-         * again into a config that writes out identically. */
-        char *out1 = NULL, *out2 = NULL;
-        size_t len1 = 0, len2 = 0;
-        FILE *f = open_memstream(&out1, &len1);
-        if (f && nb_config_write(cfg, f) == NB_OK && fclose(f) == 0) {
-            nb_config *again = nb_config_alloc(schema, n);
-            if (again) {
-                st = nb_config_parse_string(again, out1, "written.conf", msg, sizeof msg);
-                if (st != NB_OK) {
-                    fprintf(stderr, "written config does not parse: %s\n", msg);
-                    abort();
-                }
-                FILE *g = open_memstream(&out2, &len2);
-                if (g && nb_config_write(again, g) == NB_OK && fclose(g) == 0) {
-                    if (len1 != len2 || memcmp(out1, out2, len1) != 0) {
-                        fprintf(stderr, "config round trip differs\n");
-                        abort();
-                    }
-                }
-                nb_config_free(again);
-            }
-        }
-        free(out1);
-        free(out2);
+        nb_config_free(cfg);
+        return 0;
     }
-    free(text);
+    if (nb_config_validate(cfg, msg, sizeof msg) != NB_OK)
+        nb_fuzz_check_message(msg, sizeof msg);
+    size_t len1 = 0, len2 = 0, len3 = 0;
+    char *out1 = write_string(cfg, &len1);
+    nb_config *again = out1 ? reparse(out1) : NULL;
+    char *out2 = again ? write_string(again, &len2) : NULL;
+    nb_config *third = out2 ? reparse(out2) : NULL;
+    char *out3 = third ? write_string(third, &len3) : NULL;
+    if (out3 && (len2 != len3 || memcmp(out2, out3, len2) != 0)) {
+        fprintf(stderr, "config write/read has no fixed point:\n--- 2nd:\n%s--- 3rd:\n%s", out2, out3);
+        abort();
+    }
+    free(out1); free(out2); free(out3);
+    nb_config_free(third);
+    nb_config_free(again);
     nb_config_free(cfg);
     return 0;
 }
