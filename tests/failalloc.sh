@@ -176,7 +176,7 @@ report() {   # NAME N: counts and shows the outcome of a sweep
         echo "ok: $name: all $n allocation points fail cleanly"
     else
         echo "FAIL: $name: $bad of $n allocation points:"
-        grep ' FAIL' "$tmp/$name.res" | head -n 25 | sed 's/^/FAIL:   point /'
+        grep ' FAIL' "$tmp/$name.res" | head -n "${NB_FAILALLOC_SHOW:-25}" | sed 's/^/FAIL:   point /'
     fi
 }
 
