@@ -50,12 +50,12 @@ static int read_one(const uint8_t *data, size_t size)
     int fd = nb_fuzz_memfile(data, size, path, sizeof path);
     if (fd < 0) return NB_OK;
     nb_archive *ar = NULL;
-    char msg[256];
-    int st = nb_archive_read(path, &ar, msg, sizeof msg);
+    nb_error err;
+    int st = nb_archive_read(path, &ar, &err);
     close(fd);
     if (st != NB_OK) {
         if (ar) abort();   /* "On any error *out is NULL" */
-        nb_fuzz_check_message(msg, sizeof msg);
+        nb_fuzz_check_message(err.msg, sizeof err.msg);
         return st;
     }
     for (size_t i = 0; i < nb_archive_count(ar); i++) {

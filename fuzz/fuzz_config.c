@@ -33,9 +33,9 @@ static nb_config *reparse(const char *text)
     const nb_config_key *schema = nb_experiment_schema(&n);
     nb_config *cfg = nb_config_alloc(schema, n);
     if (!cfg) return NULL;
-    char msg[256];
-    if (nb_config_parse_string(cfg, text, "written.conf", msg, sizeof msg) != NB_OK) {
-        fprintf(stderr, "written config does not parse: %s\n--- text:\n%s", msg, text);
+    nb_error err;
+    if (nb_config_parse_string(cfg, text, "written.conf", &err) != NB_OK) {
+        fprintf(stderr, "written config does not parse: %s\n--- text:\n%s", err.msg, text);
         abort();
     }
     return cfg;
@@ -50,16 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!cfg || !text) { nb_config_free(cfg); free(text); return 0; }
     memcpy(text, data, size);
     text[size] = '\0';
-    char msg[256];
-    int st = nb_config_parse_string(cfg, text, "fuzz.conf", msg, sizeof msg);
+    nb_error err;
+    int st = nb_config_parse_string(cfg, text, "fuzz.conf", &err);
     free(text);
     if (st != NB_OK) {
-        nb_fuzz_check_message(msg, sizeof msg);
+        nb_fuzz_check_message(err.msg, sizeof err.msg);
         nb_config_free(cfg);
         return 0;
     }
-    if (nb_config_validate(cfg, msg, sizeof msg) != NB_OK)
-        nb_fuzz_check_message(msg, sizeof msg);
+    if (nb_config_validate(cfg, &err) != NB_OK)
+        nb_fuzz_check_message(err.msg, sizeof err.msg);
     size_t len1 = 0, len2 = 0, len3 = 0;
     char *out1 = write_string(cfg, &len1);
     nb_config *again = out1 ? reparse(out1) : NULL;

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const label[] = { NULL, "", "label" };
     for (size_t k = 0; k < sizeof label / sizeof *label; k++) {
         nb_dataset ds = {0};
-        char msg[256];
-        int st = nb_csv_read(path, label[k], &ds, msg, sizeof msg);
+        nb_error err;
+        int st = nb_csv_read(path, label[k], &ds, &err);
         if (st == NB_OK) {
             volatile double sum = 0;
             for (size_t i = 0; i < ds.n * ds.d; i++) sum += ds.x[i];
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sum;
             nb_dataset_free(&ds);
         } else {
-            nb_fuzz_check_message(msg, sizeof msg);
+            nb_fuzz_check_message(err.msg, sizeof err.msg);
         }
     }
     close(fd);

@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = nb_fuzz_memfile(data, size, path, sizeof path);
     if (fd < 0) return 0;
     nb_idx idx;
-    char msg[256];
-    int st = nb_idx_read(path, &idx, msg, sizeof msg);
+    nb_error err;
+    int st = nb_idx_read(path, &idx, &err);
     if (st == NB_OK) {
         /* Touch every value: a size that disagrees with the buffer is a
          * finding for ASan. */
@@ -27,12 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)sum;
         nb_idx_free(&idx);
     } else {
-        nb_fuzz_check_message(msg, sizeof msg);
+        nb_fuzz_check_message(err.msg, sizeof err.msg);
     }
     nb_dataset ds = {0};
-    st = nb_dataset_load_idx(path, size % 2 ? path : NULL, &ds, msg, sizeof msg);
+    st = nb_dataset_load_idx(path, size % 2 ? path : NULL, &ds, &err);
     if (st == NB_OK) nb_dataset_free(&ds);
-    else nb_fuzz_check_message(msg, sizeof msg);
+    else nb_fuzz_check_message(err.msg, sizeof err.msg);
     close(fd);
     return 0;
 }

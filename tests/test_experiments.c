@@ -35,7 +35,7 @@ static void conf_path(char *buf, size_t len, const char *name)
 
 /* Runs experiments/<name>.conf into <tmpdir>/<out> with overrides. */
 static int run_exp(const char *name, const char *out, const char *const *sets, size_t n_sets,
-                   size_t stop_after, int resume, char *msg, size_t len)
+                   size_t stop_after, int resume, nb_error *err)
 {
     char conf[512], dir[512];
     conf_path(conf, sizeof conf, name);
@@ -49,13 +49,14 @@ static int run_exp(const char *name, const char *out, const char *const *sets, s
     o.stop_after = stop_after;
     o.resume = resume;
     o.log = NULL;
-    return nb_experiment_run(&o, msg, len);
+    return nb_experiment_run(&o, err);
 }
 
 static void run_ok(const char *name, const char *out, const char *const *sets, size_t n_sets)
 {
-    char msg[1024] = "";
-    int st = run_exp(name, out, sets, n_sets, 0, 0, msg, sizeof msg);
+    nb_error err = {0};
+    char *msg = err.msg;
+    int st = run_exp(name, out, sets, n_sets, 0, 0, &err);
     ck_assert_msg(st == NB_OK, "%s: %s (%s)", name, msg, nb_strerror(st));
 }
 
@@ -288,16 +289,18 @@ END_TEST
  * ran through: full batch, and mini-batches with Adam's state. */
 static void check_resume(const char *name, const char *const *sets, size_t n_sets, size_t stop)
 {
-    char ref[64], cut[64], msg[1024] = "";
+    char ref[64], cut[64];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(ref, sizeof ref, "%s-ref", name);
     snprintf(cut, sizeof cut, "%s-cut", name);
     run_ok(name, ref, sets, n_sets);
-    int st = run_exp(name, cut, sets, n_sets, stop, 0, msg, sizeof msg);
+    int st = run_exp(name, cut, sets, n_sets, stop, 0, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     char p[600];
     snprintf(p, sizeof p, "%s/%s/checkpoint.nbk", tmpdir, cut);
     ck_assert_msg(access(p, F_OK) == 0, "no checkpoint after stopping at %zu", stop);
-    st = run_exp(name, cut, NULL, 0, 0, 1, msg, sizeof msg);
+    st = run_exp(name, cut, NULL, 0, 0, 1, &err);
     ck_assert_msg(st == NB_OK, "resume: %s", msg);
     size_t na, nb;
     char *a = slurp(ref, "costs.csv", &na), *b = slurp(cut, "costs.csv", &nb);
@@ -353,24 +356,25 @@ END_TEST
 
 START_TEST(test_errors)
 {
-    char msg[1024];
+    nb_error err = {0};
+    char *msg = err.msg;
     /* Unknown key and bad value: named with the origin. */
     const char *bad1[] = { "optimizer.lrr=0.1" };
-    ck_assert_int_eq(run_exp("moons", "e1", bad1, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e1", bad1, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "optimizer.lrr") && strstr(msg, "optimizer.lr"), "%s", msg);
     const char *bad2[] = { "optimizer.lr=-2" };
-    ck_assert_int_eq(run_exp("moons", "e2", bad2, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e2", bad2, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "optimizer.lr"), "%s", msg);
     const char *bad3[] = { "model.activation=nonsense" };
-    ck_assert_int_eq(run_exp("moons", "e3", bad3, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e3", bad3, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "nonsense"), "%s", msg);
     /* Shapes that do not fit the data. */
     const char *bad4[] = { "model.layers=3, 4, 2" };
-    ck_assert_int_eq(run_exp("moons", "e4", bad4, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e4", bad4, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "input width 3") && strstr(msg, "2 features"), "%s", msg);
     /* Missing data file: named. */
     const char *bad5[] = { "data.path=does-not-exist.csv" };
-    ck_assert_int_ne(run_exp("logistic", "e5", bad5, 1, 0, 0, msg, sizeof msg), NB_OK);
+    ck_assert_int_ne(run_exp("logistic", "e5", bad5, 1, 0, 0, &err), NB_OK);
     ck_assert_msg(strstr(msg, "does-not-exist.csv"), "%s", msg);
     /* Nothing written for any of them. */
     char p[600];
@@ -381,18 +385,18 @@ START_TEST(test_errors)
     /* An existing run is not overwritten; resuming nothing is refused. */
     const char *s[] = { "train.epochs=5" };
     run_ok("moons", "twice", s, 1);
-    ck_assert_int_eq(run_exp("moons", "twice", s, 1, 0, 0, msg, sizeof msg), NB_ESTATE);
+    ck_assert_int_eq(run_exp("moons", "twice", s, 1, 0, 0, &err), NB_ESTATE);
     ck_assert_msg(strstr(msg, "--resume"), "%s", msg);
     snprintf(p, sizeof p, "%s/empty", tmpdir);
     ck_assert_int_eq(mkdir(p, 0777), 0);
-    ck_assert_int_ne(run_exp("moons", "empty", NULL, 0, 0, 1, msg, sizeof msg), NB_OK);
+    ck_assert_int_ne(run_exp("moons", "empty", NULL, 0, 0, 1, &err), NB_OK);
     /* A missing config file. */
     nb_run_opts o;
     nb_run_opts_init(&o);
     o.config_path = "/nonexistent/x.conf";
-    ck_assert_int_eq(nb_experiment_run(&o, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_experiment_run(&o, &err), NB_EIO);
     ck_assert_msg(strstr(msg, "/nonexistent/x.conf"), "%s", msg);
-    ck_assert_int_eq(nb_experiment_run(NULL, msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_experiment_run(NULL, &err), NB_EINVAL);
 }
 END_TEST
 
@@ -401,16 +405,17 @@ START_TEST(test_schema_and_configs)
 {
     size_t n;
     const nb_config_key *k = nb_experiment_schema(&n);
-    char msg[512];
-    ck_assert_msg(nb_config_schema_check(k, n, msg, sizeof msg) == NB_OK, "%s", msg);
+    nb_error err = {0};
+    char *msg = err.msg;
+    ck_assert_msg(nb_config_schema_check(k, n, &err) == NB_OK, "%s", msg);
     const char *names[] = { "neuron", "mazur", "trask2", "trask3", "moons", "logistic",
                             "nielsen-fashion", "fashion-mlp" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         nb_config *c = nb_config_alloc(k, n);
         char conf[512];
         conf_path(conf, sizeof conf, names[i]);
-        ck_assert_msg(nb_config_load(c, conf, msg, sizeof msg) == NB_OK, "%s", msg);
-        ck_assert_msg(nb_config_validate(c, msg, sizeof msg) == NB_OK, "%s", msg);
+        ck_assert_msg(nb_config_load(c, conf, &err) == NB_OK, "%s", msg);
+        ck_assert_msg(nb_config_validate(c, &err) == NB_OK, "%s", msg);
         nb_config_free(c);
     }
 }

@@ -56,8 +56,7 @@ enum { LOSS_SOFTMAX_CE, LOSS_BCE_LOGITS, LOSS_BCE, LOSS_MSE, LOSS_HALF_SSE };
 typedef struct run {
     const nb_run_opts *opts;
     nb_config *cfg;
-    char *msg;
-    size_t len;
+    nb_error *err;             /* the caller's, or NULL */
     char dir[PATH_MAX];
     char cfgdir[PATH_MAX];   /* directory of the config file: relative data paths */
     unsigned long seed;
@@ -102,11 +101,13 @@ typedef struct run {
 
 static int fail(run *r, int st, const char *fmt, ...)
 {
-    if (r->msg && r->len) {
+    if (r->err) {
+        char buf[NB_ERROR_MSG_MAX];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(r->msg, r->len, fmt, ap);
+        vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
+        nb_error_set(r->err, st, "%s", buf);
     }
     return st;
 }
@@ -164,13 +165,13 @@ static int write_atomic(run *r, const char *name, const char *text, size_t n)
     path_join(path, sizeof path, r->dir, name);
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return fail(r, NB_EIO, "%s: path too long", name);
     FILE *f = fopen(tmp, "wb");
-    if (!f) return fail(r, NB_EIO, "%s: %s", tmp, strerror(errno));
+    if (!f) return fail(r, NB_EIO, "%s: %s", NB_ECHO(tmp), strerror(errno));
     int ok = fwrite(text, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;
         remove(tmp);
-        return fail(r, NB_EIO, "%s: %s", path, strerror(e));
+        return fail(r, NB_EIO, "%s: %s", NB_ECHO(path), strerror(e));
     }
     return NB_OK;
 }
@@ -190,13 +191,13 @@ static int get_doubles(run *r, const char *key, double **out, size_t *n)
     for (size_t i = 0; i < *n; i++) {
         char *end;
         errno = 0;
-        v[i] = strtod(w[i], &end);
+        v[i] = nb_strtod(w[i], &end);
         if (errno || *end || end == w[i] || !isfinite(v[i])) {
             char origin[128];
             nb_config_origin(r->cfg, key, origin, sizeof origin);
             free(v);
             return fail(r, NB_ECONFIG, "%s: key '%s': element %zu '%s' is not a finite number",
-                        origin, key, i + 1, w[i]);
+                        origin, key, i + 1, NB_ECHO(w[i]));
         }
     }
     *out = v;
@@ -284,7 +285,7 @@ static int keep_classes(run *r, nb_dataset *ds)
 static int load_data(run *r)
 {
     const char *src = cfg_str(r, "data.source");
-    char dmsg[512] = "";
+    nb_error de = {0};
     int st = NB_OK;
     char p1[PATH_MAX], p2[PATH_MAX];
     if (strcmp(src, "inline") == 0) {
@@ -315,7 +316,7 @@ static int load_data(run *r)
         if (st != NB_OK) return fail(r, st, "data: %s", nb_strerror(st));
         return NB_OK;
     } else if (strcmp(src, "truth_table") == 0) {
-        st = nb_make_truth_table(cfg_str(r, "data.table"), &r->train, dmsg, sizeof dmsg);
+        st = nb_make_truth_table(cfg_str(r, "data.table"), &r->train, &de);
     } else if (strcmp(src, "moons") == 0) {
         st = nb_make_moons(cfg_size(r, "data.n"), cfg_double(r, "data.noise"), &r->rng, &r->train);
     } else if (strcmp(src, "spirals") == 0) {
@@ -327,27 +328,27 @@ static int load_data(run *r)
     } else if (strcmp(src, "csv") == 0) {
         const char *lc = cfg_str(r, "data.label_column");
         data_path(r, cfg_str(r, "data.path"), p1, sizeof p1);
-        st = nb_csv_read(p1, lc[0] ? lc : NULL, &r->train, dmsg, sizeof dmsg);
+        st = nb_csv_read(p1, lc[0] ? lc : NULL, &r->train, &de);
         if (st == NB_OK && cfg_str(r, "data.test_path")[0]) {
             data_path(r, cfg_str(r, "data.test_path"), p2, sizeof p2);
-            st = nb_csv_read(p2, lc[0] ? lc : NULL, &r->test, dmsg, sizeof dmsg);
+            st = nb_csv_read(p2, lc[0] ? lc : NULL, &r->test, &de);
         }
     } else if (strcmp(src, "idx") == 0) {
         data_path(r, cfg_str(r, "data.path"), p1, sizeof p1);
         data_path(r, cfg_str(r, "data.labels_path"), p2, sizeof p2);
-        st = nb_dataset_load_idx(p1, p2, &r->train, dmsg, sizeof dmsg);
+        st = nb_dataset_load_idx(p1, p2, &r->train, &de);
         if (st == NB_OK && cfg_str(r, "data.test_path")[0]) {
             data_path(r, cfg_str(r, "data.test_path"), p1, sizeof p1);
             data_path(r, cfg_str(r, "data.test_labels_path"), p2, sizeof p2);
-            st = nb_dataset_load_idx(p1, p2, &r->test, dmsg, sizeof dmsg);
+            st = nb_dataset_load_idx(p1, p2, &r->test, &de);
         }
     } else if (strcmp(src, "fashion_mnist") == 0) {
         const char *dir = cfg_str(r, "data.dir");
-        st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 1, &r->train, dmsg, sizeof dmsg);
+        st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 1, &r->train, &de);
         if (st == NB_OK)
-            st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 0, &r->test, dmsg, sizeof dmsg);
+            st = nb_dataset_load_fashion_mnist(dir[0] ? dir : NULL, 0, &r->test, &de);
     }
-    if (st != NB_OK) return fail(r, st, "data (%s): %s", src, dmsg[0] ? dmsg : nb_strerror(st));
+    if (st != NB_OK) return fail(r, st, "data (%s): %s", src, nb_error_message(&de));
     if ((st = keep_classes(r, &r->train)) != NB_OK) return st;
     if (r->test.n && (st = keep_classes(r, &r->test)) != NB_OK) return st;
     size_t limit = cfg_size(r, "data.limit");
@@ -592,11 +593,11 @@ static void costs_header(run *r, FILE *f)
 
 static void costs_row(run *r, double cost, double acc, double mae, const double *vt)
 {
-    fprintf(r->costs, "%zu,%zu,%.17g", r->step, r->epoch, cost);
-    if (r->want_accuracy) fprintf(r->costs, ",%.17g", acc);
-    if (r->want_mae) fprintf(r->costs, ",%.17g", mae);
-    if (r->val.n) fprintf(r->costs, ",%.17g,%.17g", vt[0], vt[1]);
-    if (r->test.n) fprintf(r->costs, ",%.17g,%.17g", vt[2], vt[3]);
+    nb_fprintf(r->costs, "%zu,%zu,%.17g", r->step, r->epoch, cost);
+    if (r->want_accuracy) nb_fprintf(r->costs, ",%.17g", acc);
+    if (r->want_mae) nb_fprintf(r->costs, ",%.17g", mae);
+    if (r->val.n) nb_fprintf(r->costs, ",%.17g,%.17g", vt[0], vt[1]);
+    if (r->test.n) nb_fprintf(r->costs, ",%.17g,%.17g", vt[2], vt[3]);
     fputc('\n', r->costs);
     fflush(r->costs);
     r->last_cost = cost;
@@ -620,12 +621,12 @@ static void progress(run *r, int force)
     double left = rate > 0 ? (double)(r->steps_total - r->step) / rate : 0;
     if (r->bar) {
         int width = 24, fill = r->steps_total ? (int)(width * r->step / r->steps_total) : width;
-        fprintf(log, "\r[%.*s%.*s] epoch %zu/%zu step %zu/%zu cost %.6g %.0f steps/s ETA %02d:%02d ",
+        nb_fprintf(log, "\r[%.*s%.*s] epoch %zu/%zu step %zu/%zu cost %.6g %.0f steps/s ETA %02d:%02d ",
                 fill, "########################", width - fill, "........................", r->epoch,
                 r->epochs, r->step, r->steps_total, r->last_cost, rate, (int)(left / 60),
                 (int)fmod(left, 60));
     } else {
-        fprintf(log, "epoch %zu/%zu step %zu/%zu cost %.6g (%.0f steps/s)\n", r->epoch, r->epochs,
+        nb_fprintf(log, "epoch %zu/%zu step %zu/%zu cost %.6g (%.0f steps/s)\n", r->epoch, r->epochs,
                 r->step, r->steps_total, r->last_cost, rate);
     }
     fflush(log);
@@ -656,11 +657,12 @@ static int checkpoint(run *r)
         st = nb_archive_put(ar, "best", 1, nb_graph_param_size(r->g), r->best_params);
     if (st == NB_OK) st = nb_archive_put_str(ar, "kind", "nabla-checkpoint");
     fsync(fileno(r->costs));
-    char path[PATH_MAX], amsg[400] = "";
+    char path[PATH_MAX];
+    nb_error ae = {0};
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
-    if (st == NB_OK) st = nb_archive_write(ar, path, amsg, sizeof amsg);
+    if (st == NB_OK) st = nb_archive_write(ar, path, &ae);
     nb_archive_free(ar);
-    if (st != NB_OK) return fail(r, st, "checkpoint: %s", amsg[0] ? amsg : nb_strerror(st));
+    if (st != NB_OK) return fail(r, st, "checkpoint: %s", ae.status ? ae.msg : nb_strerror(st));
     r->last_ckpt_step = r->step;
     return NB_OK;
 }
@@ -668,24 +670,25 @@ static int checkpoint(run *r)
 static int restore(run *r, long *costs_len, long *gc_len)
 {
     char path[PATH_MAX], amsg[400] = "";
+    nb_error ae = {0};
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
     *costs_len = *gc_len = -1;
     if (!file_exists(path)) return NB_OK;   /* killed before the first checkpoint: start over */
     nb_archive *ar = NULL;
-    int st = nb_archive_read(path, &ar, amsg, sizeof amsg);
-    if (st != NB_OK) return fail(r, st, "resume: %s", amsg);
+    int st = nb_archive_read(path, &ar, &ae);
+    if (st != NB_OK) return fail(r, st, "resume: %s", nb_error_message(&ae));
     size_t rows, cols;
     /* Check everything before changing anything (each restore below checks
      * its own part first; a failure aborts the run, whose state is dropped). */
     const double *rs = nb_archive_get(ar, "rng", &rows, &cols);
     if (!rs || cols != NB_RNG_MT_N + 3)
-        st = fail(r, NB_EFORMAT, "resume: %s: no random stream state", path);
+        st = fail(r, NB_EFORMAT, "resume: %s: no random stream state", NB_ECHO(path));
     const double *c = nb_archive_get(ar, "state", &rows, &cols);
-    if (st == NB_OK && (!c || cols != 8)) st = fail(r, NB_EFORMAT, "resume: %s: no counters", path);
+    if (st == NB_OK && (!c || cols != 8)) st = fail(r, NB_EFORMAT, "resume: %s: no counters", NB_ECHO(path));
     if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", amsg, sizeof amsg)) != NB_OK)
-        fail(r, st, "resume: %s: %s", path, amsg);
-    if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", amsg, sizeof amsg)) != NB_OK)
-        fail(r, st, "resume: %s: %s", path, amsg);
+        fail(r, st, "resume: %s: %s", NB_ECHO(path), amsg);
+    if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", &ae)) != NB_OK)
+        fail(r, st, "resume: %s: %s", NB_ECHO(path), nb_error_message(&ae));
     if (st == NB_OK) {
         for (size_t i = 0; i < NB_RNG_MT_N; i++) r->rng.mt[i] = (uint32_t)rs[i];
         r->rng.left = (int)rs[NB_RNG_MT_N];
@@ -733,7 +736,7 @@ static int maybe_gradcheck(run *r, nb_node *loss)
         return st;
     }
     if (st == NB_OK)
-        fprintf(r->gclog, "%zu,%s,%zu,%zu,%.6g\n", r->step, rep.passed ? "pass" : "FAIL", rep.n_checked,
+        nb_fprintf(r->gclog, "%zu,%s,%zu,%zu,%.6g\n", r->step, rep.passed ? "pass" : "FAIL", rep.n_checked,
                 rep.n_failed, rep.worst_ratio);
     else
         fprintf(r->gclog, "%zu,error,0,0,0 # %s\n", r->step, rep.error);
@@ -858,7 +861,7 @@ static int train_loop(run *r)
         if (r->timing) {
             double t = now_seconds();
             if (!full || r->epoch % 1000 == 0 || r->epoch == r->epochs) {
-                fprintf(r->timing, "epoch %zu step %zu seconds %.6f\n", r->epoch, r->step, t - te);
+                nb_fprintf(r->timing, "epoch %zu step %zu seconds %.6f\n", r->epoch, r->step, t - te);
                 fflush(r->timing);
                 te = t;
             }
@@ -997,11 +1000,11 @@ static int write_results(run *r)
     FILE *f = open_memstream(&buf, &blen);
     if (!f) return fail(r, NB_ENOMEM, "results: out of memory");
     fprintf(f, "# nabla run: %s, seed %lu\n", cfg_str(r, "experiment.name"), r->seed);
-    fprintf(f, "steps = %zu\nepochs = %zu\nfinal_cost = %.17g\n", r->step, r->epoch, r->final_metric[0]);
-    if (r->want_accuracy) fprintf(f, "train_accuracy = %.17g\n", r->final_metric[1]);
-    if (r->want_mae) fprintf(f, "train_mae = %.17g\n", r->final_metric[5]);
-    if (r->val.n) fprintf(f, "val_cost = %.17g\nval_accuracy = %.17g\n", r->final_metric[2], r->final_metric[3]);
-    if (r->test.n) fprintf(f, "test_accuracy = %.17g\n", r->final_metric[4]);
+    nb_fprintf(f, "steps = %zu\nepochs = %zu\nfinal_cost = %.17g\n", r->step, r->epoch, r->final_metric[0]);
+    if (r->want_accuracy) nb_fprintf(f, "train_accuracy = %.17g\n", r->final_metric[1]);
+    if (r->want_mae) nb_fprintf(f, "train_mae = %.17g\n", r->final_metric[5]);
+    if (r->val.n) nb_fprintf(f, "val_cost = %.17g\nval_accuracy = %.17g\n", r->final_metric[2], r->final_metric[3]);
+    if (r->test.n) nb_fprintf(f, "test_accuracy = %.17g\n", r->final_metric[4]);
     if (r->stopped_early) fprintf(f, "stopped_early = true\n");
     /* Outputs on the training inputs (small data sets). */
     if (r->train.n * r->k <= 4096) {
@@ -1016,7 +1019,7 @@ static int write_results(run *r)
             fprintf(f, "\n[outputs]  # network outputs on the training inputs, one row per example\n");
             for (size_t i = 0; i < r->train.n; i++) {
                 for (size_t j = 0; j < r->k; j++)
-                    fprintf(f, "%s%.17g", j ? " " : "", nb_node_cvalue(out)[i * r->k + j]);
+                    nb_fprintf(f, "%s%.17g", j ? " " : "", nb_node_cvalue(out)[i * r->k + j]);
                 fputc('\n', f);
             }
         }
@@ -1029,12 +1032,12 @@ static int write_results(run *r)
         if (rows * cols > 4096) {
             double s = 0;
             for (size_t i = 0; i < rows * cols; i++) s += nb_node_value(pn)[i] * nb_node_value(pn)[i];
-            fprintf(f, ": %zu values, norm %.17g (all values in model.nbm)\n", rows * cols, sqrt(s));
+            nb_fprintf(f, ": %zu values, norm %.17g (all values in model.nbm)\n", rows * cols, sqrt(s));
             continue;
         }
         fputc('\n', f);
         for (size_t i = 0; i < rows; i++) {
-            for (size_t j = 0; j < cols; j++) fprintf(f, "%s%.17g", j ? " " : "", nb_node_value(pn)[i * cols + j]);
+            for (size_t j = 0; j < cols; j++) nb_fprintf(f, "%s%.17g", j ? " " : "", nb_node_value(pn)[i * cols + j]);
             fputc('\n', f);
         }
     }
@@ -1053,24 +1056,6 @@ static int write_results(run *r)
     return st;
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void json_number(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
-}
-
 static int write_meta(run *r, const char *status)
 {
     char *buf = NULL, path[512], now[32];
@@ -1078,40 +1063,60 @@ static int write_meta(run *r, const char *status)
     FILE *f = open_memstream(&buf, &blen);
     if (!f) return fail(r, NB_ENOMEM, "meta.json: out of memory");
     utc_now(now, sizeof now);
-    fputs("{\n  \"nabla_version\": ", f);
-    json_string(f, nb_version());
-    fputs(",\n  \"blas_bound\": ", f);
-    json_string(f, nb_blas_name(path, sizeof path));
-    fputs(",\n  \"blas_library\": ", f);
-    json_string(f, path);
-    fputs(",\n  \"blas_configured\": ", f);
-    json_string(f, nb_blas_configured());
-    fprintf(f, ",\n  \"blas_threads\": %d,\n  \"seed\": %lu,\n  \"experiment\": ", nb_blas_threads(), r->seed);
-    json_string(f, cfg_str(r, "experiment.name"));
-    fputs(",\n  \"status\": ", f);
-    json_string(f, status);
-    fputs(",\n  \"started\": ", f);
-    json_string(f, r->started);
+    nb_json j;
+    nb_json_init(&j, f, 0);
+    nb_json_begin_object(&j, 1);
+    nb_json_key(&j, "nabla_version");
+    nb_json_string(&j, nb_version());
+    nb_json_key(&j, "blas_bound");
+    nb_json_string(&j, nb_blas_name(path, sizeof path));
+    nb_json_key(&j, "blas_library");
+    nb_json_string(&j, path);
+    nb_json_key(&j, "blas_configured");
+    nb_json_string(&j, nb_blas_configured());
+    nb_json_key(&j, "blas_threads");
+    nb_json_int(&j, nb_blas_threads());
+    nb_json_key(&j, "seed");
+    nb_json_uint(&j, r->seed);
+    nb_json_key(&j, "experiment");
+    nb_json_string(&j, cfg_str(r, "experiment.name"));
+    nb_json_key(&j, "status");
+    nb_json_string(&j, status);
+    nb_json_key(&j, "started");
+    nb_json_string(&j, r->started);
     if (strcmp(status, "running") != 0) {
-        fputs(",\n  \"ended\": ", f);
-        json_string(f, now);
+        nb_json_key(&j, "ended");
+        nb_json_string(&j, now);
     }
-    if (r->resumed) fprintf(f, ",\n  \"resumed_from_step\": %zu", r->resumed_from);
-    fprintf(f, ",\n  \"steps\": %zu,\n  \"epochs\": %zu,\n  \"final\": {\"cost\": ", r->step, r->epoch);
-    json_number(f, r->final_metric[0]);
-    if (r->want_accuracy) fputs(", \"accuracy\": ", f), json_number(f, r->final_metric[1]);
-    if (r->want_mae) fputs(", \"mae\": ", f), json_number(f, r->final_metric[5]);
+    if (r->resumed) {
+        nb_json_key(&j, "resumed_from_step");
+        nb_json_uint(&j, r->resumed_from);
+    }
+    nb_json_key(&j, "steps");
+    nb_json_uint(&j, r->step);
+    nb_json_key(&j, "epochs");
+    nb_json_uint(&j, r->epoch);
+    nb_json_key(&j, "final");
+    nb_json_begin_object(&j, 0);
+    nb_json_key(&j, "cost");
+    nb_json_number(&j, r->final_metric[0]);
+    if (r->want_accuracy) nb_json_key(&j, "accuracy"), nb_json_number(&j, r->final_metric[1]);
+    if (r->want_mae) nb_json_key(&j, "mae"), nb_json_number(&j, r->final_metric[5]);
     if (r->val.n) {
-        fputs(", \"val_cost\": ", f), json_number(f, r->final_metric[2]);
-        fputs(", \"val_accuracy\": ", f), json_number(f, r->final_metric[3]);
+        nb_json_key(&j, "val_cost"), nb_json_number(&j, r->final_metric[2]);
+        nb_json_key(&j, "val_accuracy"), nb_json_number(&j, r->final_metric[3]);
     }
-    if (r->test.n) fputs(", \"test_accuracy\": ", f), json_number(f, r->final_metric[4]);
-    fputs("}\n}\n", f);
-    if (ferror(f) | (fclose(f) != 0) || !buf) {   /* see write_results */
+    if (r->test.n) nb_json_key(&j, "test_accuracy"), nb_json_number(&j, r->final_metric[4]);
+    nb_json_end_object(&j);
+    nb_json_end_object(&j);
+    int st = nb_json_finish(&j);
+    if (fclose(f) != 0 && st == NB_OK) st = NB_EIO;
+    if (!buf && st == NB_OK) st = NB_ENOMEM;   /* see write_results */
+    if (st != NB_OK) {
         free(buf);
-        return fail(r, NB_ENOMEM, "meta.json: out of memory");
+        return fail(r, st, "meta.json: %s", nb_strerror(st));
     }
-    int st = write_atomic(r, "meta.json", buf, blen);
+    st = write_atomic(r, "meta.json", buf, blen);
     free(buf);
     return st;
 }
@@ -1190,14 +1195,14 @@ static int plot(run *r)
             {
                 for (size_t i = 0; i < G * G; i++) {
                     size_t pred = predict(r, nb_node_cvalue(out) + i * r->k);
-                    bad |= fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred) < 0;
+                    bad |= nb_fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred) < 0;
                     if ((i + 1) % G == 0) bad |= fputc('\n', f) == EOF;
                 }
             }
             bad |= fprintf(f, "\n\n") < 0;
             for (size_t i = 0; i < r->train.n; i++)
-                bad |= fprintf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1],
-                               r->train.label[i]) < 0;
+                bad |= nb_fprintf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1],
+                                  r->train.label[i]) < 0;
             st = bad | ferror(f) | (fclose(f) != 0) || !buf   /* see write_results */
                      ? fail(r, NB_ENOMEM, "boundary.dat: out of memory")
                      : write_atomic(r, "boundary.dat", buf, blen);
@@ -1277,25 +1282,25 @@ static int setup_config(run *r)
         if (!o->out_dir) return fail(r, NB_EINVAL, "resume: no run directory given");
         path_join(path, sizeof path, o->out_dir, "config.conf");
         if (!file_exists(path))
-            return fail(r, NB_ESTATE, "resume: '%s' holds no run (no config.conf)", o->out_dir);
+            return fail(r, NB_ESTATE, "resume: '%s' holds no run (no config.conf)", NB_ECHO(o->out_dir));
     } else {
         if (!o->config_path) return fail(r, NB_EINVAL, "run: no config file given");
         snprintf(path, sizeof path, "%s", o->config_path);
     }
-    int st = nb_config_load(r->cfg, path, r->msg, r->len);
+    int st = nb_config_load(r->cfg, path, r->err);
     if (st != NB_OK) return st;
     if (!o->resume) {
         for (size_t i = 0; i < o->n_sets; i++)
-            if ((st = nb_config_set(r->cfg, o->sets[i], r->msg, r->len)) != NB_OK) return st;
+            if ((st = nb_config_set(r->cfg, o->sets[i], r->err)) != NB_OK) return st;
         if (o->has_seed) {
             char a[64];
             snprintf(a, sizeof a, "experiment.seed=%lu", o->seed);
-            if ((st = nb_config_set(r->cfg, a, r->msg, r->len)) != NB_OK) return st;
+            if ((st = nb_config_set(r->cfg, a, r->err)) != NB_OK) return st;
         }
     } else if (o->n_sets || o->has_seed) {
         return fail(r, NB_EINVAL, "resume: --set and --seed cannot change a run being resumed");
     }
-    if ((st = nb_config_validate(r->cfg, r->msg, r->len)) != NB_OK) return st;
+    if ((st = nb_config_validate(r->cfg, r->err)) != NB_OK) return st;
     /* Relative data paths are relative to the original config file. */
     const char *cp = o->resume ? NULL : o->config_path;
     r->cfgdir[0] = '\0';
@@ -1357,7 +1362,7 @@ static int setup_training(run *r)
     nb_optim_opts oo;
     nb_optim_opts_init(&oo);
     if (nb_optim_kind_parse(ok, &oo.kind) != NB_OK)
-        return fail(r, NB_ECONFIG, "optimizer.kind: unknown optimizer '%s'", ok);
+        return fail(r, NB_ECONFIG, "optimizer.kind: unknown optimizer '%s'", NB_ECHO(ok));
     oo.lr = cfg_double(r, "optimizer.lr");
     oo.momentum = cfg_double(r, "optimizer.momentum");
     oo.beta1 = cfg_double(r, "optimizer.beta1");
@@ -1366,7 +1371,7 @@ static int setup_training(run *r)
     oo.weight_decay = cfg_double(r, "optimizer.weight_decay");
     const char *sc = cfg_str(r, "optimizer.schedule");
     if (nb_schedule_kind_parse(sc, &oo.schedule) != NB_OK)
-        return fail(r, NB_ECONFIG, "optimizer.schedule: unknown schedule '%s'", sc);
+        return fail(r, NB_ECONFIG, "optimizer.schedule: unknown schedule '%s'", NB_ECHO(sc));
     oo.gamma = cfg_double(r, "optimizer.gamma");
     oo.step_size = cfg_size(r, "optimizer.step_size");
     char omsg[256] = "";
@@ -1383,23 +1388,23 @@ static int open_logs(run *r, long costs_len, long gc_len)
     char p[PATH_MAX];
     path_join(p, sizeof p, r->dir, "costs.csv");
     if (r->resumed && costs_len > 0) {
-        if (truncate(p, costs_len) != 0) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+        if (truncate(p, costs_len) != 0) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
         r->costs = fopen(p, "a");
     } else {
         r->costs = fopen(p, "w");
         if (r->costs) costs_header(r, r->costs);
     }
-    if (!r->costs) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+    if (!r->costs) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
     if (r->gc_every) {
         path_join(p, sizeof p, r->dir, "gradcheck.log");
         if (r->resumed && gc_len > 0) {
-            if (truncate(p, gc_len) != 0) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+            if (truncate(p, gc_len) != 0) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
             r->gclog = fopen(p, "a");
         } else {
             r->gclog = fopen(p, "w");
             if (r->gclog) fputs("step,verdict,directions,failed,worst_ratio\n", r->gclog);
         }
-        if (!r->gclog) return fail(r, NB_EIO, "%s: %s", p, strerror(errno));
+        if (!r->gclog) return fail(r, NB_EIO, "%s: %s", NB_ECHO(p), strerror(errno));
     }
     path_join(p, sizeof p, r->dir, "timing.log");
     r->timing = fopen(p, r->resumed ? "a" : "w");
@@ -1407,26 +1412,24 @@ static int open_logs(run *r, long costs_len, long gc_len)
     return NB_OK;
 }
 
-int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
+int nb_experiment_run(const nb_run_opts *o, nb_error *err)
 {
-    if (!o) return NB_EINVAL;
+    if (!o) return nb_error_set(err, NB_EINVAL, "nb_experiment_run: NULL options");
     run R, *r = &R;
     memset(r, 0, sizeof *r);
     r->opts = o;
-    r->msg = msg;
-    r->len = len;
-    if (msg && len) msg[0] = '\0';
+    r->err = err;
     int st = setup_config(r);
     if (st != NB_OK) goto out;
     char p[PATH_MAX];
     path_join(p, sizeof p, r->dir, "costs.csv");
     if (!o->resume && file_exists(p)) {
         st = fail(r, NB_ESTATE, "run directory '%s' already holds a run: use --resume %s, or another --out",
-                  r->dir, r->dir);
+                  NB_ECHO(r->dir), NB_ECHO(r->dir));
         goto out;
     }
     if (o->resume && !file_exists(p)) {
-        st = fail(r, NB_ESTATE, "resume: '%s' holds no run (no costs.csv)", r->dir);
+        st = fail(r, NB_ESTATE, "resume: '%s' holds no run (no costs.csv)", NB_ECHO(r->dir));
         goto out;
     }
     nb_rng_seed(&r->rng, (uint32_t)r->seed);
@@ -1443,7 +1446,7 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
         goto out;
     }
     if (mkdir_p(r->dir) != 0) {
-        st = fail(r, NB_EIO, "run directory '%s': %s", r->dir, strerror(errno));
+        st = fail(r, NB_EIO, "run directory '%s': %s", NB_ECHO(r->dir), strerror(errno));
         goto out;
     }
     long costs_len = -1, gc_len = -1;
@@ -1464,7 +1467,7 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
     } else {
         utc_now(r->started, sizeof r->started);
         path_join(p, sizeof p, r->dir, "config.conf");
-        if ((st = nb_config_save(r->cfg, p, msg, len)) != NB_OK) goto out;
+        if ((st = nb_config_save(r->cfg, p, err)) != NB_OK) goto out;
         if ((st = write_atomic(r, "config.dir", r->cfgdir, strlen(r->cfgdir))) != NB_OK) goto out;
     }
     if ((st = open_logs(r, costs_len, gc_len)) != NB_OK) goto out;
@@ -1486,10 +1489,10 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
         goto out;
     }
     if ((st = write_results(r)) != NB_OK) goto out;
-    char amsg[400] = "";
+    nb_error me = {0};
     path_join(p, sizeof p, r->dir, "model.nbm");
-    if ((st = nb_model_save(r->g, p, amsg, sizeof amsg)) != NB_OK) {
-        fail(r, st, "model.nbm: %s", amsg);
+    if ((st = nb_model_save(r->g, p, &me)) != NB_OK) {
+        fail(r, st, "model.nbm: %s", nb_error_message(&me));
         goto out;
     }
     if (cfg_bool(r, "log.plot") && (st = plot(r)) != NB_OK) goto out;
@@ -1497,7 +1500,7 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
     remove(p);   /* finished: nothing to resume */
     if ((st = write_meta(r, r->stopped_early ? "stopped early" : "finished")) != NB_OK) goto out;
     if (o->log)
-        fprintf(o->log, "nabla run %s: done, %zu steps, final cost %.9g%s -> %s\n",
+        nb_fprintf(o->log, "nabla run %s: done, %zu steps, final cost %.9g%s -> %s\n",
                 cfg_str(r, "experiment.name"), r->step, r->final_metric[0],
                 r->stopped_early ? " (stopped early)" : "", r->dir);
 out:
