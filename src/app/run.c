@@ -669,7 +669,7 @@ static int checkpoint(run *r)
 
 static int restore(run *r, long *costs_len, long *gc_len)
 {
-    char path[PATH_MAX], amsg[400] = "";
+    char path[PATH_MAX];
     nb_error ae = {0};
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
     *costs_len = *gc_len = -1;
@@ -685,8 +685,8 @@ static int restore(run *r, long *costs_len, long *gc_len)
         st = fail(r, NB_EFORMAT, "resume: %s: no random stream state", NB_ECHO(path));
     const double *c = nb_archive_get(ar, "state", &rows, &cols);
     if (st == NB_OK && (!c || cols != 8)) st = fail(r, NB_EFORMAT, "resume: %s: no counters", NB_ECHO(path));
-    if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", amsg, sizeof amsg)) != NB_OK)
-        fail(r, st, "resume: %s: %s", NB_ECHO(path), amsg);
+    if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", &ae)) != NB_OK)
+        fail(r, st, "resume: %s: %s", NB_ECHO(path), nb_error_message(&ae));
     if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", &ae)) != NB_OK)
         fail(r, st, "resume: %s: %s", NB_ECHO(path), nb_error_message(&ae));
     if (st == NB_OK) {
@@ -833,6 +833,8 @@ static int train_loop(run *r)
                 costs_row(r, cost, acc, mae, vt);
             }
             ecost += cost * (double)m, eacc += acc * (double)m, emae += mae * (double)m;
+            nb_error oerr;
+            nb_optim_set_epoch(r->optim, r->epoch);   /* the schedule's epoch */
             if (gradcheck_due(r)) {   /* the check reads the gradients: the three calls */
                 nb_graph_zero_grad(r->g);
                 if ((st = nb_backward(r->g, L)) != NB_OK) {
@@ -840,12 +842,12 @@ static int train_loop(run *r)
                     goto done;
                 }
                 if ((st = maybe_gradcheck(r, L)) != NB_OK) goto done;
-                st = nb_optim_step(r->optim, r->epoch);
+                st = nb_optim_step(r->optim, &oerr);
             } else {   /* plain SGD fuses weight updates into the backward products */
-                st = nb_optim_backward(r->optim, L, r->epoch);
+                st = nb_optim_backward(r->optim, L, &oerr);
             }
             if (st != NB_OK) {
-                fail(r, st, "step %zu: optimizer: %s", r->step, nb_optim_errmsg(r->optim));
+                fail(r, st, "step %zu: optimizer: %s", r->step, oerr.msg);
                 goto done;
             }
             r->step++;
@@ -1361,7 +1363,7 @@ static int setup_training(run *r)
     }
     nb_optim_opts oo;
     nb_optim_opts_init(&oo);
-    if (nb_optim_kind_parse(ok, &oo.kind) != NB_OK)
+    if ((oo.type = nb_optim_type_find(ok)) == NULL)
         return fail(r, NB_ECONFIG, "optimizer.kind: unknown optimizer '%s'", NB_ECHO(ok));
     oo.lr = cfg_double(r, "optimizer.lr");
     oo.momentum = cfg_double(r, "optimizer.momentum");
@@ -1370,16 +1372,16 @@ static int setup_training(run *r)
     oo.eps = cfg_double(r, "optimizer.eps");
     oo.weight_decay = cfg_double(r, "optimizer.weight_decay");
     const char *sc = cfg_str(r, "optimizer.schedule");
-    if (nb_schedule_kind_parse(sc, &oo.schedule) != NB_OK)
+    if ((oo.schedule = nb_schedule_type_find(sc)) == NULL)
         return fail(r, NB_ECONFIG, "optimizer.schedule: unknown schedule '%s'", NB_ECHO(sc));
     oo.gamma = cfg_double(r, "optimizer.gamma");
     oo.step_size = cfg_size(r, "optimizer.step_size");
-    char omsg[256] = "";
-    r->optim = nb_optim_alloc(r->g, &oo, omsg, sizeof omsg);
-    if (!r->optim) return fail(r, NB_ECONFIG, "optimizer: %s", omsg);
+    nb_error oerr;
+    r->optim = nb_optim_alloc(r->g, &oo, &oerr);
+    if (!r->optim) return fail(r, NB_ECONFIG, "optimizer: %s", oerr.msg);
     if (!cfg_bool(r, "optimizer.update_biases"))
         for (size_t l = 0; l < r->n_layers; l++)
-            if (r->layer[l].b) nb_optim_set_trainable(r->optim, nb_node_name(r->layer[l].b), 0);
+            if (r->layer[l].b) nb_optim_set_trainable(r->optim, nb_node_name(r->layer[l].b), 0, NULL);
     return NB_OK;
 }
 
