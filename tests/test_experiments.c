@@ -421,6 +421,48 @@ START_TEST(test_schema_and_configs)
 }
 END_TEST
 
+/* The config's word lists come from the modules that own the words: every
+ * unary registry op is an activation, every two-input op of the loss family
+ * (and half_sse) a loss, and model.init takes exactly nb_init_names, indexed
+ * by nb_init_kind. */
+START_TEST(test_config_words_from_owners)
+{
+    size_t n;
+    const nb_config_key *k = nb_experiment_schema(&n);
+    nb_config *c = nb_config_alloc(k, n);
+    char set[96];
+    nb_error err;
+    size_t losses = 0;
+    for (size_t i = 0; i < nb_op_count(); i++) {
+        const nb_op *op = nb_op_at(i);
+        int is_loss = op->arity == 2 && strcmp(nb_op_family(op), "loss") == 0;
+        losses += is_loss;
+        snprintf(set, sizeof set, "loss.kind=%s", op->name);
+        ck_assert_msg((nb_config_set(c, set, &err) == NB_OK) == is_loss, "%s: %s", set, err.msg);
+        snprintf(set, sizeof set, "model.activation=%s", op->name);
+        ck_assert_msg((nb_config_set(c, set, &err) == NB_OK) == (op->arity == 1), "%s: %s",
+                      set, err.msg);
+    }
+    ck_assert_uint_ge(losses, 4);   /* mse bce bce_logits softmax_ce, and any added */
+    ck_assert_int_eq(nb_config_set(c, "loss.kind=half_sse", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(c, "loss.kind=l2", &err), NB_ECONFIG);
+    ck_assert_msg(strstr(err.msg, "not a loss") && strstr(err.msg, "softmax_ce") &&
+                      strstr(err.msg, "half_sse"),
+                  "%s", err.msg);
+    size_t inits = 0;
+    for (; nb_init_names[inits]; inits++) {
+        snprintf(set, sizeof set, "model.init=%s", nb_init_names[inits]);
+        ck_assert_msg(nb_config_set(c, set, &err) == NB_OK, "%s: %s", set, err.msg);
+        size_t idx;
+        ck_assert_int_eq(nb_config_get_enum(c, "model.init", &idx), NB_OK);
+        ck_assert_str_eq(nb_init_name((nb_init_kind)idx), nb_init_names[inits]);
+    }
+    ck_assert_uint_eq(inits, NB_INIT_HE_NORMAL + 1);
+    ck_assert_int_eq(nb_config_set(c, "model.init=glorot", &err), NB_ECONFIG);
+    nb_config_free(c);
+}
+END_TEST
+
 /* The optimizer and schedule words come from the optimizer module's tables:
  * each of their names (and bfgs) is accepted and named in the key's help,
  * another word is refused with the names listed. */
@@ -467,6 +509,7 @@ static Suite *experiments_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_schema_and_configs);
+    tcase_add_test(tc, test_config_words_from_owners);
     tcase_add_test(tc, test_schema_optimizer_words);
     tcase_add_test(tc, test_neuron);
     tcase_add_test(tc, test_mazur);

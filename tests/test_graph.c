@@ -145,6 +145,66 @@ START_TEST(test_forward_replay)
 }
 END_TEST
 
+/* nb_apply validates an op on its first use on a graph and remembers the
+ * last eight it validated; a malformed op is refused every time.  The op
+ * below counts the calls of its shape rule: nb_op_validate calls it once
+ * (an op with a scalar pair must map 1x1 to 1x1), and applying it to 1x1
+ * inputs does not (the scalar path). */
+static size_t shape_calls;
+static int counting_shape(const nb_node *const *in, const double *hp, size_t *rows, size_t *cols,
+                          char *msg, size_t len)
+{
+    shape_calls++;
+    return nb_shape_same(in, hp, rows, cols, msg, len);
+}
+static double twice_fwd(const double *in, const double *hp, double *aux)
+{
+    (void)hp; (void)aux;
+    return 2.0 * in[0];
+}
+static void twice_bwd(double g, const double *in, double y, const double *hp, const double *aux,
+                      double *const *grad)
+{
+    (void)in; (void)y; (void)hp; (void)aux;
+    if (grad[0]) *grad[0] += 2.0 * g;
+}
+
+START_TEST(test_apply_validates_on_first_use)
+{
+    nb_op twice = { .name = "twice", .maths = "y = 2x; dx = 2g", .arity = 1,
+                    .shape = counting_shape, .forward = nb_op_sum.forward,
+                    .backward = nb_op_sum.backward, .scalar_forward = twice_fwd,
+                    .scalar_backward = twice_bwd };
+    nb_graph *g = nb_graph_alloc();
+    nb_node *x = nb_leaf(g, 1, 1, (double[]){ 2.385 });
+    shape_calls = 0;
+    nb_node *y = x;
+    for (int k = 0; k < 5; k++) y = nb_apply(g, &twice, &y, NULL);
+    ck_assert_msg(y != NULL, "%s", nb_graph_errmsg(g));
+    ck_assert_uint_eq(shape_calls, 1);
+    NB_ASSERT_NEAR(nb_node_scalar(y), 32.0 * 2.385, 1e-13);
+    ck_assert_int_eq(nb_backward(g, y), NB_OK);
+    ck_assert(nb_node_grad(x)[0] == 32.0);
+    /* Eight other ops push it out of the memo: validated again. */
+    const nb_op *others[] = { &nb_op_tanh, &nb_op_sigmoid, &nb_op_exp, &nb_op_neg, &nb_op_abs,
+                              &nb_op_square, &nb_op_identity, &nb_op_softsign };
+    for (size_t k = 0; k < 8; k++) ck_assert_ptr_nonnull(nb_apply(g, others[k], &x, NULL));
+    ck_assert_ptr_nonnull(nb_apply(g, &twice, &x, NULL));
+    ck_assert_uint_eq(shape_calls, 2);
+    /* A malformed op, every time. */
+    nb_op bad = twice;
+    bad.scalar_backward = NULL;
+    for (int k = 0; k < 2; k++) {
+        ck_assert_ptr_null(nb_apply(g, &bad, &x, NULL));
+        ck_assert_int_eq(nb_graph_status(g), NB_EINVAL);
+        ck_assert_msg(strstr(nb_graph_errmsg(g), "twice: invalid op definition") != NULL, "%s",
+                      nb_graph_errmsg(g));
+        nb_graph_clear_error(g);
+    }
+    nb_graph_free(g);
+}
+END_TEST
+
 /* A training step that rebuilds the same graph does no allocation once the
  * arena has grown (counting allocator). */
 START_TEST(test_no_malloc_after_warmup)
@@ -361,6 +421,7 @@ static Suite *graph_suite(void)
     tcase_add_test(tc, test_matmul_values);
     tcase_add_test(tc, test_params_survive_reset);
     tcase_add_test(tc, test_forward_replay);
+    tcase_add_test(tc, test_apply_validates_on_first_use);
     tcase_add_test(tc, test_no_malloc_after_warmup);
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);

@@ -42,7 +42,7 @@ START_TEST(test_registry_op_gradcheck)
 }
 END_TEST
 
-/* Registry names are unique and the typed builders reach the same ops. */
+/* Registry names are unique, and the built-in ops are all there. */
 START_TEST(test_registry_unique_names)
 {
     size_t n = nb_op_count();
@@ -64,33 +64,243 @@ START_TEST(test_registry_unique_names)
 }
 END_TEST
 
-/* Every typed builder reaches the registry op of its own name. */
-START_TEST(test_builders_reach_their_ops)
+/* Every built-in op is a named object: the registry lists exactly those
+ * objects, each under a family, and every typed builder builds the op of its
+ * own name (nb_tanh makes a node whose op is &nb_op_tanh). */
+START_TEST(test_builders_build_their_named_ops)
 {
     nb_graph *g = nb_graph_alloc();
     nb_node *a = nb_input(g, 2, 2, (double[]){ 0.5, 1.25, 2.385, 0.75 });
     nb_node *b = nb_input(g, 2, 2, (double[]){ 0.25, 0.5, 0.125, 0.625 });
-    struct { nb_node *n; const char *name; } t[] = {
-        { nb_add(g, a, b), "add" }, { nb_sub(g, a, b), "sub" }, { nb_mul(g, a, b), "mul" },
-        { nb_div(g, a, b), "div" }, { nb_max(g, a, b), "max" }, { nb_neg(g, a), "neg" },
-        { nb_scale(g, a, 2.0), "scale" }, { nb_matmul(g, a, b), "matmul" },
-        { nb_transpose(g, a), "transpose" }, { nb_sum(g, a), "sum" }, { nb_mean(g, a), "mean" },
-        { nb_row_sums(g, a), "row_sums" }, { nb_col_sums(g, a), "col_sums" }, { nb_exp(g, a), "exp" },
-        { nb_log(g, a), "log" }, { nb_square(g, a), "square" }, { nb_sqrt(g, a), "sqrt" },
-        { nb_pow(g, a, 1.5), "pow" }, { nb_abs(g, a), "abs" }, { nb_sigmoid(g, a), "sigmoid" },
-        { nb_tanh(g, a), "tanh" }, { nb_relu(g, a), "relu" }, { nb_leaky_relu(g, a, 0.1), "leaky_relu" },
-        { nb_elu(g, a, 1.0), "elu" }, { nb_softplus(g, a), "softplus" }, { nb_softsign(g, a), "softsign" },
-        { nb_silu(g, a), "silu" }, { nb_gelu(g, a), "gelu" }, { nb_gelu_tanh(g, a), "gelu_tanh" },
-        { nb_hard_tanh(g, a), "hard_tanh" }, { nb_identity(g, a), "identity" },
-        { nb_softmax(g, a), "softmax" }, { nb_log_softmax(g, a), "log_softmax" },
-        { nb_mse(g, a, b), "mse" }, { nb_bce(g, b, b), "bce" }, { nb_bce_logits(g, a, b), "bce_logits" },
-        { nb_softmax_ce(g, a, b), "softmax_ce" }, { nb_l2(g, a, 0.5), "l2" },
+    struct { nb_node *n; const nb_op *op; const char *name, *family; } t[] = {
+        { nb_add(g, a, b), &nb_op_add, "add", "arith" },
+        { nb_sub(g, a, b), &nb_op_sub, "sub", "arith" },
+        { nb_mul(g, a, b), &nb_op_mul, "mul", "arith" },
+        { nb_div(g, a, b), &nb_op_div, "div", "arith" },
+        { nb_max(g, a, b), &nb_op_max, "max", "arith" },
+        { nb_neg(g, a), &nb_op_neg, "neg", "arith" },
+        { nb_scale(g, a, 2.0), &nb_op_scale, "scale", "arith" },
+        { nb_matmul(g, a, b), &nb_op_matmul, "matmul", "matrix" },
+        { nb_affine(g, a, b, nb_input(g, 1, 2, (double[]){ 0.5, -1.5 })), &nb_op_affine, "affine", "matrix" },
+        { nb_transpose(g, a), &nb_op_transpose, "transpose", "matrix" },
+        { nb_sum(g, a), &nb_op_sum, "sum", "matrix" },
+        { nb_mean(g, a), &nb_op_mean, "mean", "matrix" },
+        { nb_row_sums(g, a), &nb_op_row_sums, "row_sums", "matrix" },
+        { nb_col_sums(g, a), &nb_op_col_sums, "col_sums", "matrix" },
+        { nb_exp(g, a), &nb_op_exp, "exp", "elementwise" },
+        { nb_log(g, a), &nb_op_log, "log", "elementwise" },
+        { nb_square(g, a), &nb_op_square, "square", "elementwise" },
+        { nb_sqrt(g, a), &nb_op_sqrt, "sqrt", "elementwise" },
+        { nb_pow(g, a, 1.5), &nb_op_pow, "pow", "elementwise" },
+        { nb_abs(g, a), &nb_op_abs, "abs", "elementwise" },
+        { nb_sigmoid(g, a), &nb_op_sigmoid, "sigmoid", "activation" },
+        { nb_tanh(g, a), &nb_op_tanh, "tanh", "activation" },
+        { nb_relu(g, a), &nb_op_relu, "relu", "activation" },
+        { nb_leaky_relu(g, a, 0.1), &nb_op_leaky_relu, "leaky_relu", "activation" },
+        { nb_elu(g, a, 1.0), &nb_op_elu, "elu", "activation" },
+        { nb_softplus(g, a), &nb_op_softplus, "softplus", "activation" },
+        { nb_softsign(g, a), &nb_op_softsign, "softsign", "activation" },
+        { nb_silu(g, a), &nb_op_silu, "silu", "activation" },
+        { nb_gelu(g, a), &nb_op_gelu, "gelu", "activation" },
+        { nb_gelu_tanh(g, a), &nb_op_gelu_tanh, "gelu_tanh", "activation" },
+        { nb_hard_tanh(g, a), &nb_op_hard_tanh, "hard_tanh", "activation" },
+        { nb_identity(g, a), &nb_op_identity, "identity", "activation" },
+        { nb_softmax(g, a), &nb_op_softmax, "softmax", "softmax" },
+        { nb_log_softmax(g, a), &nb_op_log_softmax, "log_softmax", "softmax" },
+        { nb_mse(g, a, b), &nb_op_mse, "mse", "loss" },
+        { nb_bce(g, b, b), &nb_op_bce, "bce", "loss" },
+        { nb_bce_logits(g, a, b), &nb_op_bce_logits, "bce_logits", "loss" },
+        { nb_softmax_ce(g, a, b), &nb_op_softmax_ce, "softmax_ce", "loss" },
+        { nb_l2(g, a, 0.5), &nb_op_l2, "l2", "loss" },
     };
+    size_t nt = sizeof t / sizeof t[0];
     ck_assert_msg(nb_graph_status(g) == NB_OK, "%s", nb_graph_errmsg(g));
-    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+    ck_assert_uint_ge(nb_op_count(), nt);   /* and ops added after these */
+    for (size_t k = 0; k < nt; k++) {
         ck_assert_ptr_nonnull(t[k].n);
-        ck_assert_str_eq(nb_node_op(t[k].n)->name, t[k].name);
+        ck_assert_msg(nb_node_op(t[k].n) == t[k].op, "nb_%s builds %s", t[k].name,
+                      nb_node_op(t[k].n)->name);
+        ck_assert_str_eq(t[k].op->name, t[k].name);
+        ck_assert_ptr_eq(nb_op_find(t[k].name), t[k].op);
+        ck_assert_str_eq(nb_op_family(t[k].op), t[k].family);
+        size_t listed = 0;
+        for (size_t i = 0; i < nb_op_count(); i++) listed += nb_op_at(i) == t[k].op;
+        ck_assert_uint_eq(listed, 1);
     }
+    /* An op outside the library has no family. */
+    nb_op mine = nb_op_tanh;
+    ck_assert_ptr_null(nb_op_family(&mine));
+    ck_assert_ptr_null(nb_op_family(NULL));
+    nb_graph_free(g);
+}
+END_TEST
+
+/* An op's scalar path (its scalar pair, or its pointwise function, which
+ * nb_apply takes when every input is 1x1) computes exactly what the same op
+ * computes through its general loops: value, aux, every input's gradient and
+ * a forward replay, bit for bit.  Random cases: a random op with a scalar
+ * path, inputs drawn from its domain, its kinks, signed zeros and extreme
+ * values (subnormal, 1e-300, 1e300, values that overflow), random seeds and
+ * hyper-parameters, and both inputs one node (x*x) at times.  The general
+ * path: for an op with a pair, a copy of the op without it on the same 1x1
+ * inputs; for a pointwise op, element 0 of the op on a (1x2) input, which
+ * goes through the loops. */
+static const double extreme[] = { 0.0, -0.0, 5e-324, -5e-324, 1e-300, -2.385e-300, 1e300,
+                                  -1e300, 1.7e308, -1.7e308, 710.5, -745.25, 1.0, -1.0,
+                                  2.385, -0.5 };
+#define N_EXTREME (sizeof extreme / sizeof extreme[0])
+
+static double pick(unsigned *state, const nb_op *op, size_t i)
+{
+    *state = *state * 1103515245u + 12345u;
+    unsigned r = (*state >> 8) % 100;
+    nb_interval d = nb_op_domain(op, i);
+    *state = *state * 1103515245u + 12345u;
+    double u = (double)(*state >> 8) / 16777216.0;
+    if (r < 25) return extreme[(*state >> 12) % N_EXTREME];
+    if (r < 35 && i == 0 && op->n_kinks) return op->kinks[(*state >> 12) % op->n_kinks].x;
+    return d.lo + (d.hi - d.lo) * u;
+}
+
+static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* One case: op on x (then x2, replayed) with hyper-parameters hp (NULL:
+ * defaults), input 1 the same node as input 0 when shared, backward seeded
+ * with gs; the scalar path against the general one, bit for bit. */
+static void scalar_case(const nb_op *op, const double *x, const double *x2, const double *hp,
+                        int shared, double gs)
+{
+    nb_op plain = *op;
+    plain.scalar_forward = NULL;
+    plain.scalar_backward = NULL;
+    nb_graph *gs_ = nb_graph_alloc(), *gg = nb_graph_alloc();
+    nb_graph_set_check_finite(gs_, 0);
+    nb_graph_set_check_finite(gg, 0);
+    nb_node *in_s[NB_MAX_ARITY], *in_g[NB_MAX_ARITY];
+    for (size_t i = 0; i < op->arity; i++) {
+        in_s[i] = shared && i == 1 ? in_s[0] : nb_leaf(gs_, 1, 1, &x[i]);
+        if (op->pointwise) in_g[i] = nb_leaf(gg, 1, 2, (double[]){ x[i], x2[i] });
+        else in_g[i] = shared && i == 1 ? in_g[0] : nb_leaf(gg, 1, 1, &x[i]);
+    }
+    nb_node *ys = nb_apply(gs_, op, in_s, hp);
+    nb_node *yg = nb_apply(gg, op->pointwise ? op : &plain, in_g, hp);
+    ck_assert_msg(ys && yg, "%s: %s %s", op->name, nb_graph_errmsg(gs_), nb_graph_errmsg(gg));
+    ck_assert_uint_eq(nb_node_size(ys), 1);
+    for (int round = 0; round < 2; round++) {
+        /* round 1: new input values, replayed by nb_graph_forward */
+        if (round == 1) {
+            for (size_t i = 0; i < op->arity; i++) {
+                nb_node_value(in_s[i])[0] = x2[i];
+                nb_node_value(in_g[i])[0] = x2[i];
+            }
+            ck_assert_int_eq(nb_graph_forward(gs_), NB_OK);
+            ck_assert_int_eq(nb_graph_forward(gg), NB_OK);
+        }
+        ck_assert_int_eq(nb_backward_seed(gs_, ys, &gs), NB_OK);
+        ck_assert_int_eq(nb_backward_seed(gg, yg, op->pointwise ? (double[]){ gs, 0.75 } : &gs),
+                         NB_OK);
+        const double *xv = round ? x2 : x;
+        ck_assert_msg(same_bits(nb_node_value(ys)[0], nb_node_value(yg)[0]),
+                      "%s(%.17g, %.17g) round %d: scalar %.17g, general %.17g", op->name, xv[0],
+                      op->arity > 1 ? xv[1] : 0.0, round, nb_node_value(ys)[0],
+                      nb_node_value(yg)[0]);
+        if (op->pointwise && !op->forward)   /* f'(x), kept for backward */
+            ck_assert_msg(same_bits(nb_node_aux(ys)[0], nb_node_aux(yg)[0]), "%s aux", op->name);
+        for (size_t i = 0; i < op->arity; i++)
+            ck_assert_msg(same_bits(nb_node_grad(in_s[i])[0], nb_node_grad(in_g[i])[0]),
+                          "%s(%.17g, %.17g)%s, seed %.17g, round %d: input %zu gradient: "
+                          "scalar %.17g, general %.17g", op->name, xv[0],
+                          op->arity > 1 ? xv[1] : 0.0, shared ? " (one node)" : "", gs, round, i,
+                          nb_node_grad(in_s[i])[0], nb_node_grad(in_g[i])[0]);
+    }
+    nb_graph_free(gs_);
+    nb_graph_free(gg);
+}
+
+START_TEST(test_scalar_path_equals_general_path)
+{
+    const nb_op *ops[64];
+    size_t n_ops = 0, with_pair = 0;
+    for (size_t i = 0; i < nb_op_count(); i++) {
+        const nb_op *op = nb_op_at(i);
+        if (op->pointwise || op->scalar_forward) ops[n_ops++] = op;
+        with_pair += op->scalar_forward != NULL;
+    }
+    ck_assert_uint_ge(with_pair, 5);   /* add sub mul div max */
+    /* Every op on every pair of the extreme values (and its kinks). */
+    for (size_t k = 0; k < n_ops; k++) {
+        const nb_op *op = ops[k];
+        for (size_t i = 0; i < N_EXTREME + op->n_kinks; i++)
+            for (size_t j = 0; j < (op->arity > 1 ? N_EXTREME : 1); j++) {
+                double a = i < N_EXTREME ? extreme[i] : op->kinks[i - N_EXTREME].x;
+                double x[NB_MAX_ARITY] = { a, extreme[j], 0.0 };
+                double x2[NB_MAX_ARITY] = { extreme[j], a, 0.0 };
+                scalar_case(op, x, x2, NULL, 0, 2.385);
+            }
+    }
+    /* Random cases. */
+    unsigned st = 2385;
+    for (int trial = 0; trial < 3000; trial++) {
+        st = st * 1103515245u + 12345u;
+        const nb_op *op = ops[(st >> 8) % n_ops];
+        double x[NB_MAX_ARITY], x2[NB_MAX_ARITY], hp[NB_MAX_HYPER];
+        for (size_t i = 0; i < op->arity; i++) x[i] = pick(&st, op, i), x2[i] = pick(&st, op, i);
+        for (size_t h = 0; h < op->n_hyper; h++) {
+            st = st * 1103515245u + 12345u;
+            hp[h] = op->hyper_default[h] * ((st >> 20) % 2 ? 1.0 : -2.385);
+        }
+        st = st * 1103515245u + 12345u;
+        int shared = op->arity == 2 && (st >> 10) % 4 == 0;   /* x op x */
+        scalar_case(op, x, x2, op->n_hyper ? hp : NULL, shared, pick(&st, op, 0));
+    }
+}
+END_TEST
+
+/* nb_op_validate holds the promises the scalar path relies on. */
+static double pair_fwd(const double *in, const double *hp, double *aux)
+{
+    (void)hp; (void)aux;
+    return in[0] * 2.385;
+}
+static void pair_bwd(double g, const double *in, double y, const double *hp, const double *aux,
+                     double *const *grad)
+{
+    (void)in; (void)y; (void)hp; (void)aux;
+    if (grad[0]) *grad[0] += g * 2.385;
+}
+static int shape_2x1(const nb_node *const *in, const double *hp, size_t *rows, size_t *cols,
+                     char *msg, size_t len)
+{
+    (void)in; (void)hp; (void)msg; (void)len;
+    *rows = 2;
+    *cols = 1;
+    return NB_OK;
+}
+
+START_TEST(test_scalar_pair_validated)
+{
+    char msg[200];
+    nb_op half = nb_op_mul;
+    half.scalar_backward = NULL;
+    ck_assert_int_eq(nb_op_validate(&half, msg, sizeof msg), NB_EINVAL);
+    ck_assert_msg(strstr(msg, "pair") != NULL, "%s", msg);
+    nb_op pw = nb_op_tanh;
+    pw.scalar_forward = pair_fwd;
+    pw.scalar_backward = pair_bwd;
+    ck_assert_int_eq(nb_op_validate(&pw, msg, sizeof msg), NB_EINVAL);
+    ck_assert_msg(strstr(msg, "pointwise") != NULL, "%s", msg);
+    /* A pair on an op whose result is not 1x1 for 1x1 inputs is refused, and
+     * nb_apply refuses the op with the reason. */
+    nb_op grow = { .name = "grow", .maths = "y = (x; x)", .arity = 1, .shape = shape_2x1,
+                   .forward = nb_op_sum.forward, .backward = nb_op_sum.backward,
+                   .scalar_forward = pair_fwd, .scalar_backward = pair_bwd };
+    ck_assert_int_eq(nb_op_validate(&grow, msg, sizeof msg), NB_EINVAL);
+    ck_assert_msg(strstr(msg, "1x1") != NULL, "%s", msg);
+    nb_graph *g = nb_graph_alloc();
+    ck_assert_ptr_null(nb_apply(g, &grow, (nb_node *[]){ nb_scalar(g, 2.385) }, NULL));
+    ck_assert_int_eq(nb_graph_status(g), NB_EINVAL);
+    ck_assert_msg(strstr(nb_graph_errmsg(g), "grow") && strstr(nb_graph_errmsg(g), "1x1"), "%s",
+                  nb_graph_errmsg(g));
     nb_graph_free(g);
 }
 END_TEST
@@ -471,7 +681,9 @@ static Suite *ops_suite(void)
     TCase *tc = tcase_create("registry");
     tcase_add_loop_test(tc, test_registry_op_gradcheck, 0, (int)nb_op_count());
     tcase_add_test(tc, test_registry_unique_names);
-    tcase_add_test(tc, test_builders_reach_their_ops);
+    tcase_add_test(tc, test_builders_build_their_named_ops);
+    tcase_add_test(tc, test_scalar_path_equals_general_path);
+    tcase_add_test(tc, test_scalar_pair_validated);
     tcase_add_test(tc, test_broken_op_is_caught);
     tcase_add_test(tc, test_transposed_gradient_caught);
     tcase_add_test(tc, test_kinks);

@@ -3,7 +3,9 @@
  * tests/example_extending.
  *
  *   1. mish, a new activation: one pointwise function (f and f' side by side)
- *      and one nb_op; nb_gradcheck_op must pass.
+ *      and one nb_op; nb_gradcheck_op must pass.  (Inside the library the
+ *      same two, the op named nb_op_mish, plus its address on one line of
+ *      the activations' table register it: docs/extending.md.)
  *   2. relu6, an activation with two kinks declared with the derivative
  *      backward takes there; nb_gradcheck_op must pass and find the kinks.
  *   3. rms_norm, a general (non-pointwise) op with a hyper-parameter: shape

@@ -129,7 +129,9 @@ size_t nb_graph_tape_size(const nb_graph *g);
 
 /* Appends op(inputs; hyper) to the tape and computes its value.  inputs has
  * op->arity entries; hyper has op->n_hyper entries (NULL: the op's
- * defaults).  NULL on error (see above). */
+ * defaults).  NULL on error (see above).  The op is validated
+ * (nb_op_validate) on its first use on g; the graph remembers the ops it
+ * validated by address, so an op must not change while g uses it. */
 nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
                   const double *hyper);
 /* The same, looking the op up by registry name ("tanh"). */

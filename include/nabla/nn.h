@@ -31,6 +31,9 @@ typedef enum nb_init_kind {
     NB_INIT_HE_NORMAL        /* N(0, 2/fan_in) */
 } nb_init_kind;
 
+/* The initialisers' names, indexed by nb_init_kind and NULL-terminated
+ * (the config schema's word list for model.init). */
+extern const char *const nb_init_names[];
 /* "zeros", "uniform", ... ; NULL for an unknown kind. */
 const char *nb_init_name(nb_init_kind k);
 /* NB_ENOTFOUND for an unknown name. */

@@ -18,8 +18,12 @@
  *         *dy = 1.0 / (a * a);
  *         return x / a;
  *     }
+ *     const nb_op nb_op_softsign = { .name = "softsign", .maths = "...",
+ *                                    .arity = 1, .pointwise = softsign };
  *
- * and one registry entry (see docs/extending.md).
+ * and the op's address on one line of its family's table (see
+ * docs/extending.md).  The built-in ops are named objects, declared in
+ * <nabla/ops.h> (nb_op_tanh, ...).
  */
 #ifndef NABLA_OP_H
 #define NABLA_OP_H
@@ -52,6 +56,16 @@ typedef void (*nb_backward_fn)(nb_node *out);
  * forward for backward); NULL means none. */
 typedef size_t (*nb_aux_fn)(const nb_node *out);
 
+/* Optional scalar pair: the op on 1x1 inputs, on plain doubles.  in[i] is
+ * input i's value, hp the hyper-parameters, aux the node's workspace (the
+ * op's aux size for 1x1 inputs; none without an aux rule).  Forward returns
+ * the value; backward adds g * dy/din_i to *grad[i] for every input i whose
+ * grad[i] is not NULL, given the value y forward returned.  Both must
+ * compute exactly what forward and backward compute on 1x1 nodes, bit for
+ * bit (tests/test_ops.c holds every op to it). */
+typedef double (*nb_scalar_forward_fn)(const double *in, const double *hp, double *aux);
+typedef void (*nb_scalar_backward_fn)(double g, const double *in, double y, const double *hp,
+                                      const double *aux, double *const *grad);
 /* Optional: dst = beta*dst + alpha*(the gradient of input slot), that is
  * alpha times the vector-Jacobian product (dL/dout)·(dout/din_slot), as one
  * computation (matmul and affine: one dgemm), into a (rows, cols) buffer
@@ -125,6 +139,12 @@ struct nb_op {
     /* Optional: partial re-evaluation (pointwise ops have it built in). */
     nb_region_fn region;
     nb_forward_region_fn forward_region;
+    /* Optional, both or neither: the scalar pair, which nb_apply uses
+     * instead of forward and backward when every input is 1x1 (graphs of
+     * scalars).  An op with the pair must map 1x1 inputs to a 1x1 result.
+     * Pointwise ops need none: their pointwise function is their pair. */
+    nb_scalar_forward_fn scalar_forward;
+    nb_scalar_backward_fn scalar_backward;
     /* Optional: an input's gradient as one computation, scaled and added
      * into a buffer (see nb_grad_into_fn). */
     nb_grad_into_fn grad_into;
@@ -135,12 +155,16 @@ struct nb_op {
 size_t nb_op_count(void);
 const nb_op *nb_op_at(size_t i);            /* NULL when i >= nb_op_count() */
 const nb_op *nb_op_find(const char *name);  /* NULL when unknown */
+/* The family an op is listed under ("arith", "matrix", "elementwise",
+ * "activation", "softmax", "loss"); NULL for an op outside the registry. */
+const char *nb_op_family(const nb_op *op);
 
 /* Input domain of input i with the default filled in. */
 nb_interval nb_op_domain(const nb_op *op, size_t i);
 
 /* Checks that an op struct is well formed (arity, hyper count, functions
- * present, domain ordered).  NB_OK or NB_EINVAL with a message in msg. */
+ * present, domain ordered; with a scalar pair, a shape rule that maps 1x1
+ * inputs to a 1x1 result).  NB_OK or NB_EINVAL with a message in msg. */
 int nb_op_validate(const nb_op *op, char *msg, size_t len);
 
 /* ---- helpers for op authors -------------------------------------------- */

@@ -1,6 +1,8 @@
-/* nabla/ops.h — typed builders for the built-in ops.
+/* nabla/ops.h — the built-in ops as named objects, and their typed builders.
  *
- * Each builder is nb_apply() with the registry op of the same name; all
+ * Each built-in op is a const object, nb_op_<name> (nb_op_tanh is the op
+ * "tanh"), the same one the registry lists: nb_op_find("tanh") == &nb_op_tanh.
+ * Each builder is nb_apply() with the op of the same name; all
  * return NULL on error and record the message on the graph (see graph.h).
  * Shapes are (rows, cols).  "Broadcast" means per dimension: equal, or 1 on
  * one side (scalar vs matrix, (1,c) bias row vs (r,c), (r,1) vs (r,c)).
@@ -9,10 +11,22 @@
 #define NABLA_OPS_H
 
 #include <nabla/graph.h>
+#include <nabla/op.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The built-in ops, by family (nb_op_family). */
+extern const nb_op nb_op_add, nb_op_sub, nb_op_mul, nb_op_div, nb_op_max, nb_op_neg, nb_op_scale;
+extern const nb_op nb_op_matmul, nb_op_transpose, nb_op_sum, nb_op_mean, nb_op_row_sums,
+    nb_op_col_sums, nb_op_affine;
+extern const nb_op nb_op_exp, nb_op_log, nb_op_square, nb_op_sqrt, nb_op_pow, nb_op_abs;
+extern const nb_op nb_op_sigmoid, nb_op_tanh, nb_op_relu, nb_op_leaky_relu, nb_op_elu,
+    nb_op_softplus, nb_op_softsign, nb_op_silu, nb_op_gelu, nb_op_gelu_tanh, nb_op_hard_tanh,
+    nb_op_identity;
+extern const nb_op nb_op_softmax, nb_op_log_softmax;
+extern const nb_op nb_op_mse, nb_op_bce, nb_op_bce_logits, nb_op_softmax_ce, nb_op_l2;
 
 /* arithmetic (src/ops/arith.c) — broadcast */
 nb_node *nb_add(nb_graph *g, nb_node *a, nb_node *b);

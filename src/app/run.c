@@ -51,7 +51,6 @@ extern char **environ;
 
 #define NBI_MAX_LAYERS 16
 
-enum { LOSS_SOFTMAX_CE, LOSS_BCE_LOGITS, LOSS_BCE, LOSS_MSE, LOSS_HALF_SSE };
 
 typedef struct run {
     const nb_run_opts *opts;
@@ -70,7 +69,8 @@ typedef struct run {
     nb_graph *g;
     nb_dense layer[NBI_MAX_LAYERS];
     size_t n_layers;
-    int loss_kind, loss_sum;
+    const nb_op *loss_op;      /* loss.kind: a two-input loss op of the registry */
+    int half_sse, loss_sum;    /* half_sse: mse scaled to 1/2 sum of squares per example */
     double l2;
     int want_accuracy, want_mae;
     nb_optim *optim;
@@ -501,15 +501,10 @@ static nb_node *build_loss_on(run *r, nb_node *x, nb_node *t, size_t n, nb_node 
     for (size_t l = 0; l < r->n_layers; l++) x = nb_dense_forward(g, &r->layer[l], x);
     *out = x;
     nb_node *L = NULL;
-    switch (r->loss_kind) {
-    case LOSS_SOFTMAX_CE: L = nb_softmax_ce(g, x, t); break;
-    case LOSS_BCE_LOGITS: L = nb_bce_logits(g, x, t); break;
-    case LOSS_BCE: L = nb_bce(g, x, t); break;
-    case LOSS_MSE: L = nb_mse(g, x, t); break;
-    case LOSS_HALF_SSE: L = nb_scale(g, nb_mse(g, x, t), 0.5 * (double)r->k); break;
-    }
+    L = nb_apply(g, r->loss_op, (nb_node *[]){ x, t }, NULL);
+    if (r->half_sse) L = nb_scale(g, L, 0.5 * (double)r->k);
     /* bce/bce_logits/mse average over every element; per example is x k. */
-    if (r->k > 1 && (r->loss_kind == LOSS_BCE || r->loss_kind == LOSS_BCE_LOGITS))
+    if (r->k > 1 && (r->loss_op == &nb_op_bce || r->loss_op == &nb_op_bce_logits))
         L = nb_scale(g, L, (double)r->k);
     if (r->loss_sum) L = nb_scale(g, L, (double)n);
     if (r->l2 > 0)
@@ -536,7 +531,7 @@ static double per_example(const run *r, double J, size_t n)
 static size_t predict(const run *r, const double *o)
 {
     if (r->k == 1) {
-        int logits = r->loss_kind == LOSS_BCE_LOGITS ||
+        int logits = r->loss_op == &nb_op_bce_logits ||
                      strcmp(r->layer[r->n_layers - 1].act->name, "identity") == 0;
         return o[0] > (logits ? 0.0 : 0.5);
     }
@@ -1330,9 +1325,10 @@ static int setup_config(run *r)
 static int setup_training(run *r)
 {
     const char *lk = cfg_str(r, "loss.kind");
-    const char *names[] = { "softmax_ce", "bce_logits", "bce", "mse", "half_sse" };
-    for (int i = 0; i < 5; i++)
-        if (strcmp(lk, names[i]) == 0) r->loss_kind = i;
+    /* The schema accepted a loss op of the registry, or half_sse. */
+    r->half_sse = strcmp(lk, "half_sse") == 0;
+    r->loss_op = r->half_sse ? &nb_op_mse : nb_op_find(lk);
+    if (!r->loss_op) return fail(r, NB_ECONFIG, "loss.kind: '%s' is not a loss op", NB_ECHO(lk));
     r->loss_sum = strcmp(cfg_str(r, "loss.reduction"), "sum") == 0;
     r->l2 = cfg_double(r, "loss.l2");
     const char *const *m;
@@ -1353,7 +1349,7 @@ static int setup_training(run *r)
     r->best_val = INFINITY;
     if (r->patience && !r->val.n)
         return fail(r, NB_ECONFIG, "train.patience needs a validation set (data.validation > 0)");
-    if (r->loss_kind == LOSS_SOFTMAX_CE && r->k < 2)
+    if (r->loss_op == &nb_op_softmax_ce && r->k < 2)
         return fail(r, NB_ECONFIG, "loss.kind = softmax_ce needs an output width of at least 2");
     const char *ok = cfg_str(r, "optimizer.kind");
     if (strcmp(ok, "bfgs") == 0) {

@@ -6,17 +6,41 @@
 #include <string.h>
 
 #include <nabla/experiment.h>
+#include <nabla/nn.h>
 #include <nabla/op.h>
 #include <nabla/optim.h>
 
-/* Activations are checked against the op registry, so a newly registered
- * unary op is usable from configs at once. */
+/* Word lists come from the modules that own the words: activations and
+ * losses from the op registry (so a newly registered op is usable from
+ * configs at once), initialisers from nn.h; optimizers and schedules from
+ * their type tables. */
+
+/* An activation: any unary op of the registry. */
 static int is_unary_op(const char *word, void *ud, char *why, size_t len)
 {
     (void)ud;
     const nb_op *op = nb_op_find(word);
     if (op && op->arity == 1) return 0;
     snprintf(why, len, "'%s' is not a unary op of the registry (see `nabla ops`)", NB_ECHO(word));
+    return 1;
+}
+
+/* A loss: a two-input op of the registry's loss family (output, target), or
+ * half_sse, which the runner makes of mse. */
+static int is_loss(const char *word, void *ud, char *why, size_t len)
+{
+    (void)ud;
+    const nb_op *op = nb_op_find(word);
+    if (strcmp(word, "half_sse") == 0 ||
+        (op && op->arity == 2 && nb_op_family(op) && strcmp(nb_op_family(op), "loss") == 0))
+        return 0;
+    int used = snprintf(why, len, "'%s' is not a loss: ", NB_ECHO(word));
+    for (size_t i = 0; i < nb_op_count() && used >= 0 && (size_t)used < len; i++) {
+        op = nb_op_at(i);
+        if (op->arity == 2 && strcmp(nb_op_family(op), "loss") == 0)
+            used += snprintf(why + used, len - (size_t)used, "%s, ", op->name);
+    }
+    if (used >= 0 && (size_t)used < len) snprintf(why + used, len - (size_t)used, "half_sse");
     return 1;
 }
 
@@ -48,11 +72,7 @@ static int is_schedule(const char *word, void *ud, char *why, size_t len)
 
 static const char *const sources[] = { "inline", "truth_table", "moons", "spirals", "blobs",
                                        "csv", "idx", "fashion_mnist", NULL };
-static const char *const inits[] = { "zeros", "uniform", "normal", "lecun_normal",
-                                     "xavier_uniform", "xavier_normal", "he_uniform",
-                                     "he_normal", NULL };
 static const char *const bias_inits[] = { "zeros", "same", NULL };
-static const char *const losses[] = { "softmax_ce", "bce_logits", "bce", "mse", "half_sse", NULL };
 static const char *const reductions[] = { "mean", "sum", NULL };
 static const char *const metrics[] = { "accuracy", "mae", NULL };
 
@@ -114,7 +134,7 @@ static const nb_config_key schema[] = {
     { .name = "model.output", .type = NB_CONFIG_ENUM, .def = "identity", .check = is_unary_op,
       .help = "output activation (identity for logits)" },
     { .name = "model.bias", .type = NB_CONFIG_BOOL, .def = "true", .help = "layers have biases" },
-    { .name = "model.init", .type = NB_CONFIG_ENUM, .def = "xavier_uniform", .words = inits,
+    { .name = "model.init", .type = NB_CONFIG_ENUM, .def = "xavier_uniform", .words = nb_init_names,
       .help = "weight initialiser" },
     { .name = "model.init_low", .type = NB_CONFIG_DOUBLE, .def = "-1", .help = "uniform: lower bound" },
     { .name = "model.init_high", .type = NB_CONFIG_DOUBLE, .def = "1", .help = "uniform: upper bound" },
@@ -125,8 +145,9 @@ static const nb_config_key schema[] = {
     { .name = "model.weights", .type = NB_CONFIG_WORD_LIST,
       .help = "fixed initial values: W1 row-major (in, out), b1, W2, b2, ... (overrides init)" },
 
-    { .name = "loss.kind", .type = NB_CONFIG_ENUM, .def = "softmax_ce", .words = losses,
-      .help = "softmax_ce|bce_logits|bce|mse|half_sse (1/2 sum of squares per example)" },
+    { .name = "loss.kind", .type = NB_CONFIG_ENUM, .def = "softmax_ce", .check = is_loss,
+      .help = "a two-input op of the registry's loss family (`nabla ops`), or half_sse "
+              "(1/2 sum of squares per example)" },
     { .name = "loss.reduction", .type = NB_CONFIG_ENUM, .def = "mean", .words = reductions,
       .help = "mean or sum over the examples of a batch" },
     { .name = "loss.l2", .type = NB_CONFIG_DOUBLE, .def = "0", .min = "0",

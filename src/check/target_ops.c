@@ -215,7 +215,7 @@ static int run_trial(const nb_op *op, const double *hp, const size_t *rows, cons
     if (!kink && (st = accumulate_probe(op, &c, grad, rng, index_offset, o, r)) != NB_OK)
         goto done;
     c.v = v;
-    nbi_objective obj = { n, op_get, op_set, op_eval, &c, NULL, NULL };
+    nbi_objective obj = { n, op_get, op_set, op_eval, &c, NULL, NULL, NULL, NULL };
     /* Kink trials are per-coordinate in every mode: with all inputs on the
      * kink, a random direction crosses every kink at once, and the
      * convention value need not lie between the one-sided directional

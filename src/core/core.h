@@ -16,9 +16,12 @@
 #define NB_NODE_PARAM      1u  /* lives outside the tape */
 #define NB_NODE_NEEDS_GRAD 2u  /* a leaf/param, or depends on one */
 #define NB_NODE_LEAF       4u  /* nb_leaf: differentiable tape leaf */
+#define NB_NODE_SCALAR     8u  /* made with its op's scalar pair (or pointwise
+                                  function) on 1x1 inputs: forward replay and
+                                  backward take that path too */
 
 /* Fields in the order the backward sweep reads them: a 1x1 node's sweep
- * touches op, in, rows, cols, value, grad and flags (aux for pointwise ops),
+ * touches op, in, rows, cols, value, grad, aux and flags,
  * which then share the node's first 80 bytes.  112 bytes in all, a multiple
  * of the arena's 16-byte alignment: a scalar graph's working set (nodes and
  * their values) is larger than L2, so every byte per node counts. */
@@ -52,7 +55,10 @@ struct nb_graph {
     size_t n_params, cap_params;
     int status;
     int check_finite;
-    const nb_op *validated_op;   /* last op nb_apply validated (a cache, not state) */
+    /* Ops nb_apply has validated on this graph (a memo, not state): an op
+     * outside the library is validated on its first use, then found here. */
+    const nb_op *validated[8];
+    unsigned n_validated;
     char errmsg[320];
 };
 
@@ -143,10 +149,15 @@ static inline void *nbi_arena_alloc(nb_graph *g, size_t size, int zero)
     return nbi_arena_alloc_slow(g, size, zero);
 }
 
-/* nb_apply for an op known to be well formed (a registry op, or one nb_apply
- * has just validated): the same checks of inputs, hyper-parameters and shape,
+/* nb_apply for an op known to be well formed (a built-in op, or one nb_apply
+ * has validated): the same checks of inputs, hyper-parameters and shape,
  * the same errors, without the op's validation. */
 nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hyper);
+
+/* Forward and backward of a node of a pointwise op, whole arrays (the op's
+ * own loops, or the generic ones: f'(x) kept in aux); core/op.c. */
+void nbi_pointwise_forward(nb_node *out);
+void nbi_pointwise_backward(nb_node *out);
 
 /* Writes "(RxC)" into buf. */
 const char *nbi_shape_str(const nb_node *n, char *buf, size_t len);
@@ -195,7 +206,6 @@ static inline uint64_t nbi_nonfinite_bit(uint64_t bits)
 
 static inline int nbi_all_finite(const double *v, size_t n)
 {
-    if (n == 1) return isfinite(v[0]);
     uint64_t bad = 0;
     for (size_t k = 0; k < n; k++) {
         uint64_t b;

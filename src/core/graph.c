@@ -13,7 +13,6 @@
 #include <nabla/graph.h>
 #include <nabla/op.h>
 #include "core/core.h"
-#include "ops/ops.h" /* FIXME(layering): the apply and sweep fast paths still reach into ops */
 
 #define NBI_BLOCK_MIN ((size_t)1 << 16)   /* 64 KiB */
 
@@ -162,14 +161,6 @@ static inline int push_tape(nb_graph *g, nb_node *n)
     return NB_OK;
 }
 
-/* Sets p[0..n) to zero; one double (every node of a scalar graph) is a store
- * rather than a call to memset. */
-static inline void zero_doubles(double *p, size_t n)
-{
-    if (n == 1) p[0] = 0.0;
-    else memset(p, 0, n * sizeof *p);
-}
-
 /* A fresh node, every field assigned one by one: a memset of the struct, or
  * a compound literal (which GCC compiles the same way), becomes `rep stos`,
  * whose start-up cost was a tenth of a scalar graph's time. */
@@ -256,10 +247,9 @@ static NBI_ALWAYS_INLINE nb_node *tape_leaf(nb_graph *g, const char *what, size_
         nbi_graph_error(g, NB_ENOMEM, "%s: (%zux%zu): out of memory", what, rows, cols);
         return NULL;
     }
-    if (!data) zero_doubles(v, rows * cols);
-    /* One value (nb_scalar) is a store, not a call to memcpy. */
-    if (data && rows * cols == 1) v[0] = data[0];
-    else if (data) memcpy(v, data, rows * cols * sizeof(double));
+    /* For nb_scalar the size is a constant: one store. */
+    if (data) memcpy(v, data, rows * cols * sizeof(double));
+    else memset(v, 0, rows * cols * sizeof(double));
     return n;
 }
 
@@ -497,12 +487,35 @@ static inline int scan_finite(nb_graph *g, const nb_node *n)
     return NB_OK;
 }
 
-/* Inline (forced: the pointwise 1x1 path makes it look large) so that
- * nbi_apply reaches the op's function without a call in between. */
-static NBI_ALWAYS_INLINE void run_forward(nb_node *n)
+/* n's value (and aux) again through its op's scalar pair, or its
+ * pointwise function, on plain doubles, as apply_scalar made it: n has
+ * NB_NODE_SCALAR (every input 1x1). */
+static void scalar_forward(nb_node *n)
 {
-    if (n->op->pointwise) nbi_pointwise_forward(n);
+    const nb_op *op = n->op;
+    if (op->pointwise) {
+        n->value[0] = op->pointwise(n->in[0]->value[0], n->hp, n->aux);
+        return;
+    }
+    double v[NB_MAX_ARITY];
+    for (size_t i = 0; i < NB_MAX_ARITY; i++) v[i] = n->in[i] ? n->in[i]->value[0] : 0.0;
+    n->value[0] = op->scalar_forward(v, n->hp, n->aux);
+}
+
+/* n's value from its inputs: the path chosen when n was made. */
+static inline void run_forward(nb_node *n)
+{
+    if (n->flags & NB_NODE_SCALAR) scalar_forward(n);
+    else if (n->op->pointwise) nbi_pointwise_forward(n);
     else n->op->forward(n);
+}
+
+/* 1 when g has validated op before (the memo of nb_apply). */
+static inline int validated_before(const nb_graph *g, const nb_op *op)
+{
+    for (size_t i = 0; i < sizeof g->validated / sizeof g->validated[0]; i++)
+        if (g->validated[i] == op) return 1;
+    return 0;
 }
 
 nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
@@ -513,14 +526,15 @@ nb_node *nb_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs,
         nbi_graph_error(g, NB_EINVAL, "apply: op is NULL");
         return NULL;
     }
-    /* Registry ops are validated once by the test suite; others when they
-     * differ from the last op this graph validated. */
-    if (op != g->validated_op && !nbi_op_in_registry(op)) {
+    /* Every op is validated on its first use on this graph, built-in or
+     * not; the last eight are remembered. */
+    if (!validated_before(g, op)) {
         char msg[256];
         if (nb_op_validate(op, msg, sizeof msg) != NB_OK) {
             nbi_graph_error(g, NB_EINVAL, "%s", msg);
             return NULL;
         }
+        g->validated[g->n_validated++ % (sizeof g->validated / sizeof g->validated[0])] = op;
     }
     return nbi_apply(g, op, inputs, hyper);
 }
@@ -540,21 +554,6 @@ static NBI_NOINLINE int apply_shape_rule(nb_graph *g, const nb_op *op, nb_node *
     /* A shape equal to input 0's was checked when that node was made. */
     if (*rows == inputs[0]->rows && *cols == inputs[0]->cols) return NB_OK;
     return check_dims(g, op->name, *rows, *cols);
-}
-
-static inline int apply_shape(nb_graph *g, const nb_op *op, nb_node *const *inputs,
-                              const double *hp, size_t *rows, size_t *cols)
-{
-    /* Same-shaped operands of a broadcasting op (add, mul, ... in scalar
-     * graphs) have that shape, as the rule would say after a call; their
-     * shape was checked when input 0 was made. */
-    if (op->shape == nb_shape_broadcast2 && op->arity == 2 && inputs[1]->rows == inputs[0]->rows &&
-        inputs[1]->cols == inputs[0]->cols) {
-        *rows = inputs[0]->rows;
-        *cols = inputs[0]->cols;
-        return NB_OK;
-    }
-    return apply_shape_rule(g, op, inputs, hp, rows, cols);
 }
 
 /* The workspace size of op's aux rule, which reads the inputs and the shape
@@ -606,6 +605,52 @@ static NBI_COLD nb_node *apply_oom(nb_graph *g, const nb_op *op, size_t rows, si
 
 _Static_assert(NB_MAX_ARITY == 3, "nbi_apply handles the inputs one by one");
 
+/* nbi_apply on 1x1 inputs in[] for an op with a scalar pair or a pointwise
+ * function: a 1x1 node (a promise nb_op_validate checks for the pair, so
+ * the shape rule is not asked) computed on plain doubles and marked
+ * NB_NODE_SCALAR, so that replay and backward take the same path. */
+static NBI_ALWAYS_INLINE nb_node *apply_scalar(nb_graph *g, const nb_op *op, nb_node *const *in,
+                                               const double *hp)
+{
+    /* The input values and flags in straight code (in[0] always exists). */
+    double v[NB_MAX_ARITY] = { in[0]->value[0], 0.0, 0.0 };
+    unsigned flags = in[0]->flags;
+    if (in[1]) {
+        v[1] = in[1]->value[0];
+        flags |= in[1]->flags;
+    }
+    if (in[2]) {
+        v[2] = in[2]->value[0];
+        flags |= in[2]->flags;
+    }
+    nb_pointwise_fn f = op->pointwise;
+    size_t n_aux = f ? 1 : op->aux ? apply_aux(op, in, 1, 1) : 0;
+    size_t node_bytes = (sizeof(nb_node) + 15) & ~(size_t)15;
+    char *block = nbi_arena_alloc(g, node_bytes + 16 + n_aux * sizeof(double), 0);
+    if (NBI_UNLIKELY(!block)) return apply_oom(g, op, 1, 1);
+    nb_node *n = (nb_node *)block;
+    double *value = (double *)(block + node_bytes), *aux = NULL;
+    init_node(n, op, 1, 1, value, (flags & NB_NODE_NEEDS_GRAD) | NB_NODE_SCALAR);
+    n->in[0] = in[0];
+    n->in[1] = in[1];
+    n->in[2] = in[2];
+    memcpy(n->hp, hp, sizeof n->hp);
+    if (n_aux) {
+        aux = (double *)(block + node_bytes + 16);
+        if (f) aux[0] = 0.0;
+        else memset(aux, 0, n_aux * sizeof(double));
+        n->aux = aux;
+    }
+    if (NBI_UNLIKELY(push_tape(g, n) != NB_OK)) return apply_oom(g, op, 1, 1);
+    double y = f ? f(v[0], hp, aux) : op->scalar_forward(v, hp, aux);
+    value[0] = y;
+    if (g->check_finite && NBI_UNLIKELY(!isfinite(y))) {
+        report_nonfinite(g, n);
+        return NULL;
+    }
+    return n;
+}
+
 nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const double *hyper)
 {
     if (!g || g->status != NB_OK) return NULL;
@@ -613,7 +658,7 @@ nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const d
      * straight code, the reporting (which input is NULL) only on failure;
      * written out for NB_MAX_ARITY == 3 because loops of op->arity
      * iterations cost several times as much.  An op here has arity 1..3
-     * (validated, or from the registry). */
+     * (validated, or built in). */
     size_t arity = op->arity;
     nb_node *in[NB_MAX_ARITY] = { NULL, NULL, NULL };
     if (NBI_UNLIKELY(!inputs)) {
@@ -629,14 +674,19 @@ nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const d
     }
     double hp[NB_MAX_HYPER] = { 0 };
     if (op->n_hyper && read_hyper(g, op, hyper, hp) != NB_OK) return NULL;
+    /* The one choice of the scalar path: every input 1x1 (rows | cols is 1
+     * only then) and an op with a scalar pair or a pointwise function. */
+    size_t dims = in[0]->rows | in[0]->cols;
+    if (in[1]) dims |= in[1]->rows | in[1]->cols;
+    if (in[2]) dims |= in[2]->rows | in[2]->cols;
+    if (dims == 1 && (op->pointwise || op->scalar_forward)) return apply_scalar(g, op, in, hp);
     /* A pointwise result has its input's shape, checked when that was made. */
     size_t rows = in[0]->rows, cols = in[0]->cols;
     size_t n_aux = rows * cols;   /* f'(x) per element */
     if (!op->pointwise) {
-        if (apply_shape(g, op, in, hp, &rows, &cols) != NB_OK) return NULL;
+        if (apply_shape_rule(g, op, in, hp, &rows, &cols) != NB_OK) return NULL;
         n_aux = op->aux ? apply_aux(op, in, rows, cols) : 0;
     }
-    g->validated_op = op;
     /* The node, its value and its workspace in one bump of the arena. */
     size_t node_bytes = (sizeof(nb_node) + 15) & ~(size_t)15;
     size_t value_bytes = (rows * cols * sizeof(double) + 15) & ~(size_t)15;
@@ -655,25 +705,13 @@ nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const d
     memcpy(n->hp, hp, sizeof hp);
     if (n_aux) {
         n->aux = (double *)(block + node_bytes + value_bytes);
-        zero_doubles(n->aux, n_aux);
+        memset(n->aux, 0, n_aux * sizeof(double));
     }
     if (NBI_UNLIKELY(push_tape(g, n) != NB_OK)) return apply_oom(g, op, rows, cols);
-    run_forward(n);
+    if (op->pointwise) nbi_pointwise_forward(n);
+    else op->forward(n);
     if (g->check_finite && scan_finite(g, n) != NB_OK) return NULL;
     return n;
-}
-
-nb_node *nb_apply_name(nb_graph *g, const char *op_name, nb_node *const *inputs,
-                       const double *hyper)
-{
-    if (!g || g->status != NB_OK) return NULL;
-    const nb_op *op = nb_op_find(op_name);
-    if (!op) {
-        nbi_graph_error(g, NB_ENOTFOUND, "apply: unknown op '%s' (see `nabla ops`)",
-                        NB_ECHO(op_name));
-        return NULL;
-    }
-    return nb_apply(g, op, inputs, hyper);
 }
 
 /* ---- evaluation -------------------------------------------------------- */
@@ -725,6 +763,34 @@ int nbi_param_uses(const nb_graph *g, const nb_node *out, nbi_param_use *uses, s
     return NB_OK;
 }
 
+/* The backward of a node made with NB_NODE_SCALAR: its op's scalar pair,
+ * or for a pointwise op the one multiply-add by f'(x) kept in aux, on plain
+ * doubles. */
+static NBI_ALWAYS_INLINE void scalar_backward(nb_node *n)
+{
+    const nb_op *op = n->op;
+    double g = n->grad[0];
+    if (op->pointwise) {
+        double *dx = n->in[0]->grad;
+        if (dx) dx[0] += g * n->aux[0];
+        return;
+    }
+    /* Entries past the arity are left unset: the pair reads in[0..arity). */
+    nb_node *a = n->in[0], *b = n->in[1], *c = n->in[2];
+    double v[NB_MAX_ARITY], *grad[NB_MAX_ARITY];
+    v[0] = a->value[0];
+    grad[0] = a->grad;
+    if (b) {
+        v[1] = b->value[0];
+        grad[1] = b->grad;
+    }
+    if (c) {
+        v[2] = c->value[0];
+        grad[2] = c->grad;
+    }
+    op->scalar_backward(g, v, n->value[0], n->hp, n->aux, grad);
+}
+
 /* The reverse sweep from out (seeded with seed, or ones).  With skip !=
  * NULL, first what nb_graph_zero_grad does, except that each parameter k <
  * n_skip with skip[k] keeps its buffer as it is and is hidden from the
@@ -753,7 +819,8 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
             if (!n->grad)
                 return nbi_graph_error(g, NB_ENOMEM, "backward: out of memory");
         }
-        zero_doubles(n->grad, sz);
+        if (n->flags & NB_NODE_SCALAR) n->grad[0] = 0.0;
+        else memset(n->grad, 0, sz * sizeof(double));
     }
     if (skip) {
         for (size_t k = 0; k < g->n_params; k++) {
@@ -772,8 +839,10 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
         for (size_t i = last + 1; i-- > 0;) {
             nb_node *n = g->tape[i];
             if (!n->op || !(n->flags & NB_NODE_NEEDS_GRAD)) continue;
-            /* Inputs that need no gradient have grad == NULL: backward skips them. */
-            if (n->op->pointwise) nbi_pointwise_backward(n);
+            /* Inputs that need no gradient have grad == NULL: backward skips
+             * them.  The path is the one chosen when n was made. */
+            if (n->flags & NB_NODE_SCALAR) scalar_backward(n);
+            else if (n->op->pointwise) nbi_pointwise_backward(n);
             else n->op->backward(n);
         }
     }

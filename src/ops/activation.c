@@ -26,6 +26,11 @@ static double sigmoid_fn(double x, const double *hp, double *d)
     return s;
 }
 
+const nb_op nb_op_sigmoid = {
+    .name = "sigmoid", .maths = "s = 1/(1+e^-x); ds/dx = s(1-s)", .arity = 1,
+    .domain = { { -4.0, 4.0 } }, .pointwise = sigmoid_fn
+};
+
 /* tanh: y = tanh x;  dy/dx = 1 - y^2 */
 static double tanh_fn(double x, const double *hp, double *d)
 {
@@ -34,6 +39,11 @@ static double tanh_fn(double x, const double *hp, double *d)
     *d = 1.0 - y * y;
     return y;
 }
+
+const nb_op nb_op_tanh = {
+    .name = "tanh", .maths = "y = tanh x; dy/dx = 1 - y^2", .arity = 1,
+    .pointwise = tanh_fn
+};
 
 /* relu: y = max(0, x);  dy/dx = [x > 0]  (0 at the kink) */
 static double relu_fn(double x, const double *hp, double *d)
@@ -66,12 +76,24 @@ static void relu_backward(nb_node *out)
     }
 }
 
+const nb_op nb_op_relu = {
+    .name = "relu", .maths = "y = max(0,x); dy/dx = [x>0]", .arity = 1,
+    .n_kinks = 1, .kinks = { { 0.0, 0.0 } }, .pointwise = relu_fn,
+    .forward = relu_forward, .backward = relu_backward
+};
+
 /* leaky_relu: y = x > 0 ? x : a x;  dy/dx = x > 0 ? 1 : a  (a at the kink) */
 static double leaky_relu_fn(double x, const double *hp, double *d)
 {
     *d = x > 0.0 ? 1.0 : hp[0];
     return x > 0.0 ? x : hp[0] * x;
 }
+
+const nb_op nb_op_leaky_relu = {
+    .name = "leaky_relu", .maths = "y = x>0 ? x : a x; dy/dx = x>0 ? 1 : a", .arity = 1,
+    .n_hyper = 1, .hyper_names = { "alpha" }, .hyper_default = { 0.01 },
+    .n_kinks = 1, .kinks = { { .x = 0.0, .grad_hyper = 1 } }, .pointwise = leaky_relu_fn
+};
 
 /* elu: y = x > 0 ? x : a (e^x - 1);  dy/dx = x > 0 ? 1 : a e^x  (a at the kink) */
 static double elu_fn(double x, const double *hp, double *d)
@@ -85,6 +107,12 @@ static double elu_fn(double x, const double *hp, double *d)
     return hp[0] * expm1(x);
 }
 
+const nb_op nb_op_elu = {
+    .name = "elu", .maths = "y = x>0 ? x : a(e^x-1); dy/dx = x>0 ? 1 : a e^x", .arity = 1,
+    .n_hyper = 1, .hyper_names = { "alpha" }, .hyper_default = { 1.0 },
+    .n_kinks = 1, .kinks = { { .x = 0.0, .grad_hyper = 1 } }, .pointwise = elu_fn
+};
+
 /* softplus: y = ln(1 + e^x) = max(x,0) + ln(1 + e^-|x|);  dy/dx = sigmoid(x) */
 static double softplus_fn(double x, const double *hp, double *d)
 {
@@ -92,6 +120,11 @@ static double softplus_fn(double x, const double *hp, double *d)
     *d = sigmoid_fn(x, hp, &unused);
     return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x)));
 }
+
+const nb_op nb_op_softplus = {
+    .name = "softplus", .maths = "y = ln(1+e^x); dy/dx = sigmoid(x)", .arity = 1,
+    .pointwise = softplus_fn
+};
 
 /* softsign: y = x/(1+|x|);  dy/dx = 1/(1+|x|)^2 */
 static double softsign_fn(double x, const double *hp, double *d)
@@ -102,6 +135,11 @@ static double softsign_fn(double x, const double *hp, double *d)
     return x / a;
 }
 
+const nb_op nb_op_softsign = {
+    .name = "softsign", .maths = "y = x/(1+|x|); dy/dx = 1/(1+|x|)^2", .arity = 1,
+    .pointwise = softsign_fn
+};
+
 /* silu (swish): y = x s, s = sigmoid(x);  dy/dx = s + x s (1 - s) */
 static double silu_fn(double x, const double *hp, double *d)
 {
@@ -110,6 +148,11 @@ static double silu_fn(double x, const double *hp, double *d)
     *d = s + x * ds;
     return x * s;
 }
+
+const nb_op nb_op_silu = {
+    .name = "silu", .maths = "y = x sigmoid(x); dy/dx = s + x s(1-s)", .arity = 1,
+    .pointwise = silu_fn
+};
 
 /* gelu (erf form): y = x Φ(x), Φ(x) = (1 + erf(x/√2))/2;  dy/dx = Φ(x) + x φ(x) */
 static double gelu_fn(double x, const double *hp, double *d)
@@ -120,6 +163,11 @@ static double gelu_fn(double x, const double *hp, double *d)
     *d = cdf + x * pdf;
     return x * cdf;
 }
+
+const nb_op nb_op_gelu = {
+    .name = "gelu", .maths = "y = x Phi(x); dy/dx = Phi(x) + x phi(x)", .arity = 1,
+    .pointwise = gelu_fn
+};
 
 /* gelu_tanh: y = x/2 (1 + tanh u), u = √(2/π)(x + 0.044715 x^3);
  *            dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) √(2/π)(1 + 3·0.044715 x^2) */
@@ -133,6 +181,12 @@ static double gelu_tanh_fn(double x, const double *hp, double *d)
     return 0.5 * x * (1.0 + t);
 }
 
+const nb_op nb_op_gelu_tanh = {
+    .name = "gelu_tanh",
+    .maths = "y = x/2 (1+tanh u), u = sqrt(2/pi)(x+0.044715x^3); dy/dx = (1+t)/2 + x/2 (1-t^2) u'",
+    .arity = 1, .pointwise = gelu_tanh_fn
+};
+
 /* hard_tanh: y = clamp(x, -1, 1);  dy/dx = [-1 < x < 1]  (0 at the kinks ±1) */
 static double hard_tanh_fn(double x, const double *hp, double *d)
 {
@@ -140,6 +194,11 @@ static double hard_tanh_fn(double x, const double *hp, double *d)
     *d = x > -1.0 && x < 1.0 ? 1.0 : 0.0;
     return x < -1.0 ? -1.0 : x > 1.0 ? 1.0 : x;
 }
+
+const nb_op nb_op_hard_tanh = {
+    .name = "hard_tanh", .maths = "y = clamp(x,-1,1); dy/dx = [-1<x<1]", .arity = 1,
+    .n_kinks = 2, .kinks = { { -1.0, 0.0 }, { 1.0, 0.0 } }, .pointwise = hard_tanh_fn
+};
 
 /* identity: y = x;  dy/dx = 1 */
 static double identity_fn(double x, const double *hp, double *d)
@@ -149,33 +208,22 @@ static double identity_fn(double x, const double *hp, double *d)
     return x;
 }
 
-const nb_op nbi_ops_activation[] = {
-    [NBI_OP_SIGMOID] = { .name = "sigmoid", .maths = "s = 1/(1+e^-x); ds/dx = s(1-s)", .arity = 1,
-      .domain = { { -4.0, 4.0 } }, .pointwise = sigmoid_fn },
-    [NBI_OP_TANH] = { .name = "tanh", .maths = "y = tanh x; dy/dx = 1 - y^2", .arity = 1,
-      .pointwise = tanh_fn },
-    [NBI_OP_RELU] = { .name = "relu", .maths = "y = max(0,x); dy/dx = [x>0]", .arity = 1,
-      .n_kinks = 1, .kinks = { { 0.0, 0.0 } }, .pointwise = relu_fn,
-      .forward = relu_forward, .backward = relu_backward },
-    [NBI_OP_LEAKY_RELU] = { .name = "leaky_relu", .maths = "y = x>0 ? x : a x; dy/dx = x>0 ? 1 : a", .arity = 1,
-      .n_hyper = 1, .hyper_names = { "alpha" }, .hyper_default = { 0.01 },
-      .n_kinks = 1, .kinks = { { .x = 0.0, .grad_hyper = 1 } }, .pointwise = leaky_relu_fn },
-    [NBI_OP_ELU] = { .name = "elu", .maths = "y = x>0 ? x : a(e^x-1); dy/dx = x>0 ? 1 : a e^x", .arity = 1,
-      .n_hyper = 1, .hyper_names = { "alpha" }, .hyper_default = { 1.0 },
-      .n_kinks = 1, .kinks = { { .x = 0.0, .grad_hyper = 1 } }, .pointwise = elu_fn },
-    [NBI_OP_SOFTPLUS] = { .name = "softplus", .maths = "y = ln(1+e^x); dy/dx = sigmoid(x)", .arity = 1,
-      .pointwise = softplus_fn },
-    [NBI_OP_SOFTSIGN] = { .name = "softsign", .maths = "y = x/(1+|x|); dy/dx = 1/(1+|x|)^2", .arity = 1,
-      .pointwise = softsign_fn },
-    [NBI_OP_SILU] = { .name = "silu", .maths = "y = x sigmoid(x); dy/dx = s + x s(1-s)", .arity = 1,
-      .pointwise = silu_fn },
-    [NBI_OP_GELU] = { .name = "gelu", .maths = "y = x Phi(x); dy/dx = Phi(x) + x phi(x)", .arity = 1,
-      .pointwise = gelu_fn },
-    [NBI_OP_GELU_TANH] = { .name = "gelu_tanh",
-      .maths = "y = x/2 (1+tanh u), u = sqrt(2/pi)(x+0.044715x^3); dy/dx = (1+t)/2 + x/2 (1-t^2) u'",
-      .arity = 1, .pointwise = gelu_tanh_fn },
-    [NBI_OP_HARD_TANH] = { .name = "hard_tanh", .maths = "y = clamp(x,-1,1); dy/dx = [-1<x<1]", .arity = 1,
-      .n_kinks = 2, .kinks = { { -1.0, 0.0 }, { 1.0, 0.0 } }, .pointwise = hard_tanh_fn },
-    [NBI_OP_IDENTITY] = { .name = "identity", .maths = "y = x; dy/dx = 1", .arity = 1, .pointwise = identity_fn },
+const nb_op nb_op_identity = {
+    .name = "identity", .maths = "y = x; dy/dx = 1", .arity = 1, .pointwise = identity_fn
 };
-const size_t nbi_n_ops_activation = sizeof nbi_ops_activation / sizeof nbi_ops_activation[0];
+
+const nb_op *const nbi_ops_activation[] = {
+    &nb_op_sigmoid,
+    &nb_op_tanh,
+    &nb_op_relu,
+    &nb_op_leaky_relu,
+    &nb_op_elu,
+    &nb_op_softplus,
+    &nb_op_softsign,
+    &nb_op_silu,
+    &nb_op_gelu,
+    &nb_op_gelu_tanh,
+    &nb_op_hard_tanh,
+    &nb_op_identity,
+    NULL,
+};

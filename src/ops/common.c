@@ -1,5 +1,5 @@
 /* ops/common.c — what every op family shares: shape rules, broadcasting,
- * the generic forward/backward of pointwise ops, op validation. */
+ * the region re-evaluation of pointwise ops. */
 #include <config.h>
 
 #include <stdio.h>
@@ -82,36 +82,9 @@ void nbi_bcast_accum_broadcast(nb_node *x, const double *g, const double *w, dou
         }
 }
 
-/* Pointwise ops: forward stores f'(x) in aux so backward is one multiply.
- * An op may add forward/backward loops of its own that compute the same
- * numbers without a call per element (relu); they are used instead, and
- * tests/test_ops.c checks them against the pointwise function bit for bit.
- * The 1x1 case of the generic loops is inline (ops/ops.h); these take the
- * rest, which is also correct for one element. */
-void nbi_pointwise_forward_loop(nb_node *out)
-{
-    if (out->op->forward) {
-        out->op->forward(out);
-        return;
-    }
-    const nb_node *x = out->in[0];
-    nb_pointwise_fn f = out->op->pointwise;
-    size_t n = out->rows * out->cols;
-    for (size_t k = 0; k < n; k++) out->value[k] = f(x->value[k], out->hp, &out->aux[k]);
-}
-
-void nbi_pointwise_backward_loop(nb_node *out)
-{
-    nb_node *x = out->in[0];
-    if (!x->grad) return;
-    if (out->op->backward) {
-        out->op->backward(out);
-        return;
-    }
-    size_t n = out->rows * out->cols;
-    for (size_t k = 0; k < n; k++) x->grad[k] += out->grad[k] * out->aux[k];
-}
-
+/* Pointwise ops: forward stores f'(x) in aux so backward is one multiply
+ * (core/op.c runs them); the checker's partial re-evaluation recomputes a
+ * rectangle with the pointwise function here. */
 void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r)
 {
     const nb_node *x = out->in[0];
@@ -121,50 +94,4 @@ void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r)
             size_t k = i * out->cols + j;
             out->value[k] = f(x->value[k], out->hp, &out->aux[k]);
         }
-}
-
-double nb_op_kink_grad(const nb_op *op, size_t k, const double *hp)
-{
-    const nb_kink *kk = &op->kinks[k];
-    if (kk->grad_hyper > 0 && kk->grad_hyper <= op->n_hyper)
-        return hp ? hp[kk->grad_hyper - 1] : op->hyper_default[kk->grad_hyper - 1];
-    return kk->grad;
-}
-
-nb_interval nb_op_domain(const nb_op *op, size_t i)
-{
-    nb_interval d = { -2.5, 2.5 };
-    if (op && i < NB_MAX_ARITY && !(op->domain[i].lo == 0 && op->domain[i].hi == 0))
-        d = op->domain[i];
-    return d;
-}
-
-int nb_op_validate(const nb_op *op, char *msg, size_t len)
-{
-    const char *name = op && op->name ? op->name : "(unnamed op)";
-    const char *why = NULL;
-    if (!op) why = "op is NULL";
-    else if (!op->name || !*op->name) why = "has no name";
-    else if (op->arity < 1 || op->arity > NB_MAX_ARITY) why = "arity must be 1..3";
-    else if (op->n_hyper > NB_MAX_HYPER) why = "too many hyper-parameters";
-    else if (op->n_kinks > NB_MAX_KINKS) why = "too many kinks";
-    else if (op->pointwise && op->arity != 1) why = "a pointwise op must have arity 1";
-    else if (!op->pointwise && (!op->shape || !op->forward || !op->backward))
-        why = "needs either pointwise, or shape + forward + backward";
-    else if (op->pointwise && !op->forward != !op->backward)
-        why = "a pointwise op's own forward and backward loops come as a pair";
-    else if (op->n_kinks && op->arity != 1) why = "kinks are declared for unary ops only";
-    for (size_t k = 0; !why && op && k < op->n_kinks && k < NB_MAX_KINKS; k++)
-        if (op->kinks[k].grad_hyper > op->n_hyper) why = "a kink names a hyper-parameter the op lacks";
-    if (!why && op) {
-        for (size_t i = 0; i < op->arity; i++) {
-            nb_interval d = nb_op_domain(op, i);
-            if (!(d.lo < d.hi)) { why = "domain interval must have lo < hi"; break; }
-        }
-    }
-    if (why) {
-        if (msg && len) snprintf(msg, len, "%s: invalid op definition: %s", name, why);
-        return NB_EINVAL;
-    }
-    return NB_OK;
 }

@@ -15,6 +15,11 @@ static double exp_fn(double x, const double *hp, double *d)
     return y;
 }
 
+const nb_op nb_op_exp = {
+    .name = "exp", .maths = "y = e^x; dy/dx = e^x", .arity = 1,
+    .domain = { { -2.0, 2.0 } }, .pointwise = exp_fn
+};
+
 /* log: y = ln x (x > 0);  dy/dx = 1/x */
 static double log_fn(double x, const double *hp, double *d)
 {
@@ -23,6 +28,11 @@ static double log_fn(double x, const double *hp, double *d)
     return log(x);
 }
 
+const nb_op nb_op_log = {
+    .name = "log", .maths = "y = ln x; dy/dx = 1/x", .arity = 1,
+    .domain = { { 0.1, 3.0 } }, .pointwise = log_fn
+};
+
 /* square: y = x^2;  dy/dx = 2x */
 static double square_fn(double x, const double *hp, double *d)
 {
@@ -30,6 +40,10 @@ static double square_fn(double x, const double *hp, double *d)
     *d = 2.0 * x;
     return x * x;
 }
+
+const nb_op nb_op_square = {
+    .name = "square", .maths = "y = x^2; dy/dx = 2x", .arity = 1, .pointwise = square_fn
+};
 
 /* sqrt: y = √x (x >= 0);  dy/dx = 1/(2√x) */
 static double sqrt_fn(double x, const double *hp, double *d)
@@ -40,6 +54,11 @@ static double sqrt_fn(double x, const double *hp, double *d)
     return y;
 }
 
+const nb_op nb_op_sqrt = {
+    .name = "sqrt", .maths = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))", .arity = 1,
+    .domain = { { 0.1, 3.0 } }, .pointwise = sqrt_fn
+};
+
 /* pow: y = x^p (x > 0 unless p is an integer);  dy/dx = p x^(p-1) */
 static double pow_fn(double x, const double *hp, double *d)
 {
@@ -47,6 +66,12 @@ static double pow_fn(double x, const double *hp, double *d)
     *d = p == 0.0 ? 0.0 : p * pow(x, p - 1.0);
     return pow(x, p);
 }
+
+const nb_op nb_op_pow = {
+    .name = "pow", .maths = "y = x^p; dy/dx = p x^(p-1)", .arity = 1, .n_hyper = 1,
+    .hyper_names = { "p" }, .hyper_default = { 2.385 },
+    .domain = { { 0.2, 3.0 } }, .pointwise = pow_fn
+};
 
 /* abs: y = |x|;  dy/dx = sign(x), 0 at the kink x = 0 */
 static double abs_fn(double x, const double *hp, double *d)
@@ -56,18 +81,17 @@ static double abs_fn(double x, const double *hp, double *d)
     return fabs(x);
 }
 
-const nb_op nbi_ops_elementwise[] = {
-    [NBI_OP_EXP] = { .name = "exp", .maths = "y = e^x; dy/dx = e^x", .arity = 1,
-      .domain = { { -2.0, 2.0 } }, .pointwise = exp_fn },
-    [NBI_OP_LOG] = { .name = "log", .maths = "y = ln x; dy/dx = 1/x", .arity = 1,
-      .domain = { { 0.1, 3.0 } }, .pointwise = log_fn },
-    [NBI_OP_SQUARE] = { .name = "square", .maths = "y = x^2; dy/dx = 2x", .arity = 1, .pointwise = square_fn },
-    [NBI_OP_SQRT] = { .name = "sqrt", .maths = "y = sqrt(x); dy/dx = 1/(2 sqrt(x))", .arity = 1,
-      .domain = { { 0.1, 3.0 } }, .pointwise = sqrt_fn },
-    [NBI_OP_POW] = { .name = "pow", .maths = "y = x^p; dy/dx = p x^(p-1)", .arity = 1, .n_hyper = 1,
-      .hyper_names = { "p" }, .hyper_default = { 2.385 },
-      .domain = { { 0.2, 3.0 } }, .pointwise = pow_fn },
-    [NBI_OP_ABS] = { .name = "abs", .maths = "y = |x|; dy/dx = sign(x) (0 at x = 0)", .arity = 1,
-      .n_kinks = 1, .kinks = { { 0.0, 0.0 } }, .pointwise = abs_fn },
+const nb_op nb_op_abs = {
+    .name = "abs", .maths = "y = |x|; dy/dx = sign(x) (0 at x = 0)", .arity = 1,
+    .n_kinks = 1, .kinks = { { 0.0, 0.0 } }, .pointwise = abs_fn
 };
-const size_t nbi_n_ops_elementwise = sizeof nbi_ops_elementwise / sizeof nbi_ops_elementwise[0];
+
+const nb_op *const nbi_ops_elementwise[] = {
+    &nb_op_exp,
+    &nb_op_log,
+    &nb_op_square,
+    &nb_op_sqrt,
+    &nb_op_pow,
+    &nb_op_abs,
+    NULL,
+};

@@ -42,6 +42,11 @@ static void mse_backward(nb_node *out)
     }
 }
 
+const nb_op nb_op_mse = {
+    .name = "mse", .maths = "L = mean (p-t)^2; dp = 2(p-t)/N, dt = -dp", .arity = 2,
+    .shape = same_then_scalar, .forward = mse_forward, .backward = mse_backward
+};
+
 /* bce: L = -(1/N) Σ [t ln p + (1-t) ln(1-p)];
  *      dp = g (p - t) / (p (1-p) N),  dt = g (ln(1-p) - ln p) / N */
 static void bce_forward(nb_node *out)
@@ -67,6 +72,13 @@ static void bce_backward(nb_node *out)
         if (t->grad) t->grad[k] += c * (log1p(-pk) - log(pk));
     }
 }
+
+const nb_op nb_op_bce = {
+    .name = "bce",
+    .maths = "L = -mean[t ln p + (1-t) ln(1-p)]; dp = (p-t)/(p(1-p)N), dt = ln((1-p)/p)/N",
+    .arity = 2, .domain = { { 0.05, 0.95 }, { 0.0, 1.0 } },
+    .shape = same_then_scalar, .forward = bce_forward, .backward = bce_backward
+};
 
 /* bce_logits: L = (1/N) Σ [max(z,0) - z t + ln(1 + e^-|z|)]  (= bce(sigmoid z, t));
  *             dz = g (sigmoid(z) - t)/N,  dt = -g z/N */
@@ -94,6 +106,13 @@ static void bce_logits_backward(nb_node *out)
         if (t->grad) t->grad[k] -= c * zk;
     }
 }
+
+const nb_op nb_op_bce_logits = {
+    .name = "bce_logits",
+    .maths = "L = mean[max(z,0) - z t + ln(1+e^-|z|)]; dz = (sigmoid(z)-t)/N, dt = -z/N",
+    .arity = 2, .domain = { { -4.0, 4.0 }, { 0.0, 1.0 } },
+    .shape = same_then_scalar, .forward = bce_logits_forward, .backward = bce_logits_backward
+};
 
 /* softmax_ce: L = (1/R) Σ_i Σ_j t_ij (lse_i - z_ij), fused and stable;
  *             dz_ij = g (softmax_ij T_i - t_ij)/R with T_i = Σ_j t_ij,
@@ -139,6 +158,14 @@ static void softmax_ce_backward(nb_node *out)
     }
 }
 
+const nb_op nb_op_softmax_ce = {
+    .name = "softmax_ce",
+    .maths = "L = (1/R) sum_ij t_ij (lse_i - z_ij); dz = (softmax T - t)/R, dt = (lse - z)/R",
+    .arity = 2, .domain = { { -3.0, 3.0 }, { 0.0, 1.0 } },
+    .shape = same_then_scalar, .forward = softmax_ce_forward,
+    .backward = softmax_ce_backward, .aux = softmax_ce_aux
+};
+
 /* l2: L = (λ/2) Σ w^2;  dw = g λ w */
 static void l2_forward(nb_node *out)
 {
@@ -156,24 +183,17 @@ static void l2_backward(nb_node *out)
     for (size_t k = 0; k < numel(w); k++) w->grad[k] += c * w->value[k];
 }
 
-const nb_op nbi_ops_loss[] = {
-    [NBI_OP_MSE] = { .name = "mse", .maths = "L = mean (p-t)^2; dp = 2(p-t)/N, dt = -dp", .arity = 2,
-      .shape = same_then_scalar, .forward = mse_forward, .backward = mse_backward },
-    [NBI_OP_BCE] = { .name = "bce",
-      .maths = "L = -mean[t ln p + (1-t) ln(1-p)]; dp = (p-t)/(p(1-p)N), dt = ln((1-p)/p)/N",
-      .arity = 2, .domain = { { 0.05, 0.95 }, { 0.0, 1.0 } },
-      .shape = same_then_scalar, .forward = bce_forward, .backward = bce_backward },
-    [NBI_OP_BCE_LOGITS] = { .name = "bce_logits",
-      .maths = "L = mean[max(z,0) - z t + ln(1+e^-|z|)]; dz = (sigmoid(z)-t)/N, dt = -z/N",
-      .arity = 2, .domain = { { -4.0, 4.0 }, { 0.0, 1.0 } },
-      .shape = same_then_scalar, .forward = bce_logits_forward, .backward = bce_logits_backward },
-    [NBI_OP_SOFTMAX_CE] = { .name = "softmax_ce",
-      .maths = "L = (1/R) sum_ij t_ij (lse_i - z_ij); dz = (softmax T - t)/R, dt = (lse - z)/R",
-      .arity = 2, .domain = { { -3.0, 3.0 }, { 0.0, 1.0 } },
-      .shape = same_then_scalar, .forward = softmax_ce_forward,
-      .backward = softmax_ce_backward, .aux = softmax_ce_aux },
-    [NBI_OP_L2] = { .name = "l2", .maths = "L = (lambda/2) sum w^2; dw = lambda w", .arity = 1, .n_hyper = 1,
-      .hyper_names = { "lambda" }, .hyper_default = { 0.0135 },
-      .shape = nb_shape_scalar, .forward = l2_forward, .backward = l2_backward },
+const nb_op nb_op_l2 = {
+    .name = "l2", .maths = "L = (lambda/2) sum w^2; dw = lambda w", .arity = 1, .n_hyper = 1,
+    .hyper_names = { "lambda" }, .hyper_default = { 0.0135 },
+    .shape = nb_shape_scalar, .forward = l2_forward, .backward = l2_backward
 };
-const size_t nbi_n_ops_loss = sizeof nbi_ops_loss / sizeof nbi_ops_loss[0];
+
+const nb_op *const nbi_ops_loss[] = {
+    &nb_op_mse,
+    &nb_op_bce,
+    &nb_op_bce_logits,
+    &nb_op_softmax_ce,
+    &nb_op_l2,
+    NULL,
+};

@@ -105,6 +105,75 @@ static void matmul_forward_region(nb_node *out, const nb_rect *r)
     }
 }
 
+const nb_op nb_op_matmul = {
+    .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
+    .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
+    .region = matmul_region, .forward_region = matmul_forward_region,
+    .grad_into = matmul_grad_into
+};
+
+/* The checker's update from a base point (nbi_region_update_fn), for matmul
+ * and affine.  With C0 = A0 B0 (+ b0) the base value, a change of A inside
+ * rows R and columns K, of B inside rows K and columns J, or of the bias
+ * inside columns J moves the result by the change times the other operand:
+ *     C[R,:] = C0[R,:] + (A - A0)[R,K] B[K,:]
+ *     C[:,J] = C0[:,J] + A[:,K] (B - B0)[K,J]
+ *     C[:,J] = C0[:,J] + (b - b0)[J]
+ * |R| |K| n or m |K| |J| multiply-adds instead of the |R| k n or m k |J| of
+ * the product over the whole inner size k: a coordinate of a first-layer
+ * weight costs the same whatever the width of the layers after it.  The
+ * value differs from the recomputed product in rounding only (both are
+ * rounded at the scale of C; docs/gradcheck.md).  Outside the changed part
+ * the change is zero, and a zero change is skipped, so at the base point
+ * the update returns C0 exactly.  Declines (returns 0) when K is more than
+ * half of the inner size, where recomputing costs no more. */
+static int product_region_update(nb_node *out, const nb_node *base, size_t i, const nb_rect *in,
+                                 const nb_rect *res)
+{
+    const nb_node *a = out->in[0], *b = out->in[1];
+    size_t k = a->cols, n = out->cols;
+    const double *c0 = base->value;
+    if (i > 2 || (i == 2 && out->op != &nb_op_affine)) return 0;
+    if (i < 2 && 2 * (i == 0 ? in->c1 - in->c0 : in->r1 - in->r0) > k) return 0;
+    for (size_t r = res->r0; r < res->r1; r++) {
+        double *restrict y = out->value + r * n;
+        const double *restrict y0 = c0 + r * n;
+        for (size_t j = res->c0; j < res->c1; j++) y[j] = y0[j];
+        if (i == 0) {          /* y += (A - A0)[r,K] B[K,:] */
+            const double *ar = a->value + r * k, *ar0 = base->in[0]->value + r * k;
+            for (size_t q = in->c0; q < in->c1; q++) {
+                double d = ar[q] - ar0[q];
+                if (d == 0.0) continue;
+                const double *restrict bq = b->value + q * n;
+                for (size_t j = res->c0; j < res->c1; j++) y[j] += d * bq[j];
+            }
+        } else if (i == 1) {   /* y += A[r,K] (B - B0)[K,:] */
+            const double *ar = a->value + r * k;
+            for (size_t q = in->r0; q < in->r1; q++) {
+                const double *restrict bq = b->value + q * n, *restrict bq0 = base->in[1]->value + q * n;
+                for (size_t j = res->c0; j < res->c1; j++) {
+                    double d = bq[j] - bq0[j];
+                    if (d != 0.0) y[j] += ar[q] * d;
+                }
+            }
+        } else {               /* y += (b - b0)[J] */
+            const double *restrict c = out->in[2]->value, *restrict cb0 = base->in[2]->value;
+            for (size_t j = res->c0; j < res->c1; j++) {
+                double d = c[j] - cb0[j];
+                if (d != 0.0) y[j] += d;
+            }
+        }
+    }
+    return 1;
+}
+
+nbi_region_update_fn nbi_op_region_update(const nb_op *op)
+{
+    if (op == &nb_op_matmul || op == &nb_op_affine)
+        return product_region_update;
+    return NULL;
+}
+
 /* affine: Y = X W + b, (m,k)x(k,n) + (1,n) -> (m,n);  dX = G W^T,
  * dW = X^T G, db_j = sum_i G_ij.  A dense layer in one node: the product
  * through dgemm, then the bias added row by row in the same order as
@@ -161,6 +230,13 @@ static void affine_forward_region(nb_node *out, const nb_rect *r)
     add_bias(out, r);
 }
 
+const nb_op nb_op_affine = {
+    .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
+    .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
+    .region = affine_region, .forward_region = affine_forward_region,
+    .grad_into = matmul_grad_into
+};
+
 /* transpose: Y = X^T, (r,c) -> (c,r);  dX = G^T */
 static int transpose_shape(const nb_node *const *in, const double *hp, size_t *rows,
                            size_t *cols, char *msg, size_t len)
@@ -199,6 +275,12 @@ static void transpose_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j * x->rows + i];
 }
 
+const nb_op nb_op_transpose = {
+    .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
+    .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward,
+    .region = transpose_region, .forward_region = transpose_forward_region
+};
+
 /* sum: y = Σ x_ij -> (1,1);  dx_ij = g */
 static void sum_forward(nb_node *out)
 {
@@ -216,6 +298,11 @@ static void sum_backward(nb_node *out)
     for (size_t k = 0; k < x->rows * x->cols; k++) x->grad[k] += g;
 }
 
+const nb_op nb_op_sum = {
+    .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
+    .shape = nb_shape_scalar, .forward = sum_forward, .backward = sum_backward
+};
+
 /* mean: y = Σ x_ij / (r c) -> (1,1);  dx_ij = g / (r c) */
 static void mean_forward(nb_node *out)
 {
@@ -230,6 +317,11 @@ static void mean_backward(nb_node *out)
     double g = out->grad[0] / (double)(x->rows * x->cols);
     for (size_t k = 0; k < x->rows * x->cols; k++) x->grad[k] += g;
 }
+
+const nb_op nb_op_mean = {
+    .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
+    .shape = nb_shape_scalar, .forward = mean_forward, .backward = mean_backward
+};
 
 /* row_sums: y_i = Σ_j x_ij, (r,c) -> (r,1);  dx_ij = g_i */
 static int row_sums_shape(const nb_node *const *in, const double *hp, size_t *rows,
@@ -275,6 +367,12 @@ static void row_sums_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[i];
 }
 
+const nb_op nb_op_row_sums = {
+    .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
+    .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward,
+    .region = row_sums_region, .forward_region = row_sums_forward_region
+};
+
 /* col_sums: y_j = Σ_i x_ij, (r,c) -> (1,c);  dx_ij = g_j */
 static int col_sums_shape(const nb_node *const *in, const double *hp, size_t *rows,
                           size_t *cols, char *msg, size_t len)
@@ -316,27 +414,19 @@ static void col_sums_backward(nb_node *out)
         for (size_t j = 0; j < x->cols; j++) x->grad[i * x->cols + j] += out->grad[j];
 }
 
-const nb_op nbi_ops_matrix[] = {
-    [NBI_OP_MATMUL] = { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
-      .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
-      .region = matmul_region, .forward_region = matmul_forward_region,
-      .grad_into = matmul_grad_into },
-    [NBI_OP_TRANSPOSE] = { .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
-      .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward,
-      .region = transpose_region, .forward_region = transpose_forward_region },
-    [NBI_OP_SUM] = { .name = "sum", .maths = "y = sum_ij x_ij; dx_ij = g", .arity = 1,
-      .shape = nb_shape_scalar, .forward = sum_forward, .backward = sum_backward },
-    [NBI_OP_MEAN] = { .name = "mean", .maths = "y = sum_ij x_ij / (r c); dx_ij = g / (r c)", .arity = 1,
-      .shape = nb_shape_scalar, .forward = mean_forward, .backward = mean_backward },
-    [NBI_OP_ROW_SUMS] = { .name = "row_sums", .maths = "y_i = sum_j x_ij, (r,c)->(r,1); dx_ij = g_i", .arity = 1,
-      .shape = row_sums_shape, .forward = row_sums_forward, .backward = row_sums_backward,
-      .region = row_sums_region, .forward_region = row_sums_forward_region },
-    [NBI_OP_COL_SUMS] = { .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
-      .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
-      .region = col_sums_region, .forward_region = col_sums_forward_region },
-    [NBI_OP_AFFINE] = { .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
-      .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
-      .region = affine_region, .forward_region = affine_forward_region,
-      .grad_into = matmul_grad_into },
+const nb_op nb_op_col_sums = {
+    .name = "col_sums", .maths = "y_j = sum_i x_ij, (r,c)->(1,c); dx_ij = g_j", .arity = 1,
+    .shape = col_sums_shape, .forward = col_sums_forward, .backward = col_sums_backward,
+    .region = col_sums_region, .forward_region = col_sums_forward_region
 };
-const size_t nbi_n_ops_matrix = sizeof nbi_ops_matrix / sizeof nbi_ops_matrix[0];
+
+const nb_op *const nbi_ops_matrix[] = {
+    &nb_op_matmul,
+    &nb_op_transpose,
+    &nb_op_sum,
+    &nb_op_mean,
+    &nb_op_row_sums,
+    &nb_op_col_sums,
+    &nb_op_affine,
+    NULL,
+};

@@ -56,6 +56,13 @@ static void softmax_backward(nb_node *out)
     }
 }
 
+const nb_op nb_op_softmax = {
+    .name = "softmax", .maths = "y_ij = e^x_ij / sum_k e^x_ik; dx = y (g - sum_k g_k y_k)",
+    .arity = 1, .shape = nb_shape_same, .forward = softmax_forward,
+    .backward = softmax_backward,
+    .region = rows_region, .forward_region = softmax_forward_region
+};
+
 /* log_softmax: y_ij = x_ij - lse_i;  dx_ij = g_ij - e^(y_ij) Σ_k g_ik */
 static void log_softmax_rows(nb_node *out, size_t r0, size_t r1)
 {
@@ -88,14 +95,15 @@ static void log_softmax_backward(nb_node *out)
     }
 }
 
-const nb_op nbi_ops_softmax[] = {
-    [NBI_OP_SOFTMAX] = { .name = "softmax", .maths = "y_ij = e^x_ij / sum_k e^x_ik; dx = y (g - sum_k g_k y_k)",
-      .arity = 1, .shape = nb_shape_same, .forward = softmax_forward,
-      .backward = softmax_backward,
-      .region = rows_region, .forward_region = softmax_forward_region },
-    [NBI_OP_LOG_SOFTMAX] = { .name = "log_softmax", .maths = "y_ij = x_ij - lse_i; dx = g - softmax * sum_k g_k",
-      .arity = 1, .shape = nb_shape_same, .forward = log_softmax_forward,
-      .backward = log_softmax_backward,
-      .region = rows_region, .forward_region = log_softmax_forward_region },
+const nb_op nb_op_log_softmax = {
+    .name = "log_softmax", .maths = "y_ij = x_ij - lse_i; dx = g - softmax * sum_k g_k",
+    .arity = 1, .shape = nb_shape_same, .forward = log_softmax_forward,
+    .backward = log_softmax_backward,
+    .region = rows_region, .forward_region = log_softmax_forward_region
 };
-const size_t nbi_n_ops_softmax = sizeof nbi_ops_softmax / sizeof nbi_ops_softmax[0];
+
+const nb_op *const nbi_ops_softmax[] = {
+    &nb_op_softmax,
+    &nb_op_log_softmax,
+    NULL,
+};

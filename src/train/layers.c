@@ -9,21 +9,23 @@
 #include <nabla/ops.h>
 #include "train/train.h"
 
-static const char *const init_names[] = {
+/* In the order of nb_init_kind; NULL-terminated (config word lists). */
+const char *const nb_init_names[] = {
     "zeros", "uniform", "normal", "lecun_normal", "xavier_uniform", "xavier_normal",
-    "he_uniform", "he_normal",
+    "he_uniform", "he_normal", NULL,
 };
+#define N_INITS (sizeof nb_init_names / sizeof nb_init_names[0] - 1)
 
 const char *nb_init_name(nb_init_kind k)
 {
-    return (unsigned)k < sizeof init_names / sizeof init_names[0] ? init_names[k] : NULL;
+    return (unsigned)k < N_INITS ? nb_init_names[k] : NULL;
 }
 
 int nb_init_parse(const char *name, nb_init_kind *k)
 {
     if (!name || !k) return NB_EINVAL;
-    for (size_t i = 0; i < sizeof init_names / sizeof init_names[0]; i++)
-        if (strcmp(name, init_names[i]) == 0) {
+    for (size_t i = 0; i < N_INITS; i++)
+        if (strcmp(name, nb_init_names[i]) == 0) {
             *k = (nb_init_kind)i;
             return NB_OK;
         }
