@@ -4,10 +4,15 @@
 #   ./build.sh demo   runs the main job: `nabla check` verifies every op,
 #                     `nabla demo` shows a network learn, `nabla run
 #                     experiments/moons.conf` trains into runs/moons-seed0
-#   ./build.sh test   runs the whole test suite, prints each suite's Check
+#   ./build.sh test   runs the whole test suite, then each fuzz harness for
+#                     20 s (in _build-fuzz/), prints each suite's Check
 #                     summary and a final "N passed, N failed" line, then
 #                     `make distcheck`
-#   ./build.sh sanitize  the test suite under ASan + UBSan (in _build-san/)
+#   ./build.sh sanitize  the test suite, shell tests included, under ASan +
+#                     UBSan (in _build-san/)
+#   ./build.sh fuzz   builds the libFuzzer harnesses of fuzz/ (in
+#                     _build-fuzz/) and runs each for $NB_FUZZ_TIME seconds
+#                     (default 30); docs/testing.md
 set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
@@ -16,7 +21,9 @@ what=${1:-demo}
 packages="build-essential autoconf automake libtool pkg-config libgsl-dev check
 libopenblas-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist locales
 libopenmpi-dev openmpi-bin procps"
-[ "$what" = sanitize ] && packages="$packages clang libclang-rt-14-dev"
+# clang and its runtimes: the sanitizer build and the fuzz harnesses (which
+# `test` runs too).
+case "$what" in test|sanitize|fuzz) packages="$packages clang libclang-rt-14-dev" ;; esac
 
 missing=""
 for p in $packages; do
@@ -56,6 +63,17 @@ configure_in() {   # DIR ARGS...
     fi
 }
 
+# The libFuzzer harnesses: clang, coverage + ASan + UBSan (configure
+# --enable-fuzz), each run for $1 seconds on a copy of its seed corpus; with
+# $2, a NAME.log/NAME.trs pair per harness goes there for tests/summary.sh.
+fuzz_build_run() {   # SECONDS [RESULTS_DIR]
+    configure_in _build-fuzz --enable-fuzz CC=clang
+    make -C _build-fuzz -s -j"$jobs" fuzz >_build-fuzz/build.log 2>&1 \
+        || { tail -n 30 _build-fuzz/build.log; echo "build.sh: building the fuzz harnesses FAILED"; return 1; }
+    rm -rf _build-fuzz/fuzz/work
+    NB_FUZZ_RESULTS="${2:-}" NB_FUZZ_BIN=_build-fuzz/fuzz NB_FUZZ_TIME="$1" sh fuzz/run.sh
+}
+
 case "$what" in
 demo)
     configure_in _build
@@ -71,7 +89,13 @@ test)
     configure_in _build
     make -C _build -s -j"$jobs"
     status=0
+    # make check ends with tests/summary.sh over _build/tests: the fuzz
+    # results of an earlier run must not count in it.
+    rm -f _build/tests/fuzz_*.log _build/tests/fuzz_*.trs
     make -C _build -s -j"$jobs" check >/dev/null 2>&1 || status=1
+    # Each harness is one more result for summary.sh (fuzz_NAME.log/.trs).
+    echo "build.sh: fuzzing the readers, 20 s per harness"
+    fuzz_build_run 20 _build/tests || status=1
     sh tests/summary.sh _build/tests || status=1
     if [ "$status" -eq 0 ]; then
         echo "build.sh: make distcheck"
@@ -85,12 +109,31 @@ sanitize)
     configure_in _build-san --enable-asan --enable-ubsan CC=clang
     make -C _build-san -s -j"$jobs"
     status=0
-    ASAN_OPTIONS=detect_leaks=1 make -C _build-san -s -j"$jobs" check >/dev/null 2>&1 || status=1
+    # Every test runs under both sanitizers, the shell tests of the tool
+    # (tests/*.sh, bad inputs included) as much as the Check suites.  A
+    # report must not pass for an expected failure: a test that expects
+    # exit 1 from a bad checkpoint would take ASan's default exit status 1
+    # for it.  So the sanitizers exit 86/87, which no test expects, and
+    # write their reports to files, and any such file fails the build.
+    san=$top/_build-san/sanitizer-reports
+    rm -rf "$san"; mkdir -p "$san"
+    ASAN_OPTIONS="detect_leaks=1:exitcode=86:log_path=$san/asan" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87:log_path=$san/ubsan" \
+        make -C _build-san -s -j"$jobs" check >/dev/null 2>&1 || status=1
     sh tests/summary.sh _build-san/tests || status=1
+    for f in "$san"/*; do
+        [ -f "$f" ] || continue
+        status=1
+        echo "build.sh: sanitizer report $f:"
+        head -n 30 "$f" | sed 's/^/    /'
+    done
     exit "$status"
     ;;
+fuzz)
+    fuzz_build_run "${NB_FUZZ_TIME:-30}"
+    ;;
 *)
-    echo "usage: ./build.sh demo|test|sanitize" >&2
+    echo "usage: ./build.sh demo|test|sanitize|fuzz" >&2
     exit 2
     ;;
 esac

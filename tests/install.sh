@@ -26,8 +26,10 @@ pc=$(ls "$prefix"/lib*/pkgconfig/nabla.pc 2>/dev/null | head -n 1)
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 cflags=$(pkg-config --cflags nabla) && libs=$(pkg-config --libs nabla) && ok "pkg-config --cflags --libs nabla" || bad "pkg-config"
 [ -f "$prefix/include/nabla/nabla.h" ] && ok "headers installed" || bad "headers installed"
+# In a sanitizer build the installed library needs the sanitizers' runtime:
+# the build's compiler and flags (NB_SANITIZE, CC from make check).
 # shellcheck disable=SC2086
-if ${CC:-cc} $cflags "$srcdir/docs/examples/gradcheck_example.c" $libs -o "$tmp/example" >"$tmp/cc.log" 2>&1; then
+if ${CC:-cc} $cflags "$srcdir/docs/examples/gradcheck_example.c" $libs ${NB_SANITIZE:-} -o "$tmp/example" >"$tmp/cc.log" 2>&1; then
     ok "the docs' gradcheck example builds with pkg-config alone"
     libdir=$(pkg-config --variable=libdir nabla)
     LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/example" >"$tmp/example.out" 2>&1

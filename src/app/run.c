@@ -714,15 +714,22 @@ static int gradcheck_due(const run *r)
     return r->gc_every && r->step % r->gc_every == 0 && r->gclog;
 }
 
-static void maybe_gradcheck(run *r, nb_node *loss)
+/* A check that could not run for lack of memory fails the run (NB_ENOMEM):
+ * an "error" row would pass a run whose check never happened. */
+static int maybe_gradcheck(run *r, nb_node *loss)
 {
-    if (!gradcheck_due(r)) return;
+    if (!gradcheck_due(r)) return NB_OK;
     nb_gradcheck_opts o;
     nb_gradcheck_opts_init(&o);
     o.mode = NB_GC_DIRECTIONAL;
     o.seed = r->seed * 1000003ul + r->step;   /* its own stream: training is unaffected */
     nb_gradcheck_report rep;
     int st = nb_gradcheck_graph(r->g, loss, &o, &rep);
+    if (st == NB_ENOMEM) {
+        fail(r, st, "step %zu: gradient check: %s", r->step, rep.error[0] ? rep.error : nb_strerror(st));
+        nb_gradcheck_report_free(&rep);
+        return st;
+    }
     if (st == NB_OK)
         nb_fprintf(r->gclog, "%zu,%s,%zu,%zu,%.6g\n", r->step, rep.passed ? "pass" : "FAIL", rep.n_checked,
                 rep.n_failed, rep.worst_ratio);
@@ -730,6 +737,7 @@ static void maybe_gradcheck(run *r, nb_node *loss)
         fprintf(r->gclog, "%zu,error,0,0,0 # %s\n", r->step, rep.error);
     fflush(r->gclog);
     nb_gradcheck_report_free(&rep);
+    return NB_OK;
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -828,7 +836,7 @@ static int train_loop(run *r)
                     fail(r, st, "step %zu: %s", r->step, nb_graph_errmsg(r->g));
                     goto done;
                 }
-                maybe_gradcheck(r, L);
+                if ((st = maybe_gradcheck(r, L)) != NB_OK) goto done;
                 st = nb_optim_step(r->optim, &oerr);
             } else {   /* plain SGD fuses weight updates into the backward products */
                 st = nb_optim_backward(r->optim, L, &oerr);
@@ -999,7 +1007,12 @@ static int write_results(run *r)
     if (r->train.n * r->k <= 4096) {
         nb_graph_reset(r->g);
         nb_node *out, *L = build_loss(r, r->train.x, r->T, r->train.n, &out);
-        if (L) {
+        if (!L) {
+            fclose(f);
+            free(buf);
+            return fail(r, nb_graph_status(r->g), "results: %s", nb_graph_errmsg(r->g));
+        }
+        {
             fprintf(f, "\n[outputs]  # network outputs on the training inputs, one row per example\n");
             for (size_t i = 0; i < r->train.n; i++) {
                 for (size_t j = 0; j < r->k; j++)
@@ -1025,7 +1038,16 @@ static int write_results(run *r)
             fputc('\n', f);
         }
     }
-    fclose(f);
+    /* Never write a truncated results.txt.  glibc's memory stream reports
+     * a failed allocation in fclose by setting the buffer to NULL, not by
+     * its status (its final realloc), hence the three tests.  (A failed
+     * growth before that sets no error flag either, only fprintf's status:
+     * results.txt and meta.json of a small run fit the stream's first
+     * buffer, boundary.dat does not and checks every call.) */
+    if (ferror(f) | (fclose(f) != 0) || !buf) {
+        free(buf);
+        return fail(r, NB_ENOMEM, "results.txt: out of memory");
+    }
     int st = write_atomic(r, "results.txt", buf, blen);
     free(buf);
     return st;
@@ -1086,6 +1108,7 @@ static int write_meta(run *r, const char *status)
     nb_json_end_object(&j);
     int st = nb_json_finish(&j);
     if (fclose(f) != 0 && st == NB_OK) st = NB_EIO;
+    if (!buf && st == NB_OK) st = NB_ENOMEM;   /* see write_results */
     if (st != NB_OK) {
         free(buf);
         return fail(r, st, "meta.json: %s", nb_strerror(st));
@@ -1110,8 +1133,13 @@ static int on_path(const char *prog, char *out, size_t len)
     return 0;
 }
 
-static void plot(run *r)
+/* The plot files.  A failed allocation or write is an error of the run
+ * (NB_ENOMEM / NB_EIO): a run never ends "done" with a plot silently cut
+ * short.  gnuplot itself failing (a bad terminal, say) is not: the scripts
+ * are there to run by hand. */
+static int plot(run *r)
 {
+    int st;
     char gp[PATH_MAX], script[2048];
     int n = snprintf(script, sizeof script,
                      "# gnuplot script: the cost curve of this run (gnuplot cost.gp)\n"
@@ -1123,7 +1151,7 @@ static void plot(run *r)
                      "set logscale y\nset grid\n"
                      "plot 'costs.csv' using 1:3 skip 1 with lines lw 2 title 'cost'\n",
                      cfg_str(r, "experiment.name"), r->seed);
-    write_atomic(r, "cost.gp", script, (size_t)n);
+    if ((st = write_atomic(r, "cost.gp", script, (size_t)n)) != NB_OK) return st;
     int boundary = r->train.d == 2 && r->train.label && r->train.n <= 100000;
     if (boundary) {
         /* Predicted class over a grid spanning the data: the decision boundary. */
@@ -1138,7 +1166,12 @@ static void plot(run *r)
         char *buf = NULL;
         size_t blen = 0;
         FILE *f = grid && tg ? open_memstream(&buf, &blen) : NULL;
-        if (f) {
+        if (!f) {
+            free(grid);
+            free(tg);
+            return fail(r, NB_ENOMEM, "boundary.dat: out of memory");
+        }
+        {
             for (size_t a = 0; a < G; a++)
                 for (size_t b = 0; b < G; b++) {
                     grid[(a * G + b) * 2] = lo[0] - 0.5 + (hi[0] - lo[0] + 1.0) * (double)b / (double)(G - 1);
@@ -1146,19 +1179,36 @@ static void plot(run *r)
                 }
             nb_graph_reset(r->g);
             nb_node *out, *L = build_loss(r, grid, tg, G * G, &out);
-            if (L) {
+            if (!L) {
+                fclose(f);
+                free(buf);
+                free(grid);
+                free(tg);
+                return fail(r, nb_graph_status(r->g), "boundary.dat: %s", nb_graph_errmsg(r->g));
+            }
+            /* glibc's memory stream drops what it cannot grow for and
+             * sets no error flag: only each call's status tells. */
+            int bad = 0;
+            {
                 for (size_t i = 0; i < G * G; i++) {
                     size_t pred = predict(r, nb_node_cvalue(out) + i * r->k);
-                    nb_fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred);
-                    if ((i + 1) % G == 0) fputc('\n', f);
+                    bad |= nb_fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred) < 0;
+                    if ((i + 1) % G == 0) bad |= fputc('\n', f) == EOF;
                 }
             }
-            fprintf(f, "\n\n");
+            bad |= fprintf(f, "\n\n") < 0;
             for (size_t i = 0; i < r->train.n; i++)
-                nb_fprintf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1], r->train.label[i]);
-            fclose(f);
-            write_atomic(r, "boundary.dat", buf, blen);
+                bad |= nb_fprintf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1],
+                                  r->train.label[i]) < 0;
+            st = bad | ferror(f) | (fclose(f) != 0) || !buf   /* see write_results */
+                     ? fail(r, NB_ENOMEM, "boundary.dat: out of memory")
+                     : write_atomic(r, "boundary.dat", buf, blen);
             free(buf);
+            if (st != NB_OK) {
+                free(grid);
+                free(tg);
+                return st;
+            }
             n = snprintf(script, sizeof script,
                          "# gnuplot script: decision boundary and training points (gnuplot boundary.gp)\n"
                          "set terminal pngcairo size 760,640 noenhanced\n"
@@ -1168,38 +1218,44 @@ static void plot(run *r)
                          "plot 'boundary.dat' index 0 using 1:2:3 with image notitle, \\\n"
                          "     'boundary.dat' index 1 using 1:2:3 with points pt 7 ps 0.7 lc variable notitle\n",
                          cfg_str(r, "experiment.name"));
-            write_atomic(r, "boundary.gp", script, (size_t)n);
+            st = write_atomic(r, "boundary.gp", script, (size_t)n);
         }
         free(grid);
         free(tg);
+        if (st != NB_OK) return st;
     }
     char exe[PATH_MAX];
     if (!on_path("gnuplot", exe, sizeof exe)) {
         const char *note = "gnuplot is not installed: no PNG was made.\n"
                            "Install it (apt-get install gnuplot-nox) and run `gnuplot cost.gp` here.\n";
-        write_atomic(r, "plot.txt", note, strlen(note));
-        return;
+        return write_atomic(r, "plot.txt", note, strlen(note));
     }
     const char *scripts[2] = { "cost.gp", boundary ? "boundary.gp" : NULL };
     for (int s = 0; s < 2 && scripts[s]; s++) {
         path_join(gp, sizeof gp, r->dir, scripts[s]);
         pid_t pid;
         posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        int e = posix_spawn_file_actions_init(&fa);
+        if (e == 0) e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        if (e == 0) e = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        if (e != 0) {
+            posix_spawn_file_actions_destroy(&fa);
+            return fail(r, e == ENOMEM ? NB_ENOMEM : NB_EIO, "gnuplot %s: %s", scripts[s], strerror(e));
+        }
         char *argv[] = { "gnuplot", (char *)scripts[s], NULL };
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof cwd) || chdir(r->dir) != 0) {
             posix_spawn_file_actions_destroy(&fa);
-            return;
+            return NB_OK;
         }
         int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
         if (chdir(cwd) != 0) rc = -1;
         posix_spawn_file_actions_destroy(&fa);
         int status;
         if (rc == 0) waitpid(pid, &status, 0);
+        else if (rc == ENOMEM) return fail(r, NB_ENOMEM, "gnuplot %s: %s", scripts[s], strerror(rc));
     }
+    return NB_OK;
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -1350,6 +1406,7 @@ static int open_logs(run *r, long costs_len, long gc_len)
     }
     path_join(p, sizeof p, r->dir, "timing.log");
     r->timing = fopen(p, r->resumed ? "a" : "w");
+    if (!r->timing) return fail(r, errno == ENOMEM ? NB_ENOMEM : NB_EIO, "%s: %s", p, strerror(errno));
     return NB_OK;
 }
 
@@ -1436,7 +1493,7 @@ int nb_experiment_run(const nb_run_opts *o, nb_error *err)
         fail(r, st, "model.nbm: %s", nb_error_message(&me));
         goto out;
     }
-    if (cfg_bool(r, "log.plot")) plot(r);
+    if (cfg_bool(r, "log.plot") && (st = plot(r)) != NB_OK) goto out;
     path_join(p, sizeof p, r->dir, "checkpoint.nbk");
     remove(p);   /* finished: nothing to resume */
     if ((st = write_meta(r, r->stopped_early ? "stopped early" : "finished")) != NB_OK) goto out;

@@ -109,13 +109,16 @@ static void shapes_str(char *buf, size_t len, size_t arity, const size_t *rows, 
  * input used twice (x*x built from two nodes, a shared weight) would lose
  * a term, which a check of the op alone cannot see.  So run the op's
  * backward again onto gradients pre-filled with random values and compare
- * what it added with the gradient of the clean run (grad). */
-static void accumulate_probe(const nb_op *op, op_ctx *c, const double *grad, gsl_rng *rng,
-                             size_t index_offset, const nb_gradcheck_opts *o,
-                             nb_gradcheck_report *r)
+ * what it added with the gradient of the clean run (grad).  NB_ENOMEM
+ * when it cannot run: a probe skipped must never let the check pass. */
+static int accumulate_probe(const nb_op *op, op_ctx *c, const double *grad, gsl_rng *rng,
+                            size_t index_offset, const nb_gradcheck_opts *o,
+                            nb_gradcheck_report *r)
 {
     double *pre = malloc(c->offset[op->arity] * sizeof *pre);
-    if (!pre) return;
+    if (!pre)
+        return nbi_report_error(r, NB_ENOMEM, "%s: out of memory for the accumulation probe",
+                                op->name);
     for (size_t k = 0; k < c->offset[op->arity]; k++) pre[k] = 2.385 * gsl_ran_gaussian_ziggurat(rng, 1.0);
     for (size_t i = 0; i < op->arity; i++)
         for (size_t k = 0; k < nb_node_size(c->leaf[i]); k++) c->leaf[i]->grad[k] = pre[c->offset[i] + k];
@@ -142,9 +145,10 @@ static void accumulate_probe(const nb_op *op, op_ctx *c, const double *grad, gsl
                          "%s: backward overwrites the gradient of input %zu instead of adding to it",
                          op->name, i + 1);
             free(pre);
-            return;
+            return NB_OK;
         }
     free(pre);
+    return NB_OK;
 }
 
 /* One trial: given shapes and input values, check.  at_kink: every input
@@ -209,7 +213,8 @@ static int run_trial(const nb_op *op, const double *hp, const size_t *rows, cons
     if ((st = nb_backward_seed(g, c.out, v)) != NB_OK) goto graph_error;
     for (size_t i = 0; i < op->arity; i++)
         memcpy(grad + c.offset[i], c.leaf[i]->grad, rows[i] * cols[i] * sizeof(double));
-    if (!kink) accumulate_probe(op, &c, grad, rng, index_offset, o, r);
+    if (!kink && (st = accumulate_probe(op, &c, grad, rng, index_offset, o, r)) != NB_OK)
+        goto done;
     c.v = v;
     nbi_objective obj = { n, op_get, op_set, op_eval, &c, NULL, NULL, NULL, NULL };
     /* Kink trials are per-coordinate in every mode: with all inputs on the
@@ -274,10 +279,15 @@ int nb_gradcheck_op(const nb_op *op, const double *hyper, const nb_gradcheck_opt
                  "nb_gradcheck_op(&%s, hyper, opts) with opts.seed = %lu, opts.mode = %s, "
                  "opts.n_shapes = %zu", op->name, o.seed,
                  o.mode == NB_GC_DIRECTIONAL ? "NB_GC_DIRECTIONAL" : "NB_GC_PER_COORD", o.n_shapes);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!rng) return nbi_report_error(report, NB_ENOMEM, "gradcheck_op: out of memory");
-    gsl_rng_set(rng, o.seed);
+    /* Off before the first GSL call: gsl_rng_alloc reports a failed
+     * allocation through the handler, whose default aborts. */
     gsl_error_handler_t *saved = gsl_set_error_handler_off();
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!rng) {
+        gsl_set_error_handler(saved);
+        return nbi_report_error(report, NB_ENOMEM, "gradcheck_op: out of memory");
+    }
+    gsl_rng_set(rng, o.seed);
     int st = NB_OK;
     size_t offset = 0;
     nbi_results res = { NULL, 0, 0, 0, 0 };

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
 
@@ -169,6 +170,9 @@ static const double demo_X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, demo_T[4] = { 0, 1, 
 static nb_graph *demo_net(const char *cmd, unsigned long seed, int random_biases, nb_node *p[4])
 {
     double w1[8], w2[4], c1[4] = { 0 }, c2[1] = { 0 };
+    /* GSL reports a failed allocation through its handler, which aborts
+     * by default; this program checks the NULL instead. */
+    gsl_set_error_handler_off();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     nb_graph *g = nb_graph_alloc();
     if (!rng || !g) {
@@ -279,6 +283,8 @@ static int cmd_check(int argc, char **argv)
     int st = nb_gradcheck_ops(n_ops ? ops : NULL, n_ops, &o, seeds, stdout, json, &n_failed);
     /* A failed verdict is exit 1; a check that could not run is exit 2. */
     rc = st != NB_OK ? 2 : n_failed ? 1 : 0;
+    if (rc == 2)   /* the report on stdout names the op and the cause */
+        fprintf(stderr, "nabla check: a check could not run: %s\n", nb_strerror(st));
     /* In full: every op's report with its block table (an op's inputs,
      * trial by trial) and diagnoses. */
     for (size_t k = 0; verbose && !json && k < (n_ops ? n_ops : nb_op_count()); k++)
