@@ -7,6 +7,7 @@
 
 #include <nabla/experiment.h>
 #include <nabla/op.h>
+#include "app/app.h"
 
 /* Activations are checked against the op registry, so a newly registered
  * unary op is usable from configs at once. */
@@ -19,13 +20,13 @@ static int is_unary_op(const char *word, void *ud, char *why, size_t len)
     return 1;
 }
 
-static const char *const sources[] = { "inline", "truth_table", "moons", "spirals", "blobs",
+const char *const nbi_source_words[] = { "inline", "truth_table", "moons", "spirals", "blobs",
                                        "csv", "idx", "fashion_mnist", NULL };
 static const char *const inits[] = { "zeros", "uniform", "normal", "lecun_normal",
                                      "xavier_uniform", "xavier_normal", "he_uniform",
                                      "he_normal", NULL };
 static const char *const bias_inits[] = { "zeros", "same", NULL };
-static const char *const losses[] = { "softmax_ce", "bce_logits", "bce", "mse", "half_sse", NULL };
+const char *const nbi_loss_words[] = { "softmax_ce", "bce_logits", "bce", "mse", "half_sse", NULL };
 static const char *const reductions[] = { "mean", "sum", NULL };
 static const char *const optimizers[] = { "sgd", "momentum", "nesterov", "adam", "bfgs", NULL };
 static const char *const schedules[] = { "constant", "step", "exp", NULL };
@@ -37,7 +38,7 @@ static const nb_config_key schema[] = {
     { .name = "experiment.seed", .type = NB_CONFIG_INT, .def = "0", .min = "0",
       .max = "4294967295", .help = "seed of the NumPy-compatible stream (numpy.random.seed)" },
 
-    { .name = "data.source", .type = NB_CONFIG_ENUM, .required = 1, .words = sources,
+    { .name = "data.source", .type = NB_CONFIG_ENUM, .required = 1, .words = nbi_source_words,
       .help = "inline|truth_table|moons|spirals|blobs|csv|idx|fashion_mnist" },
     { .name = "data.table", .type = NB_CONFIG_STRING, .def = "xor",
       .help = "truth_table: trask2, trask3, xor, and, or" },
@@ -100,7 +101,7 @@ static const nb_config_key schema[] = {
     { .name = "model.weights", .type = NB_CONFIG_WORD_LIST,
       .help = "fixed initial values: W1 row-major (in, out), b1, W2, b2, ... (overrides init)" },
 
-    { .name = "loss.kind", .type = NB_CONFIG_ENUM, .def = "softmax_ce", .words = losses,
+    { .name = "loss.kind", .type = NB_CONFIG_ENUM, .def = "softmax_ce", .words = nbi_loss_words,
       .help = "softmax_ce|bce_logits|bce|mse|half_sse (1/2 sum of squares per example)" },
     { .name = "loss.reduction", .type = NB_CONFIG_ENUM, .def = "mean", .words = reductions,
       .help = "mean or sum over the examples of a batch" },
