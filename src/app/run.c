@@ -363,10 +363,10 @@ static int check_labels(run *r, const nb_dataset *ds, const char *file, const ch
         } else if (file) {
             snprintf(where, sizeof where, "%s: record %zu", esc(e1, sizeof e1, file), i);
         } else {
-            snprintf(where, sizeof where, "%s: example %zu", what, i);
+            snprintf(where, sizeof where, "%s: example %zu", nbi_source_words[r->S.data.source], i);
         }
-        return fail(r, NB_ECONFIG, "%s: label %zu%s is outside 0..%zu, the range of loss.kind = %s with %zu output%s",
-                    where, ds->label[i], lab, max, nbi_loss_words[r->S.loss.kind], k, k == 1 ? "" : "s");
+        return fail(r, NB_ECONFIG, "%s: label %zu%s of the %s is outside 0..%zu, the range of loss.kind = %s with %zu output%s",
+                    where, ds->label[i], lab, what, max, nbi_loss_words[r->S.loss.kind], k, k == 1 ? "" : "s");
     }
     return NB_OK;
 }
@@ -474,11 +474,14 @@ static int load_data(run *r)
         (st = check_features(r, &r->test, files ? "data.test_path" : "test set", files ? S->data.test_path
                                                                                       : "Fashion-MNIST t10k")) != NB_OK)
         return st;
-    if ((st = check_labels(r, &r->train, files ? S->data.path : NULL,
-                           S->data.source == NBI_SRC_FASHION_MNIST ? "Fashion-MNIST training set" : src)) != NB_OK)
+    /* labels: the CSV file's line, or the IDX labels file's record */
+    const nb_run_spec *D = S;
+    int idx = D->data.source == NBI_SRC_IDX;
+    if ((st = check_labels(r, &r->train, files ? (idx ? D->data.labels_path : D->data.path) : NULL,
+                           "training set")) != NB_OK)
         return st;
-    if (r->test.n && (st = check_labels(r, &r->test, files ? S->data.test_path : NULL,
-                                        S->data.source == NBI_SRC_FASHION_MNIST ? "Fashion-MNIST test set" : "test set")) != NB_OK)
+    if (r->test.n && (st = check_labels(r, &r->test, files ? (idx ? D->data.test_labels_path : D->data.test_path) : NULL,
+                                        "test set")) != NB_OK)
         return st;
     if ((st = keep_classes(r, &r->train)) != NB_OK) return st;
     if (r->test.n && (st = keep_classes(r, &r->test)) != NB_OK) return st;

@@ -6,10 +6,12 @@
  *                                 gradient-check every registered op (or one)
  *   nabla demo [--seed N]         train a 2-4-1 tanh network on XOR and show it learn
  *   nabla run CONFIG [--seed N] [--out DIR] [--set key=value ...] [--quiet]
- *   nabla run --resume DIR        continue a killed run
+ *   nabla run --resume DIR        continue a killed run (a finished one is left alone)
  *   nabla keys                    every config key with its default and meaning
  *
- * Exit status: 0 success, 1 a check failed, 2 usage or runtime error. */
+ * Exit status: 0 success; 1 a check failed (check, demo) or a run failed
+ * (run); 2 usage or runtime error, and for run a bad command line, config
+ * or data set (refused before anything was written). */
 #include <config.h>
 
 #include <errno.h>
@@ -284,7 +286,9 @@ static int cmd_run(int argc, char **argv)
     int st = nb_experiment_run(&o, msg, sizeof msg);
     if (st != NB_OK) {
         fprintf(stderr, "nabla run: %s\n", msg[0] ? msg : nb_strerror(st));
-        rc = 1;
+        /* 2: the command line, its config or its data were refused before
+         * anything was written; 1: the run itself failed. */
+        rc = st == NB_ECONFIG || st == NB_EINVAL ? 2 : 1;
     } else {
         rc = 0;
     }
