@@ -231,7 +231,8 @@ static int log_check(run *r, FILE *f, const char *name)
 {
     if (ferror(f) || fflush(f) != 0) {
         int e = errno ? errno : EIO;
-        return fail(r, NB_EIO, "%s/%s: write failed: %s", r->dir, name, strerror(e));
+        char e1[100];
+        return fail(r, NB_EIO, "%s/%s: write failed: %s", esc(e1, sizeof e1, r->dir), name, strerror(e));
     }
     return NB_OK;
 }
