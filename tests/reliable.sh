@@ -3,7 +3,7 @@
 # (issue #9 items 1-6, #12 item 4): data checked against the model before
 # anything is written, run directories never overwritten, a finished run
 # left alone by --resume, write errors failing the run, exit statuses as
-# documented (2: bad command line, config or data; 1: the run failed).
+# documented (nabla(1): 2 for every error; 0 for --resume of a finished run).
 set -u
 bin=$(cd "${NB_BUILDDIR:-.}" && pwd)/nabla
 src=$(cd "${NB_SRCDIR:-.}" && pwd)
@@ -123,10 +123,10 @@ printf 'my own results\n' >"$mine/results.txt"
 printf 'my = config\n' >"$mine/config.conf"
 printf 'not a model\n' >"$mine/model.nbm"
 before=$(snap "$mine")
-expect 1 "not an empty directory or a nabla run" "--out into a folder of the user's files is refused" -- \
+expect 2 "not an empty directory or a nabla run" "--out into a folder of the user's files is refused" -- \
     "$bin" run "$d/csv.conf" --out "$mine" --quiet
 [ "$(snap "$mine")" = "$before" ] && ok "the user's files are byte-identical" || bad "the user's files changed"
-expect 1 "holds no run" "--resume of the user's folder is refused" -- "$bin" run --resume "$mine" --quiet
+expect 2 "holds no run" "--resume of the user's folder is refused" -- "$bin" run --resume "$mine" --quiet
 [ "$(snap "$mine")" = "$before" ] && ok "still byte-identical" || bad "the user's files changed on resume"
 
 fin=$tmp/k1
@@ -135,22 +135,22 @@ sleep 1   # an mtime change would show
 expect 0 "already finished: nothing to resume, nothing changed" "--resume of a finished run exits 0" -- \
     "$bin" run --resume "$fin"
 [ "$(snap "$fin")" = "$before" ] && ok "the finished run is untouched" || bad "the finished run changed"
-expect 1 "already holds a finished run" "--out onto a finished run is refused" -- \
+expect 2 "already holds a finished run" "--out onto a finished run is refused" -- \
     "$bin" run "$d/csv.conf" --out "$fin" --quiet
 [ "$(snap "$fin")" = "$before" ] && ok "and untouched" || bad "the finished run changed"
 
 "$bin" run "$d/csv.conf" --set train.epochs=40 --set train.checkpoint_every=5 --stop-after 20 \
     --out "$tmp/u" --quiet 2>/dev/null
-expect 1 "unfinished run: continue it with --resume" "--out onto an unfinished run points to --resume" -- \
+expect 2 "unfinished run: continue it with --resume" "--out onto an unfinished run points to --resume" -- \
     "$bin" run "$d/csv.conf" --out "$tmp/u" --quiet
 cp -r "$tmp/u" "$tmp/u2"
 rm "$tmp/u2/costs.csv"
 before=$(snap "$tmp/u2")
-expect 1 "incomplete run directory (no costs.csv)" "an incomplete run directory gets a clear message" -- \
+expect 2 "incomplete run directory (no costs.csv)" "an incomplete run directory gets a clear message" -- \
     "$bin" run --resume "$tmp/u2" --quiet
 [ "$(snap "$tmp/u2")" = "$before" ] && ok "and is left as it was" || bad "the incomplete run changed"
 : >"$tmp/u3"
-expect 1 "not an empty directory or a nabla run" "--out onto a file is refused" -- \
+expect 2 "not an empty directory or a nabla run" "--out onto a file is refused" -- \
     "$bin" run "$d/csv.conf" --out "$tmp/u3" --quiet
 
 # ---- write errors (#9.5): a full disk, through /dev/full -------------------
@@ -159,12 +159,12 @@ if [ -w /dev/full ] && ! printf x 2>/dev/null >/dev/full; then
     "$bin" run "$d/csv.conf" --set train.epochs=40 --set train.checkpoint_every=5 --stop-after 20 \
         --out "$tmp/full" --quiet 2>/dev/null
     ln -s /dev/full "$tmp/full/results.txt.tmp"
-    expect 1 "results.txt: No space left on device" "results.txt on a full disk fails the run" -- \
+    expect 2 "results.txt: No space left on device" "results.txt on a full disk fails the run" -- \
         "$bin" run --resume "$tmp/full" --quiet
     [ ! -e "$tmp/full/results.txt" ] && ok "no results.txt, not even an empty one" || bad "results.txt written"
     grep -q '"status": "running"' "$tmp/full/meta.json" && ok "the run stays unfinished" || bad "meta.json status"
     ln -s /dev/full "$tmp/full/meta.json.tmp"
-    expect 1 "meta.json: No space left on device" "meta.json on a full disk fails the resume" -- \
+    expect 2 "meta.json: No space left on device" "meta.json on a full disk fails the resume" -- \
         "$bin" run --resume "$tmp/full" --quiet
     rm -f "$tmp/full/meta.json.tmp"
     "$bin" run --resume "$tmp/full" --quiet 2>"$tmp/err" && ok "resumes once there is space" \
@@ -175,7 +175,7 @@ if [ -w /dev/full ] && ! printf x 2>/dev/null >/dev/full; then
     "$bin" run "$src/experiments/moons.conf" --set train.epochs=30 --set train.checkpoint_every=5 \
         --stop-after 10 --out "$tmp/pf" --quiet 2>/dev/null
     ln -s /dev/full "$tmp/pf/boundary.dat.tmp"
-    expect 1 "boundary.dat: No space left on device" "plot data on a full disk fails the run" -- \
+    expect 2 "boundary.dat: No space left on device" "plot data on a full disk fails the run" -- \
         "$bin" run --resume "$tmp/pf" --quiet
     [ ! -e "$tmp/pf/boundary.dat" ] && ok "no boundary.dat" || bad "boundary.dat written"
 else

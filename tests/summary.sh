@@ -21,6 +21,12 @@ for trs in "$dir"/*.trs; do
         failed=$((failed + fails + errs))
         # A suite that crashed after its summary, or failed outside Check.
         if [ "$result" = FAIL ] && [ $((fails + errs)) -eq 0 ]; then failed=$((failed + 1)); fi
+        # The ops the registry test checked (tests/test_ops.c prints one
+        # line per op that passed), so a newly added op is seen checked.
+        ops=$(sed -n 's/^op checked: //p' "$log" 2>/dev/null | sort -u)
+        if [ -n "$ops" ]; then
+            printf '    ops checked: %s (%s)\n' "$(echo "$ops" | wc -l)" "$(echo $ops)"
+        fi
         # Show what failed.
         if [ $((fails + errs)) -gt 0 ]; then
             grep -E ':[EF]:' "$log" | head -n 20 | sed 's/^/    /'

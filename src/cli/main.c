@@ -9,9 +9,9 @@
  *   nabla run --resume DIR        continue a killed run (a finished one is left alone)
  *   nabla keys                    every config key with its default and meaning
  *
- * Exit status: 0 success; 1 a check failed (check, demo) or a run failed
- * (run); 2 usage or runtime error, and for run a bad command line, config
- * or data set (refused before anything was written). */
+ * Exit status: 0 success (for run --resume: also a run that had already
+ * finished); 1 a check failed (check, demo); 2 usage or runtime error: a bad
+ * command line, config or data set, a refused run directory, a failed run. */
 #include <config.h>
 
 #include <errno.h>
@@ -25,29 +25,77 @@
 
 #include <nabla/nabla.h>
 
+/* Each command's synopsis and options: `nabla CMD --help` prints its
+ * entry, `nabla help` all of them.  docs/nabla.1 documents the same
+ * options, and tests/cli.sh checks that every option printed here is in the
+ * man page, so the two cannot drift apart. */
+typedef struct command {
+    const char *name;
+    const char *synopsis;   /* one line after "nabla " */
+    const char *summary;
+    const char *options;    /* option lines, or "" */
+} command;
+
+static const command commands[] = {
+    { "info", "info", "version, the BLAS bound at run time, threads", "" },
+    { "ops", "ops", "list the registered ops: name, arity, hyper-parameters, domain, maths", "" },
+    { "check", "check [--op NAME]... [--seed N] [--seeds K] [--directional] [--json]",
+      "gradient-check every registered op (or the ones named)",
+      "  --op NAME         only this op (repeatable)\n"
+      "  --seed N          first seed of the checker's stream (default 2385)\n"
+      "  --seeds K         seeds per op, 1..1000 (default 3)\n"
+      "  --directional     directional mode instead of per-coordinate\n"
+      "  --json            one JSON object per op and seed\n" },
+    { "demo", "demo [--seed N]", "train a 2-4-1 network on XOR and watch it learn",
+      "  --seed N          seed of the initial weights (default 2385)\n" },
+    { "run", "run CONFIG [--seed N] [--out DIR] [--set KEY=VALUE]... [--quiet]\n"
+             "       nabla run --resume DIR [--quiet]",
+      "run an experiment into a run directory, or resume one",
+      "  --seed N          override experiment.seed\n"
+      "  --out DIR         run directory (default runs/<name>-seed<seed>)\n"
+      "  --set KEY=VALUE   override any config key (repeatable; `nabla keys`)\n"
+      "  --resume DIR      continue the unfinished run in DIR\n"
+      "  --quiet           no progress output\n" },
+    { "keys", "keys [--man | --check CONFIG...]", "list every config key with its default and meaning",
+      "  --man             the list as the nabla-config(5) manual page (troff)\n"
+      "  --check CONFIG    parse and validate config files against the keys, run nothing\n" },
+    { "help", "help [COMMAND]", "this text, or one command's", "" },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static void command_usage(FILE *out, const command *c)
+{
+    fprintf(out, "usage: nabla %s\n\n%s\n", c->synopsis, c->summary);
+    if (c->options[0]) fprintf(out, "\noptions:\n%s", c->options);
+    fprintf(out, "\nexit status: 0 success, 1 a check failed, 2 usage or runtime error\n");
+}
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: nabla <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  info                         version and the BLAS bound at run time\n"
-            "  ops                          list the registered ops\n"
-            "  check [options]              gradient-check the registered ops\n"
-            "      --op NAME                only this op (repeatable)\n"
-            "      --seed N                 first seed of the checker's stream (default 2385)\n"
-            "      --seeds K                seeds per op (default 3)\n"
-            "      --directional            directional mode instead of per-coordinate\n"
-            "      --json                   one JSON object per op and seed\n"
-            "  demo [--seed N]              train a small network on XOR and watch it learn\n"
-            "  run CONFIG [options]         run an experiment into a run directory\n"
-            "      --seed N                 override experiment.seed\n"
-            "      --out DIR                run directory (default runs/<name>-seed<seed>)\n"
-            "      --set key=value          override any config key (repeatable)\n"
-            "      --resume DIR             continue the run in DIR after a crash\n"
-            "      --quiet                  no progress output\n"
-            "  keys                         list every config key (docs/experiments.md)\n"
-            "  help                         this text\n");
+    fprintf(out, "usage: nabla <command> [options]   (nabla <command> --help for one)\n"
+                 "       nabla --version\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nexit status: 0 success, 1 a check failed, 2 usage or runtime error\n"
+                 "manual: man nabla, man nabla-config\n");
+}
+
+/* Unknown option or argument: the message and the command's usage on
+ * stderr, exit status 2. */
+static int bad_usage(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "nabla %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    command_usage(stderr, find_command(cmd));
+    return 2;
 }
 
 static int parse_ulong(const char *s, unsigned long *out)
@@ -141,8 +189,7 @@ static int cmd_check(int argc, char **argv)
                 seeds = v;
             }
         } else {
-            fprintf(stderr, "nabla check: unknown option '%s'\n", a);
-            usage(stderr);
+            rc = bad_usage("check", "unknown option '%s'", a);
             goto out;
         }
     }
@@ -167,8 +214,7 @@ static int cmd_demo(int argc, char **argv)
         if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc && parse_ulong(argv[i + 1], &seed) == 0) {
             i++;
         } else {
-            fprintf(stderr, "nabla demo: unknown or malformed option '%s'\n", argv[i]);
-            return 2;
+            return bad_usage("demo", "unknown or malformed option '%s'", argv[i]);
         }
     }
     const double X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, T[4] = { 0, 1, 1, 0 };
@@ -269,6 +315,7 @@ static int cmd_run(int argc, char **argv)
             o.stop_after = v;
         } else if (a[0] == '-') {
             fprintf(stderr, "nabla run: unknown option '%s'%s\n", a, has_value ? "" : " (or missing value)");
+            command_usage(stderr, find_command("run"));
             goto out;
         } else if (!o.config_path) {
             o.config_path = a;
@@ -286,9 +333,8 @@ static int cmd_run(int argc, char **argv)
     int st = nb_experiment_run(&o, msg, sizeof msg);
     if (st != NB_OK) {
         fprintf(stderr, "nabla run: %s\n", msg[0] ? msg : nb_strerror(st));
-        /* 2: the command line, its config or its data were refused before
-         * anything was written; 1: the run itself failed. */
-        rc = st == NB_ECONFIG || st == NB_EINVAL ? 2 : 1;
+        /* 2 for every error (nabla(1)): 1 is kept for a failed check */
+        rc = 2;
     } else {
         rc = 0;
     }
@@ -307,6 +353,135 @@ static int cmd_keys(void)
     return 0;
 }
 
+/* nabla keys --check FILE...: each file parsed and validated against the
+ * experiment schema (syntax, unknown keys, types, ranges, required keys),
+ * without running anything; tests/docs.sh checks every config in docs/ so. */
+static int cmd_keys_check(int n, char **files)
+{
+    size_t nk;
+    const nb_config_key *k = nb_experiment_schema(&nk);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char msg[512] = "";
+        nb_config *cfg = nb_config_alloc(k, nk);
+        int st = cfg ? nb_config_load(cfg, files[i], msg, sizeof msg) : NB_ENOMEM;
+        if (st == NB_OK) st = nb_config_validate(cfg, msg, sizeof msg);
+        nb_config_free(cfg);
+        if (st == NB_OK) {
+            printf("%s: ok\n", files[i]);
+        } else {
+            fprintf(stderr, "nabla keys: %s\n", msg[0] ? msg : nb_strerror(st));
+            rc = 2;
+        }
+    }
+    return rc;
+}
+
+/* troff text: a backslash doubled, a line starting with '.' or '\'' kept
+ * from being read as a request. */
+static void man_text(const char *t)
+{
+    if (t[0] == '.' || t[0] == '\'') fputs("\\&", stdout);
+    for (; *t; t++) {
+        if (*t == '\\') fputs("\\e", stdout);
+        else if (*t == '-') fputs("\\-", stdout);
+        else putchar(*t);
+    }
+}
+
+static const char *type_name(nb_config_type t)
+{
+    switch (t) {
+    case NB_CONFIG_STRING: return "string";
+    case NB_CONFIG_INT: return "integer";
+    case NB_CONFIG_SIZE: return "count (non-negative integer)";
+    case NB_CONFIG_DOUBLE: return "number";
+    case NB_CONFIG_BOOL: return "boolean (true/false, yes/no, on/off, 1/0)";
+    case NB_CONFIG_ENUM: return "word";
+    case NB_CONFIG_INT_LIST: return "list of integers";
+    case NB_CONFIG_SIZE_LIST: return "list of counts";
+    case NB_CONFIG_WORD_LIST: return "list of words";
+    }
+    return "value";
+}
+
+/* nabla-config(5), generated from the experiment schema at build time so the
+ * manual lists exactly the keys `nabla run` accepts. */
+/* The example of nabla-config(5); tests/cli.sh runs it. */
+static const char nbc_example_config[] =
+    "[experiment]\nname = moons\n\n[data]\nsource = moons\nn = 200\nnoise = 0.2\n\n"
+    "[model]\nlayers = 2, 3, 2\nactivation = tanh\n\n[loss]\nkind = softmax_ce\n\n"
+    "[optimizer]\nkind = sgd\nlr = 0.01\n\n[train]\nepochs = 200\n";
+
+static int cmd_keys_man(void)
+{
+    size_t n;
+    const nb_config_key *k = nb_experiment_schema(&n);
+    printf(".TH NABLA-CONFIG 5 \"\" \"nabla %s\" \"File Formats\"\n", nb_version());
+    printf(".SH NAME\nnabla-config \\- experiment configuration files of nabla\n"
+           ".SH SYNOPSIS\n.nf\n# comment\n[section]\nkey = value\n.fi\n"
+           ".SH DESCRIPTION\n"
+           "An experiment config is an INI\\-like UTF\\-8 text file read by\n"
+           ".BR \"nabla run\" (1).\n"
+           "A line is blank, a comment (starting with # or ;), a section header\n"
+           ".RB [ section ],\n"
+           "or an assignment\n"
+           ".IR \"key = value\" .\n"
+           "The full name of a key is\n"
+           ".IR section.key .\n"
+           "A value may be double\\-quoted to keep blanks and #; an inline comment\n"
+           "starts at a # after a blank. Lists are comma\\-separated.\n"
+           "A key given twice, an unknown key (with a did\\-you\\-mean hint), a value of\n"
+           "the wrong type or out of range are errors naming file, line and key.\n"
+           "Any key can be overridden on the command line with\n"
+           ".BI \"\\-\\-set \" key = value\\fR.\n"
+           ".SH KEYS\n");
+    for (size_t i = 0; i < n; i++) {
+        printf(".TP\n.B ");
+        man_text(k[i].name);
+        printf("\n");
+        man_text(type_name(k[i].type));
+        if (k[i].required) printf("; required");
+        else if (k[i].def) {
+            printf("; default ");
+            man_text(k[i].def[0] ? k[i].def : "(empty)");
+        } else printf("; unset by default");
+        if (k[i].min && k[i].max) {
+            printf("; range ");
+            man_text(k[i].min);
+            printf(k[i].flags & (NB_CONFIG_MIN_EXCLUSIVE | NB_CONFIG_MAX_EXCLUSIVE) ? " to " : "..");
+            man_text(k[i].max);
+            if (k[i].flags & NB_CONFIG_MIN_EXCLUSIVE) printf(", excluding the minimum");
+            if (k[i].flags & NB_CONFIG_MAX_EXCLUSIVE) printf(", excluding the maximum");
+        } else if (k[i].min) {
+            printf(k[i].flags & NB_CONFIG_MIN_EXCLUSIVE ? "; greater than " : "; at least ");
+            man_text(k[i].min);
+        } else if (k[i].max) {
+            printf(k[i].flags & NB_CONFIG_MAX_EXCLUSIVE ? "; less than " : "; at most ");
+            man_text(k[i].max);
+        }
+        printf(".\n");
+        if (k[i].words) {
+            printf("One of: ");
+            for (size_t w = 0; k[i].words[w]; w++) {
+                printf("%s", w ? ", " : "");
+                man_text(k[i].words[w]);
+            }
+            printf(".\n");
+        }
+        if (k[i].help) {
+            printf(".br\n");
+            man_text(k[i].help);
+            printf("\n");
+        }
+    }
+    printf(".SH EXAMPLES\n.nf\n");
+    printf("%s", nbc_example_config);
+    printf(".fi\n.SH SEE ALSO\n.BR nabla (1),\n.B nabla keys\n"
+           "and docs/config-format.md, docs/experiments.md in the source distribution.\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -314,21 +489,59 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "info") == 0) return cmd_info();
-    if (strcmp(cmd, "ops") == 0) return cmd_ops();
-    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
-    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "keys") == 0) return cmd_keys();
-    if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "--version") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("nabla %s\n", nb_version());
         return 0;
     }
-    fprintf(stderr, "nabla: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return 2;
+    if (strcmp(cmd, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        const command *c = find_command(argv[2]);
+        if (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) c = find_command("help");
+        if (!c) {
+            fprintf(stderr, "nabla help: unknown command '%s'\n", argv[2]);
+            usage(stderr);
+            return 2;
+        }
+        command_usage(stdout, c);
+        return 0;
+    }
+    const command *c = find_command(cmd);
+    if (!c) {
+        fprintf(stderr, "nabla: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    /* --help anywhere among a command's arguments (but not as the value of
+     * an option such as --set) asks for its usage */
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            command_usage(stdout, c);
+            return 0;
+        }
+        if (strcmp(argv[i], "--set") == 0 || strcmp(argv[i], "--out") == 0 ||
+            strcmp(argv[i], "--resume") == 0 || strcmp(argv[i], "--op") == 0)
+            i++;
+    }
+    int nargs = argc - 2;
+    char **args = argv + 2;
+    if (strcmp(cmd, "info") == 0 || strcmp(cmd, "ops") == 0) {
+        if (nargs > 0) return bad_usage(cmd, "unexpected argument '%s'", args[0]);
+        return strcmp(cmd, "info") == 0 ? cmd_info() : cmd_ops();
+    }
+    if (strcmp(cmd, "keys") == 0) {
+        if (nargs == 1 && strcmp(args[0], "--man") == 0) return cmd_keys_man();
+        if (nargs >= 2 && strcmp(args[0], "--check") == 0) return cmd_keys_check(nargs - 1, args + 1);
+        if (nargs > 0) return bad_usage(cmd, "unexpected argument '%s'", args[0]);
+        return cmd_keys();
+    }
+    if (strcmp(cmd, "check") == 0) return cmd_check(nargs, args);
+    if (strcmp(cmd, "run") == 0) return cmd_run(nargs, args);
+    return cmd_demo(nargs, args);
 }

@@ -11,6 +11,8 @@
  *
  * The C locale object is created once (pthread_once) and never changed or
  * freed: immutable after initialisation, it is not mutable global state. */
+/* strtod_l and uselocale are GNU/POSIX-2008 extensions */
+#define _GNU_SOURCE 1
 #include <config.h>
 
 #include <errno.h>
