@@ -212,15 +212,48 @@ static int write_atomic(run *r, const char *name, const char *text, size_t n)
     return NB_OK;
 }
 
-/* Ends a text built with open_memstream: any failed fprintf (out of
- * memory) shows in ferror or fclose, and fails the write as a whole. */
-static int memstream_end(run *r, FILE *f, char **buf, const char *name)
+/* A text built in memory (open_memstream) for a file written whole.  A
+ * failed fprintf into a memory stream (out of memory) neither sets the
+ * stream's error flag nor makes fclose fail: the text would silently end
+ * short.  So every piece goes through mt_printf, which remembers a failure,
+ * and mt_end fails the write as a whole. */
+typedef struct mtext {
+    FILE *f;
+    char *buf;
+    size_t len;
+    int bad;
+} mtext;
+
+static int mt_open(mtext *m)
 {
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad || !*buf) {
-        free(*buf);
-        *buf = NULL;
+    memset(m, 0, sizeof *m);
+    m->f = open_memstream(&m->buf, &m->len);
+    return m->f ? 0 : -1;
+}
+
+static void mt_printf(mtext *m, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void mt_printf(mtext *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vfprintf(m->f, fmt, ap) < 0) m->bad = 1;
+    va_end(ap);
+}
+
+/* Closes the stream; NB_OK with the complete text in m->buf (the caller
+ * frees it), or NB_ENOMEM with nothing. */
+static int mt_end(run *r, mtext *m, const char *name)
+{
+    if (ferror(m->f)) m->bad = 1;
+    if (fclose(m->f) != 0) m->bad = 1;
+    m->f = NULL;
+    if (m->bad || !m->buf) {
+        free(m->buf);
+        m->buf = NULL;
         return fail(r, NB_ENOMEM, "%s: out of memory while formatting", name);
     }
     return NB_OK;
@@ -1216,111 +1249,108 @@ done:
 
 static int write_results(run *r)
 {
-    char *buf = NULL;
-    size_t blen = 0;
-    FILE *f = open_memstream(&buf, &blen);
-    if (!f) return fail(r, NB_ENOMEM, "results: out of memory");
-    fprintf(f, "# nabla run: %s, seed %lu\n", r->S.experiment.name, r->S.experiment.seed);
-    fprintf(f, "steps = %zu\nepochs = %zu\nfinal_cost = %.17g\n", r->step, r->epoch, r->final_metric[0]);
-    if (r->S.log.accuracy) fprintf(f, "train_accuracy = %.17g\n", r->final_metric[1]);
-    if (r->S.log.mae) fprintf(f, "train_mae = %.17g\n", r->final_metric[5]);
-    if (r->val.n) fprintf(f, "val_cost = %.17g\nval_accuracy = %.17g\n", r->final_metric[2], r->final_metric[3]);
-    if (r->test.n) fprintf(f, "test_accuracy = %.17g\n", r->final_metric[4]);
-    if (r->stopped_early) fprintf(f, "stopped_early = true\n");
+    mtext m, *f = &m;
+    if (mt_open(f) != 0) return fail(r, NB_ENOMEM, "results.txt: out of memory");
+    mt_printf(f, "# nabla run: %s, seed %lu\n", r->S.experiment.name, r->S.experiment.seed);
+    mt_printf(f, "steps = %zu\nepochs = %zu\nfinal_cost = %.17g\n", r->step, r->epoch, r->final_metric[0]);
+    if (r->S.log.accuracy) mt_printf(f, "train_accuracy = %.17g\n", r->final_metric[1]);
+    if (r->S.log.mae) mt_printf(f, "train_mae = %.17g\n", r->final_metric[5]);
+    if (r->val.n) mt_printf(f, "val_cost = %.17g\nval_accuracy = %.17g\n", r->final_metric[2], r->final_metric[3]);
+    if (r->test.n) mt_printf(f, "test_accuracy = %.17g\n", r->final_metric[4]);
+    if (r->stopped_early) mt_printf(f, "stopped_early = true\n");
     /* Outputs on the training inputs (small data sets). */
     if (r->train.n * r->k <= 4096) {
         nb_graph_reset(r->g);
         nb_node *out, *L = build_loss(r, r->train.x, r->T, r->train.n, &out);
         if (L) {
-            fprintf(f, "\n[outputs]  # network outputs on the training inputs, one row per example\n");
+            mt_printf(f, "\n[outputs]  # network outputs on the training inputs, one row per example\n");
             for (size_t i = 0; i < r->train.n; i++) {
                 for (size_t j = 0; j < r->k; j++)
-                    fprintf(f, "%s%.17g", j ? " " : "", nb_node_cvalue(out)[i * r->k + j]);
-                fputc('\n', f);
+                    mt_printf(f, "%s%.17g", j ? " " : "", nb_node_cvalue(out)[i * r->k + j]);
+                mt_printf(f, "%c", '\n');
             }
         }
     }
-    fprintf(f, "\n[parameters]\n");
+    mt_printf(f, "\n[parameters]\n");
     for (size_t p = 0; p < nb_graph_param_count(r->g); p++) {
         nb_node *pn = nb_graph_param_at(r->g, p);
         size_t rows = nb_node_rows(pn), cols = nb_node_cols(pn);
-        fprintf(f, "%s (%zux%zu)", nb_node_name(pn), rows, cols);
+        mt_printf(f, "%s (%zux%zu)", nb_node_name(pn), rows, cols);
         if (rows * cols > 4096) {
             double s = 0;
             for (size_t i = 0; i < rows * cols; i++) s += nb_node_value(pn)[i] * nb_node_value(pn)[i];
-            fprintf(f, ": %zu values, norm %.17g (all values in model.nbm)\n", rows * cols, sqrt(s));
+            mt_printf(f, ": %zu values, norm %.17g (all values in model.nbm)\n", rows * cols, sqrt(s));
             continue;
         }
-        fputc('\n', f);
+        mt_printf(f, "%c", '\n');
         for (size_t i = 0; i < rows; i++) {
-            for (size_t j = 0; j < cols; j++) fprintf(f, "%s%.17g", j ? " " : "", nb_node_value(pn)[i * cols + j]);
-            fputc('\n', f);
+            for (size_t j = 0; j < cols; j++) mt_printf(f, "%s%.17g", j ? " " : "", nb_node_value(pn)[i * cols + j]);
+            mt_printf(f, "%c", '\n');
         }
     }
-    int st = memstream_end(r, f, &buf, "results.txt");
-    if (st == NB_OK) st = write_atomic(r, "results.txt", buf, blen);
-    free(buf);
+    int st = mt_end(r, f, "results.txt");
+    if (st == NB_OK) st = write_atomic(r, "results.txt", f->buf, f->len);
+    free(f->buf);
     return st;
 }
 
-static void json_string(FILE *f, const char *s)
+static void json_string(mtext *f, const char *s)
 {
-    fputc('"', f);
+    mt_printf(f, "%c", '"');
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\') mt_printf(f, "\\%c", c);
+        else if (c < 0x20) mt_printf(f, "\\u%04x", c);
+        else mt_printf(f, "%c", c);
     }
-    fputc('"', f);
+    mt_printf(f, "%c", '"');
 }
 
-static void json_number(FILE *f, double v)
+static void json_number(mtext *f, double v)
 {
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
+    if (isfinite(v)) mt_printf(f, "%.17g", v);
+    else mt_printf(f, "%s", "null");
 }
 
 static int write_meta(run *r, const char *status)
 {
-    char *buf = NULL, path[512], now[32];
-    size_t blen = 0;
-    FILE *f = open_memstream(&buf, &blen);
-    if (!f) return fail(r, NB_ENOMEM, "meta.json: out of memory");
+    char path[512], now[32];
+    mtext m, *f = &m;
+    if (mt_open(f) != 0) return fail(r, NB_ENOMEM, "meta.json: out of memory");
     utc_now(now, sizeof now);
-    fputs("{\n  \"nabla_version\": ", f);
+    mt_printf(f, "%s", "{\n  \"nabla_version\": ");
     json_string(f, nb_version());
-    fputs(",\n  \"blas_bound\": ", f);
+    mt_printf(f, "%s", ",\n  \"blas_bound\": ");
     json_string(f, nb_blas_name(path, sizeof path));
-    fputs(",\n  \"blas_library\": ", f);
+    mt_printf(f, "%s", ",\n  \"blas_library\": ");
     json_string(f, path);
-    fputs(",\n  \"blas_configured\": ", f);
+    mt_printf(f, "%s", ",\n  \"blas_configured\": ");
     json_string(f, nb_blas_configured());
-    fprintf(f, ",\n  \"blas_threads\": %d,\n  \"seed\": %lu,\n  \"experiment\": ", nb_blas_threads(),
+    mt_printf(f, ",\n  \"blas_threads\": %d,\n  \"seed\": %lu,\n  \"experiment\": ", nb_blas_threads(),
             r->S.experiment.seed);
     json_string(f, r->S.experiment.name);
-    fputs(",\n  \"status\": ", f);
+    mt_printf(f, "%s", ",\n  \"status\": ");
     json_string(f, status);
-    fputs(",\n  \"started\": ", f);
+    mt_printf(f, "%s", ",\n  \"started\": ");
     json_string(f, r->started);
     if (strcmp(status, "running") != 0) {
-        fputs(",\n  \"ended\": ", f);
+        mt_printf(f, "%s", ",\n  \"ended\": ");
         json_string(f, now);
     }
-    if (r->resumed) fprintf(f, ",\n  \"resumed_from_step\": %zu", r->resumed_from);
-    fprintf(f, ",\n  \"steps\": %zu,\n  \"epochs\": %zu,\n  \"final\": {\"cost\": ", r->step, r->epoch);
+    if (r->resumed) mt_printf(f, ",\n  \"resumed_from_step\": %zu", r->resumed_from);
+    mt_printf(f, ",\n  \"steps\": %zu,\n  \"epochs\": %zu,\n  \"final\": {\"cost\": ", r->step, r->epoch);
     json_number(f, r->final_metric[0]);
-    if (r->S.log.accuracy) fputs(", \"accuracy\": ", f), json_number(f, r->final_metric[1]);
-    if (r->S.log.mae) fputs(", \"mae\": ", f), json_number(f, r->final_metric[5]);
+    if (r->S.log.accuracy) mt_printf(f, "%s", ", \"accuracy\": "), json_number(f, r->final_metric[1]);
+    if (r->S.log.mae) mt_printf(f, "%s", ", \"mae\": "), json_number(f, r->final_metric[5]);
     if (r->val.n) {
-        fputs(", \"val_cost\": ", f), json_number(f, r->final_metric[2]);
-        fputs(", \"val_accuracy\": ", f), json_number(f, r->final_metric[3]);
+        mt_printf(f, "%s", ", \"val_cost\": "), json_number(f, r->final_metric[2]);
+        mt_printf(f, "%s", ", \"val_accuracy\": "), json_number(f, r->final_metric[3]);
     }
-    if (r->test.n) fputs(", \"test_accuracy\": ", f), json_number(f, r->final_metric[4]);
-    fputs("}\n}\n", f);
-    int st = memstream_end(r, f, &buf, "meta.json");
-    if (st == NB_OK) st = write_atomic(r, "meta.json", buf, blen);
-    free(buf);
+    if (r->test.n) mt_printf(f, "%s", ", \"test_accuracy\": "), json_number(f, r->final_metric[4]);
+    mt_printf(f, "%s", "}\n}\n");
+    int st = mt_end(r, f, "meta.json");
+    if (st == NB_OK) st = write_atomic(r, "meta.json", f->buf, f->len);
+    free(f->buf);
     return st;
 }
 
@@ -1396,10 +1426,8 @@ static int plot(run *r)
             }
         const size_t G = 120;
         double *grid = malloc(G * G * 2 * sizeof *grid), *tg = calloc(G * G * r->k, sizeof *tg);
-        char *buf = NULL;
-        size_t blen = 0;
-        FILE *f = grid && tg ? open_memstream(&buf, &blen) : NULL;
-        if (!f) {
+        mtext m, *f = &m;
+        if (!grid || !tg || mt_open(f) != 0) {
             free(grid);
             free(tg);
             return fail(r, NB_ENOMEM, "boundary.dat: out of memory");
@@ -1414,16 +1442,16 @@ static int plot(run *r)
         if (!L) st = fail(r, nb_graph_status(r->g), "boundary.dat: %s", nb_graph_errmsg(r->g));
         for (size_t i = 0; L && i < G * G; i++) {
             size_t pred = predict(r, nb_node_cvalue(out) + i * r->k);
-            fprintf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred);
-            if ((i + 1) % G == 0) fputc('\n', f);
+            mt_printf(f, "%.6g %.6g %zu\n", grid[i * 2], grid[i * 2 + 1], pred);
+            if ((i + 1) % G == 0) mt_printf(f, "%c", '\n');
         }
-        fprintf(f, "\n\n");
+        mt_printf(f, "\n\n");
         for (size_t i = 0; i < r->train.n; i++)
-            fprintf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1], r->train.label[i]);
-        int mst = memstream_end(r, f, &buf, "boundary.dat");
+            mt_printf(f, "%.9g %.9g %zu\n", r->train.x[i * 2], r->train.x[i * 2 + 1], r->train.label[i]);
+        int mst = mt_end(r, f, "boundary.dat");
         if (st == NB_OK) st = mst;
-        if (st == NB_OK) st = write_atomic(r, "boundary.dat", buf, blen);
-        free(buf);
+        if (st == NB_OK) st = write_atomic(r, "boundary.dat", f->buf, f->len);
+        free(f->buf);
         free(grid);
         free(tg);
         if (st != NB_OK) return st;
