@@ -116,6 +116,31 @@ expect 2 "train.epochz" "an unknown --set key exits 2" -- \
 expect 2 "cannot change a run being resumed" "--set with --resume exits 2" -- \
     "$bin" run --resume "$tmp/k1" --set train.epochs=3 --quiet
 
+# Rules between keys are checked once, where the spec is filled, naming the
+# origin of the offending value.
+expect 2 "^nabla run: --set: key 'loss.kind': softmax_ce needs an output width of at least 2" \
+    "softmax_ce with one output: the --set named" -- \
+    "$bin" run "$d/csv.conf" --set loss.kind=softmax_ce --out "$tmp/x1" --quiet
+{ cat "$d/csv.conf"; printf '[train]\npatience = 3\n'; } >"$d/patience.conf"
+expect 2 "patience.conf:13: key 'train.patience': early stopping needs a validation set" \
+    "patience without validation: file and line named" -- "$bin" run "$d/patience.conf" --out "$tmp/x2" --quiet
+cat >"$d/inline.conf" <<'EOF2'
+[data]
+source = inline
+inputs = 0.5, 1.5, 2.5, 3.5
+input_dim = 2
+targets = 1, 0, 1
+[model]
+layers = 2, 1
+[loss]
+kind = mse
+EOF2
+expect 2 "inline.conf:5: key 'data.targets': 3 values for 2 input rows" "inline targets that do not make rows" -- \
+    "$bin" run "$d/inline.conf" --out "$tmp/x3" --quiet
+expect 2 "key 'data.targets': 2 values per row but the output layer (model.layers) has 1" \
+    "inline targets wider than the output (were misaligned)" -- \
+    "$bin" run "$d/inline.conf" --set data.targets=1,0,1,0 --out "$tmp/x4" --quiet
+
 # ---- never clobber (#9.4, #12.4) -------------------------------------------
 mine=$tmp/mine
 mkdir "$mine"
