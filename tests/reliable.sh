@@ -135,6 +135,10 @@ layers = 2, 1
 [loss]
 kind = mse
 EOF2
+printf '[data]\nsource = moons\n[model]\nlayers = 2, 1\n' >"$d/one-output.conf"
+expect 2 "key 'loss.kind' (default): softmax_ce needs an output width of at least 2" \
+    "keys --check applies the same rules between keys" -- "$bin" keys --check "$d/one-output.conf"
+"$bin" keys --check "$d/csv.conf" >/dev/null 2>&1 && ok "keys --check passes a good config" || bad "keys --check"
 expect 2 "inline.conf:5: key 'data.targets': 3 values for 2 input rows" "inline targets that do not make rows" -- \
     "$bin" run "$d/inline.conf" --out "$tmp/x3" --quiet
 expect 2 "key 'data.targets': 2 values per row but the output layer (model.layers) has 1" \

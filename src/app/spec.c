@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nabla/experiment.h>
 #include "app/app.h"
 
 /* "<origin>: key 'k': <text>", the origin being the file:line or --set the
@@ -335,5 +336,13 @@ int nbi_run_spec_fill(const nb_config *cfg, const char *cfgdir, nb_run_spec *spe
     if (st == NB_OK) st = fill_training(cfg, spec, err);
     if (st == NB_OK) st = cross_check(cfg, spec, err);
     if (st != NB_OK) nbi_run_spec_free(spec);
+    return st;
+}
+
+int nb_experiment_check_config(const nb_config *cfg, nb_error *err)
+{
+    nb_run_spec spec;
+    int st = nbi_run_spec_fill(cfg, NULL, &spec, err);
+    if (st == NB_OK) nbi_run_spec_free(&spec);
     return st;
 }

@@ -354,8 +354,9 @@ static int cmd_keys(void)
 }
 
 /* nabla keys --check FILE...: each file parsed and validated against the
- * experiment schema (syntax, unknown keys, types, ranges, required keys),
- * without running anything; tests/docs.sh checks every config in docs/ so. */
+ * experiment schema (syntax, unknown keys, types, ranges, required keys)
+ * and the rules between keys (nb_experiment_check_config), without reading
+ * data or running anything; tests/docs.sh checks every config in docs/ so. */
 static int cmd_keys_check(int n, char **files)
 {
     size_t nk;
@@ -366,6 +367,12 @@ static int cmd_keys_check(int n, char **files)
         nb_config *cfg = nb_config_alloc(k, nk);
         int st = cfg ? nb_config_load(cfg, files[i], msg, sizeof msg) : NB_ENOMEM;
         if (st == NB_OK) st = nb_config_validate(cfg, msg, sizeof msg);
+        if (st == NB_OK) {   /* the rules between keys, as `nabla run` checks them */
+            nb_error e;
+            nb_error_clear(&e);
+            st = nb_experiment_check_config(cfg, &e);
+            if (st != NB_OK) snprintf(msg, sizeof msg, "%s", nb_error_message(&e));
+        }
         nb_config_free(cfg);
         if (st == NB_OK) {
             printf("%s: ok\n", files[i]);
