@@ -103,6 +103,8 @@ expect 2 "bad-lab: record 2: label 5 of the training set is outside 0..2" "IDX l
     "$bin" run "$d/idx.conf" --set data.labels_path=bad-lab --out "$tmp/i3" --quiet
 expect 2 "data.test_labels_path.*not set" "test images without labels: the key is named" -- \
     "$bin" run "$d/idx.conf" --set data.test_path=small-img --out "$tmp/i4" --quiet
+expect 2 "key 'data.test_labels_path': set, but data.test_path" "test labels without test images: refused" -- \
+    "$bin" run "$d/idx.conf" --set data.test_labels_path=test-lab --out "$tmp/i5" --quiet
 [ ! -e "$tmp/i1" ] && [ ! -e "$tmp/i2" ] && [ ! -e "$tmp/i3" ] && ok "nothing written for IDX refusals" \
     || bad "an IDX refusal wrote its directory"
 

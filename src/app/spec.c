@@ -196,6 +196,11 @@ static int fill_data(const nb_config *cfg, const char *cfgdir, nb_run_spec *s, n
                            "data.test_path is set: the test images need their labels",
                            &s->data.test_labels_path)) != NB_OK)
             return st;
+        if (!s->data.test_path) {
+            const char *tl;
+            if ((st = get_str(cfg, err, "data.test_labels_path", &tl)) != NB_OK) return st;
+            if (tl[0]) return bad(cfg, err, "data.test_labels_path", "set, but data.test_path (the test images) is not");
+        }
         break;
     default:
         break;
