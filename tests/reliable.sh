@@ -213,6 +213,33 @@ else
     echo "skip: /dev/full is not available: the disk-full cases were not run"
 fi
 
+# A disk that fills up during training: a small tmpfs (root only).
+small=$tmp/small
+mkdir "$small"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=96k tmpfs "$small" 2>/dev/null; then
+    trap 'umount "$small" 2>/dev/null; rm -rf "$tmp"' EXIT
+    sets="--set train.epochs=4000 --set train.checkpoint_every=200 --set log.every=1 --set log.plot=false"
+    # shellcheck disable=SC2086
+    expect 2 "No space left on device" "a disk filling up during training fails the run" -- \
+        "$bin" run "$src/experiments/moons.conf" $sets --out "$small/run" --quiet
+    grep -q '"status": "running"' "$small/run/meta.json" && [ -f "$small/run/checkpoint.nbk" ] \
+        && ok "the run stays unfinished, its checkpoint kept" || bad "no checkpoint after the disk filled"
+    cp -r "$small/run" "$tmp/moved"
+    rm -rf "$small/run"
+    # shellcheck disable=SC2086
+    expect 2 "costs.csv: write failed: No space left on device" "a costs.csv row the disk refuses fails the run" -- \
+        "$bin" run "$src/experiments/moons.conf" $sets --set train.checkpoint_every=100000 --out "$small/run2" --quiet
+    umount "$small"
+    "$bin" run --resume "$tmp/moved" --quiet 2>"$tmp/err" && ok "resumed where there is space" \
+        || { bad "resume after a full disk"; cat "$tmp/err"; }
+    # shellcheck disable=SC2086
+    "$bin" run "$src/experiments/moons.conf" $sets --out "$tmp/moved-ref" --quiet
+    cmp -s "$tmp/moved-ref/costs.csv" "$tmp/moved/costs.csv" && cmp -s "$tmp/moved-ref/results.txt" \
+        "$tmp/moved/results.txt" && ok "and ends with the uninterrupted run's files" || bad "files differ"
+else
+    echo "skip: cannot mount a small tmpfs (not root?): the disk-filling-up case was not run"
+fi
+
 # ---- plots run in the run directory, the caller's directory unchanged --------
 if command -v gnuplot >/dev/null 2>&1; then
     mkdir "$tmp/cwd"
