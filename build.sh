@@ -14,7 +14,7 @@ top=$(pwd)
 what=${1:-demo}
 
 packages="build-essential autoconf automake libtool pkg-config libgsl-dev check
-libopenblas-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist"
+libopenblas-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist locales"
 [ "$what" = sanitize ] && packages="$packages clang libclang-rt-14-dev"
 
 missing=""
@@ -27,6 +27,18 @@ if [ -n "$missing" ]; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+fi
+
+# tests/test_locale runs the readers under a decimal-comma locale; it skips
+# (with a message) where de_DE.UTF-8 cannot be generated.
+if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ -z "$sudo" ] || command -v sudo >/dev/null 2>&1; then
+        echo "build.sh: generating the de_DE.UTF-8 locale (for tests/test_locale)"
+        $sudo sed -i 's/^# *de_DE.UTF-8 UTF-8/de_DE.UTF-8 UTF-8/' /etc/locale.gen &&
+            $sudo locale-gen >/dev/null || echo "build.sh: could not generate de_DE.UTF-8; tests/test_locale will skip"
+    fi
 fi
 
 if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then

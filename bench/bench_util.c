@@ -75,8 +75,9 @@ void bench_result_str(const char *key, const char *value)
  * returns non-zero when it cannot. */
 int bench_load_fashion(nb_dataset *ds)
 {
-    char msg[512] = "";
-    int st = nb_dataset_load_fashion_mnist(NULL, 1, ds, msg, sizeof msg);
+    nb_error err = {0};
+    char *msg = err.msg;
+    int st = nb_dataset_load_fashion_mnist(NULL, 1, ds, &err);
     if (st == NB_OK) st = nb_dataset_scale(ds, 1.0 / 255.0);
     if (st != NB_OK) {
         fprintf(stderr, "bench: cannot load Fashion-MNIST: %s (%s)\n", msg, nb_strerror(st));

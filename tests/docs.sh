@@ -13,7 +13,7 @@
 #   ```sh       commands: every `nabla CMD --option` named must exist.
 # Other blocks (data file layouts, hex dumps, trees) are illustrations.
 set -u
-srcdir=${NB_SRCDIR:-.}
+srcdir=$(cd "${NB_SRCDIR:-.}" && pwd)
 builddir=$(cd "${NB_BUILDDIR:-.}" && pwd)
 bin=$builddir/nabla
 fails=0 checks=0
@@ -66,8 +66,8 @@ run_console() {   # BLOCK WHERE
     i=1
     while [ -f "$work/cmd.$i" ]; do
         cmd=$(cat "$work/cmd.$i")
-        (cd "$work" && PATH="$builddir:$PATH" NB_SRCDIR="$(cd "$srcdir" && pwd)" sh -c "$cmd") >"$work/got.$i" 2>&1
-        if awk 'NR == FNR { exp[++n] = $0; next } { got[++m] = $0 }
+        (cd "$work" && PATH="$builddir:$PATH" NB_SRCDIR="$srcdir" sh -c "$cmd") >"$work/got.$i" 2>&1
+        if awk 'NR == FNR { want[++n] = $0; next } { have[++m] = $0 }
             function match_line(e, g,   parts, k, pos, p) {
                 if (index(e, "…") == 0) return e == g
                 k = split(e, parts, "…")
@@ -84,16 +84,16 @@ run_console() {   # BLOCK WHERE
             }
             function go(i, j) {   # expected from i, got from j
                 if (i > n) return j > m
-                if (exp[i] == "…") {
+                if (want[i] == "…") {
                     for (; j <= m + 1; j++) if (go(i + 1, j)) return 1
                     return 0
                 }
-                if (j > m || !match_line(exp[i], got[j])) return 0
+                if (j > m || !match_line(want[i], have[j])) return 0
                 return go(i + 1, j + 1)
             }
             END {
-                while (n > 0 && exp[n] == "") n--
-                while (m > 0 && got[m] == "") m--
+                while (n > 0 && want[n] == "") n--
+                while (m > 0 && have[m] == "") m--
                 exit go(1, 1) ? 0 : 1
             }' "$work/exp.$i" "$work/got.$i"; then
             ok "$where: \$ $cmd"

@@ -176,8 +176,9 @@ static void expect_read_fails(const char *path, int st, const char *needle)
     counting c = { 0, 0, -1, 0 };
     nb_allocator al = { count_alloc, count_free, &c };
     nb_archive *ar = (nb_archive *)&c;   /* must be overwritten with NULL */
-    char msg[512];
-    int got = nb_archive_read_with(path, &al, &ar, msg, sizeof msg);
+    nb_error err = {0};
+    char *msg = err.msg;
+    int got = nb_archive_read_with(path, &al, &ar, &err);
     ck_assert_msg(got == st, "%s: status %s, expected %s (%s)", path, nb_status_name(got),
                   nb_status_name(st), msg);
     ck_assert_ptr_null(ar);
@@ -334,7 +335,9 @@ END_TEST
 START_TEST(test_round_trip)
 {
     char *dir = make_tmpdir();
-    char path[4200], msg[512];
+    char path[4200];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(path, sizeof path, "%s/a.nbar", dir);
 
     nb_archive *ar = nb_archive_alloc();
@@ -350,12 +353,12 @@ START_TEST(test_round_trip)
     big[sizeof big - 1] = '\0';
     ck_assert_int_eq(nb_archive_put_str(ar, "big", big), NB_OK);
     ck_assert_int_eq(nb_archive_put_str(ar, "dataset", "moons"), NB_OK);
-    ck_assert_int_eq(nb_archive_write(ar, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_write(ar, path, &err), NB_OK);
     ck_assert_str_eq(msg, "");
     ck_assert_uint_eq(count_entries(dir), 1);   /* no temporary left */
 
     nb_archive *back = NULL;
-    ck_assert_int_eq(nb_archive_read(path, &back, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_read(path, &back, &err), NB_OK);
     ck_assert_str_eq(msg, "");
     ck_assert_uint_eq(nb_archive_count(back), 3);
     for (size_t i = 0; i < 3; i++)
@@ -370,9 +373,9 @@ START_TEST(test_round_trip)
 
     /* Writing over an existing archive replaces it. */
     ck_assert_int_eq(nb_archive_put_str(back, "dataset", "spirals"), NB_OK);
-    ck_assert_int_eq(nb_archive_write(back, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_write(back, path, &err), NB_OK);
     nb_archive *again = NULL;
-    ck_assert_int_eq(nb_archive_read(path, &again, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_read(path, &again, &err), NB_OK);
     ck_assert_str_eq(nb_archive_get_str(again, "dataset"), "spirals");
     ck_assert_uint_eq(count_entries(dir), 1);
 
@@ -380,7 +383,7 @@ START_TEST(test_round_trip)
     char cwd[4096];
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     ck_assert_int_eq(chdir(dir), 0);
-    ck_assert_int_eq(nb_archive_write(ar, "bare.nbar", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_write(ar, "bare.nbar", &err), NB_OK);
     ck_assert_int_eq(chdir(cwd), 0);
     ck_assert_uint_eq(count_entries(dir), 2);
 
@@ -394,10 +397,12 @@ END_TEST
 
 START_TEST(test_golden_fixture)
 {
-    char path[4200], msg[512];
+    char path[4200];
+    nb_error err = {0};
+    char *msg = err.msg;
     fixture(path, sizeof path, "golden-v1.nbar");
     nb_archive *ar = NULL;
-    ck_assert_msg(nb_archive_read(path, &ar, msg, sizeof msg) == NB_OK, "%s", msg);
+    ck_assert_msg(nb_archive_read(path, &ar, &err) == NB_OK, "%s", msg);
     check_golden(ar);
     nb_archive_free(ar);
 
@@ -409,7 +414,7 @@ START_TEST(test_golden_fixture)
     char ours[4200];
     snprintf(ours, sizeof ours, "%s/golden.nbar", dir);
     ar = golden_archive();
-    ck_assert_int_eq(nb_archive_write(ar, ours, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_write(ar, ours, &err), NB_OK);
     unsigned char *got = read_bytes(ours, &n_ours);
     ck_assert_uint_eq(n_ours, n_ref);
     for (size_t i = 0; i < n_ref; i++)
@@ -435,8 +440,9 @@ START_TEST(test_read_allocation_failures)
         counting c = { 0, 0, k, 0 };
         nb_allocator al = { count_alloc, count_free, &c };
         nb_archive *ar = NULL;
-        char msg[512];
-        int st = nb_archive_read_with(path, &al, &ar, msg, sizeof msg);
+        nb_error err = {0};
+        char *msg = err.msg;
+        int st = nb_archive_read_with(path, &al, &ar, &err);
         if (st == NB_OK) {
             check_golden(ar);
             nb_archive_free(ar);
@@ -466,8 +472,9 @@ START_TEST(test_truncated_every_length)
         counting c = { 0, 0, -1, 0 };
         nb_allocator al = { count_alloc, count_free, &c };
         nb_archive *ar = NULL;
-        char msg[512];
-        int st = nb_archive_read_with(path, &al, &ar, msg, sizeof msg);
+        nb_error err = {0};
+        char *msg = err.msg;
+        int st = nb_archive_read_with(path, &al, &ar, &err);
         ck_assert_msg(st == NB_EFORMAT || st == NB_ECHECKSUM, "length %zu: %s (%s)", len,
                       nb_status_name(st), msg);
         ck_assert_ptr_null(ar);
@@ -495,8 +502,9 @@ START_TEST(test_flipped_byte_anywhere)
             write_bytes(path, b, n);
             b[i] ^= masks[m];
             nb_archive *ar = NULL;
-            char msg[512];
-            int st = nb_archive_read(path, &ar, msg, sizeof msg);
+            nb_error err = {0};
+            char *msg = err.msg;
+            int st = nb_archive_read(path, &ar, &err);
             int want = i < 8 ? NB_EFORMAT : i < 16 ? NB_EVERSION : NB_ECHECKSUM;
             ck_assert_msg(st == want, "byte %zu ^ %02x: %s, expected %s (%s)", i, masks[m],
                           nb_status_name(st), nb_status_name(want), msg);
@@ -528,15 +536,15 @@ START_TEST(test_fixture_errors)
     counting c = { 0, 0, -1, 0 };
     nb_allocator al = { count_alloc, count_free, &c };
     nb_archive *ar = NULL;
-    ck_assert_int_eq(nb_archive_read_with(path, &al, &ar, NULL, 0), NB_EFORMAT);
+    ck_assert_int_eq(nb_archive_read_with(path, &al, &ar, NULL), NB_EFORMAT);
     ck_assert_uint_le(c.largest, 4096);
 
     /* A directory is not an archive; NULL arguments. */
-    char msg[256];
+    nb_error err = {0};
     snprintf(path, sizeof path, "%s/tests/data/archive", nb_test_srcdir());
     expect_read_fails(path, NB_EIO, "archive");
-    ck_assert_int_eq(nb_archive_read(NULL, &ar, msg, sizeof msg), NB_EINVAL);
-    ck_assert_int_eq(nb_archive_read(path, NULL, msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_archive_read(NULL, &ar, &err), NB_EINVAL);
+    ck_assert_int_eq(nb_archive_read(path, NULL, &err), NB_EINVAL);
 }
 END_TEST
 
@@ -558,8 +566,9 @@ START_TEST(test_forged_files)
     forge_f64(&f, -1.5);
     forge_finish(&f, path);
     nb_archive *ar = NULL;
-    char msg[512];
-    ck_assert_msg(nb_archive_read(path, &ar, msg, sizeof msg) == NB_OK, "%s", msg);
+    nb_error err = {0};
+    char *msg = err.msg;
+    ck_assert_msg(nb_archive_read(path, &ar, &err) == NB_OK, "%s", msg);
     ck_assert_str_eq(nb_archive_get_str(ar, "k"), "v");
     ck_assert(nb_archive_get(ar, "w", NULL, NULL)[0] == 2.385);
     nb_archive_free(ar);
@@ -567,7 +576,7 @@ START_TEST(test_forged_files)
     /* An empty archive is valid. */
     forge_header(&f, 1, 0, 0);
     forge_finish(&f, path);
-    ck_assert_int_eq(nb_archive_read(path, &ar, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_read(path, &ar, &err), NB_OK);
     ck_assert_uint_eq(nb_archive_count(ar), 0);
     nb_archive_free(ar);
 
@@ -677,12 +686,14 @@ END_TEST
 START_TEST(test_write_unwritable)
 {
     char *dir = make_tmpdir();
-    char path[4200], msg[512];
+    char path[4200];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_archive *ar = golden_archive();
 
     /* A directory that does not exist. */
     snprintf(path, sizeof path, "%s/missing/a.nbar", dir);
-    ck_assert_int_eq(nb_archive_write(ar, path, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_archive_write(ar, path, &err), NB_EIO);
     ck_assert_msg(strstr(msg, "missing/a.nbar") != NULL, "%s", msg);
     ck_assert_uint_eq(count_entries(dir), 0);
 
@@ -690,7 +701,7 @@ START_TEST(test_write_unwritable)
     snprintf(path, sizeof path, "%s/file", dir);
     write_bytes(path, (const unsigned char *)"x", 1);
     snprintf(path, sizeof path, "%s/file/a.nbar", dir);
-    ck_assert_int_eq(nb_archive_write(ar, path, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_archive_write(ar, path, &err), NB_EIO);
     ck_assert_uint_eq(count_entries(dir), 1);
 
     /* A read-only directory (meaningless for root, who may write anyway). */
@@ -699,14 +710,14 @@ START_TEST(test_write_unwritable)
         snprintf(ro, sizeof ro, "%s/ro", dir);
         ck_assert_int_eq(mkdir(ro, 0500), 0);
         snprintf(path, sizeof path, "%s/a.nbar", ro);
-        ck_assert_int_eq(nb_archive_write(ar, path, msg, sizeof msg), NB_EIO);
+        ck_assert_int_eq(nb_archive_write(ar, path, &err), NB_EIO);
         ck_assert_uint_eq(count_entries(ro), 0);
         chmod(ro, 0700);
     }
 
-    ck_assert_int_eq(nb_archive_write(NULL, path, msg, sizeof msg), NB_EINVAL);
-    ck_assert_int_eq(nb_archive_write(ar, NULL, msg, sizeof msg), NB_EINVAL);
-    ck_assert_int_eq(nb_archive_write(ar, "", NULL, 0), NB_EINVAL);
+    ck_assert_int_eq(nb_archive_write(NULL, path, &err), NB_EINVAL);
+    ck_assert_int_eq(nb_archive_write(ar, NULL, &err), NB_EINVAL);
+    ck_assert_int_eq(nb_archive_write(ar, "", NULL), NB_EINVAL);
     nb_archive_free(ar);
     remove_tree(dir);
     free(dir);
@@ -718,13 +729,15 @@ START_TEST(test_write_over_directory)
     /* The target is an existing directory: the rename fails, the temporary
      * goes away, the directory and what it holds are untouched. */
     char *dir = make_tmpdir();
-    char path[4200], inner[4300], msg[512];
+    char path[4200], inner[4300];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(path, sizeof path, "%s/model.nbar", dir);
     ck_assert_int_eq(mkdir(path, 0700), 0);
     snprintf(inner, sizeof inner, "%s/keep", path);
     write_bytes(inner, (const unsigned char *)"old", 3);
     nb_archive *ar = golden_archive();
-    ck_assert_int_eq(nb_archive_write(ar, path, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_archive_write(ar, path, &err), NB_EIO);
     ck_assert_msg(strstr(msg, "model.nbar") != NULL, "%s", msg);
     ck_assert_uint_eq(count_entries(dir), 1);
     ck_assert_uint_eq(count_entries(path), 1);
@@ -744,10 +757,12 @@ START_TEST(test_write_failure_keeps_old_file)
      * EFBIG): the old file must still be there, byte for byte, and no
      * temporary may be left. */
     char *dir = make_tmpdir();
-    char path[4200], msg[512];
+    char path[4200];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(path, sizeof path, "%s/ckpt.nbar", dir);
     nb_archive *ar = golden_archive();
-    ck_assert_int_eq(nb_archive_write(ar, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_write(ar, path, &err), NB_OK);
     size_t n_old;
     unsigned char *old = read_bytes(path, &n_old);
 
@@ -761,7 +776,7 @@ START_TEST(test_write_failure_keeps_old_file)
     small.rlim_cur = 4096;
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
-    int st = nb_archive_write(ar, path, msg, sizeof msg);
+    int st = nb_archive_write(ar, path, &err);
     setrlimit(RLIMIT_FSIZE, &saved);
     signal(SIGXFSZ, prev);
 
@@ -771,7 +786,7 @@ START_TEST(test_write_failure_keeps_old_file)
     unsigned char *now = read_bytes(path, &n_now);
     ck_assert(n_now == n_old && memcmp(now, old, n_old) == 0);
     nb_archive *back = NULL;
-    ck_assert_int_eq(nb_archive_read(path, &back, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_read(path, &back, &err), NB_OK);
     check_golden(back);
     nb_archive_free(back);
     free(now);
@@ -819,16 +834,18 @@ static int graph_values_equal(nb_graph *a, nb_graph *b)
 START_TEST(test_model_save_load)
 {
     char *dir = make_tmpdir();
-    char path[4200], msg[512];
+    char path[4200];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(path, sizeof path, "%s/model.nbar", dir);
     nb_graph *g1 = model_graph(0.0, "w2", 3, 1);
     nb_graph *g2 = model_graph(10.0, "w2", 3, 1);
     nb_graph *g0 = model_graph(0.0, "w2", 3, 1);
-    ck_assert_int_eq(nb_model_save(g1, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_model_save(g1, path, &err), NB_OK);
     ck_assert_uint_eq(count_entries(dir), 1);
 
     nb_archive *ar = NULL;
-    ck_assert_int_eq(nb_archive_read(path, &ar, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_read(path, &ar, &err), NB_OK);
     ck_assert_str_eq(nb_archive_get_str(ar, "kind"), "nabla-model");
     ck_assert_str_eq(nb_archive_get_str(ar, "nabla_version"), PACKAGE_VERSION);
     ck_assert_uint_eq(nb_archive_count(ar), 3);
@@ -836,7 +853,7 @@ START_TEST(test_model_save_load)
     nb_archive_free(ar);
 
     ck_assert(!graph_values_equal(g1, g2));
-    ck_assert_int_eq(nb_model_load(g2, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_model_load(g2, path, &err), NB_OK);
     ck_assert_str_eq(msg, "");
     ck_assert(graph_values_equal(g1, g2));
     ck_assert(graph_values_equal(g0, g2));
@@ -846,7 +863,7 @@ START_TEST(test_model_save_load)
     ck_assert_ptr_nonnull(nb_param(g3, "w2", 3, 1, NULL));
     ck_assert_ptr_nonnull(nb_param(g3, "w1", 2, 3, NULL));
     ck_assert_ptr_nonnull(nb_param(g3, "b1", 1, 3, NULL));
-    ck_assert_int_eq(nb_model_load(g3, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_model_load(g3, path, &err), NB_OK);
     ck_assert(same_bits(nb_node_cvalue(nb_graph_param_find(g3, "w2")), m_w2, 3));
     ck_assert(same_bits(nb_node_cvalue(nb_graph_param_find(g3, "w1")), m_w1, 6));
 
@@ -862,10 +879,12 @@ END_TEST
 START_TEST(test_model_load_mismatch)
 {
     char *dir = make_tmpdir();
-    char path[4200], other[4200], msg[512];
+    char path[4200], other[4200];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(path, sizeof path, "%s/model.nbar", dir);
     nb_graph *g1 = model_graph(0.0, "w2", 3, 1);
-    ck_assert_int_eq(nb_model_save(g1, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_model_save(g1, path, &err), NB_OK);
 
     /* The mismatch is in the LAST parameter, so values written before the
      * check would show. */
@@ -877,7 +896,7 @@ START_TEST(test_model_load_mismatch)
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         nb_graph *g = model_graph(10.0, cases[k].name, cases[k].r, cases[k].c);
         nb_graph *ref = model_graph(10.0, cases[k].name, cases[k].r, cases[k].c);
-        int st = nb_model_load(g, path, msg, sizeof msg);
+        int st = nb_model_load(g, path, &err);
         ck_assert_msg(st == cases[k].st, "case %zu: %s (%s)", k, nb_status_name(st), msg);
         ck_assert_msg(strstr(msg, cases[k].needle) != NULL, "case %zu: '%s'", k, msg);
         ck_assert_msg(graph_values_equal(g, ref), "case %zu: values changed", k);
@@ -888,7 +907,7 @@ START_TEST(test_model_load_mismatch)
     /* An extra parameter in the graph. */
     nb_graph *g = model_graph(10.0, "w2", 3, 1);
     ck_assert_ptr_nonnull(nb_param(g, "a0", 1, 1, (double[]){ 2.385 }));
-    ck_assert_int_eq(nb_model_load(g, path, msg, sizeof msg), NB_ENOTFOUND);
+    ck_assert_int_eq(nb_model_load(g, path, &err), NB_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(msg, "'a0'"));
     ck_assert(nb_node_cvalue(nb_graph_param_find(g, "w1"))[0] == m_w1[0] + 10.0);
     nb_graph_free(g);
@@ -896,10 +915,10 @@ START_TEST(test_model_load_mismatch)
     /* An archive that is not a model. */
     snprintf(other, sizeof other, "%s/other.nbar", dir);
     nb_archive *ar = golden_archive();
-    ck_assert_int_eq(nb_archive_write(ar, other, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_archive_write(ar, other, &err), NB_OK);
     nb_archive_free(ar);
     g = model_graph(10.0, "w2", 3, 1);
-    ck_assert_int_eq(nb_model_load(g, other, msg, sizeof msg), NB_EFORMAT);
+    ck_assert_int_eq(nb_model_load(g, other, &err), NB_EFORMAT);
     ck_assert_ptr_nonnull(strstr(msg, "nabla-test"));
     /* A damaged model, a missing file, bad arguments. */
     size_t n;
@@ -907,20 +926,64 @@ START_TEST(test_model_load_mismatch)
     b[n / 2] ^= 0x10;
     write_bytes(other, b, n);
     free(b);
-    ck_assert_int_eq(nb_model_load(g, other, msg, sizeof msg), NB_ECHECKSUM);
+    ck_assert_int_eq(nb_model_load(g, other, &err), NB_ECHECKSUM);
     snprintf(other, sizeof other, "%s/none.nbar", dir);
-    ck_assert_int_eq(nb_model_load(g, other, msg, sizeof msg), NB_EIO);
-    ck_assert_int_eq(nb_model_load(NULL, path, msg, sizeof msg), NB_EINVAL);
-    ck_assert_int_eq(nb_model_save(g, NULL, msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_model_load(g, other, &err), NB_EIO);
+    ck_assert_int_eq(nb_model_load(NULL, path, &err), NB_EINVAL);
+    ck_assert_int_eq(nb_model_save(g, NULL, &err), NB_EINVAL);
     ck_assert(nb_node_cvalue(nb_graph_param_find(g, "w1"))[0] == m_w1[0] + 10.0);
 
     /* Saving into a missing directory: NB_EIO, nothing left behind. */
     snprintf(other, sizeof other, "%s/nodir/m.nbar", dir);
-    ck_assert_int_eq(nb_model_save(g, other, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_model_save(g, other, &err), NB_EIO);
     ck_assert_uint_eq(count_entries(dir), 2);   /* model.nbar, other.nbar */
 
     nb_graph_free(g);
     nb_graph_free(g1);
+    remove_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* A newline in a tensor name stays on the message's line (issue #9.6): a
+ * forged file with the name twice (valid CRC), and a model file whose
+ * tensor matches no parameter of the graph. */
+START_TEST(test_names_escaped_in_messages)
+{
+    char *dir = make_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/names.nbar", dir);
+    forge f;
+    forge_header(&f, 1, 0, 2);
+    for (int i = 0; i < 2; i++) {
+        forge_name(&f, "w\nA", 3);
+        forge_u64(&f, 1);
+        forge_u64(&f, 1);
+        forge_f64(&f, 2.385);
+    }
+    forge_finish(&f, path);
+    nb_archive *ar = NULL;
+    nb_error err;
+    nb_error_clear(&err);
+    ck_assert_int_eq(nb_archive_read(path, &ar, &err), NB_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "tensor 'w\\nA' appears twice") && !strchr(err.msg, '\n'),
+                  "%s", err.msg);
+
+    const double v = 2.385;
+    snprintf(path, sizeof path, "%s/model.nbm", dir);
+    nb_graph *g = nb_graph_alloc();
+    nb_param(g, "layer\n1", 1, 1, &v);
+    ck_assert_int_eq(nb_model_save(g, path, &err), NB_OK);
+    nb_graph *h = nb_graph_alloc();
+    ck_assert_int_eq(nb_model_load(h, path, &err), NB_ENOTFOUND);
+    ck_assert_msg(strstr(err.msg, "tensor 'layer\\n1' (1x1) matches no parameter")
+                  && !strchr(err.msg, '\n'), "%s", err.msg);
+    nb_param(h, "other\tname", 1, 1, &v);
+    ck_assert_int_eq(nb_model_load(h, path, &err), NB_ENOTFOUND);
+    ck_assert_msg(strstr(err.msg, "for parameter 'other\\tname'") && !strchr(err.msg, '\t'),
+                  "%s", err.msg);
+    nb_graph_free(h);
+    nb_graph_free(g);
     remove_tree(dir);
     free(dir);
 }
@@ -938,21 +1001,22 @@ START_TEST(test_model_in_archive)
     ck_assert_uint_eq(nb_archive_count(ar), 5);
     ck_assert_str_eq(nb_archive_name_at(ar, 1), "model/w1");
 
-    char msg[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_graph *g2 = model_graph(10.0, "w2", 3, 1);
-    ck_assert_int_eq(nb_model_get(g2, ar, "model/", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_model_get(g2, ar, "model/", &err), NB_OK);
     ck_assert(graph_values_equal(g1, g2));
 
     /* An extra "model/" tensor, a shape mismatch: nothing is loaded. */
     nb_graph *g3 = model_graph(10.0, "w2", 3, 1), *ref = model_graph(10.0, "w2", 3, 1);
     ck_assert_int_eq(nb_archive_put(ar, "model/zz", 1, 1, golden_s), NB_OK);
-    ck_assert_int_eq(nb_model_get(g3, ar, "model/", msg, sizeof msg), NB_ENOTFOUND);
+    ck_assert_int_eq(nb_model_get(g3, ar, "model/", &err), NB_ENOTFOUND);
     ck_assert_msg(strstr(msg, "'model/zz'") != NULL, "%s", msg);
     ck_assert(graph_values_equal(g3, ref));
     nb_graph *g4 = model_graph(10.0, "w2", 1, 3);
-    ck_assert_int_eq(nb_model_get(g4, ar, "model/", msg, sizeof msg), NB_ESHAPE);
-    ck_assert_int_eq(nb_model_get(g4, ar, "nothing/", msg, sizeof msg), NB_ENOTFOUND);
-    ck_assert_int_eq(nb_model_get(NULL, ar, "", msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_model_get(g4, ar, "model/", &err), NB_ESHAPE);
+    ck_assert_int_eq(nb_model_get(g4, ar, "nothing/", &err), NB_ENOTFOUND);
+    ck_assert_int_eq(nb_model_get(NULL, ar, "", &err), NB_EINVAL);
     ck_assert_int_eq(nb_model_put(g4, NULL, ""), NB_EINVAL);
 
     /* A parameter holding NaN cannot be stored. */
@@ -994,6 +1058,7 @@ static Suite *archive_suite(void)
     tcase_add_test(tc, test_model_save_load);
     tcase_add_test(tc, test_model_load_mismatch);
     tcase_add_test(tc, test_model_in_archive);
+    tcase_add_test(tc, test_names_escaped_in_messages);
     suite_add_tcase(s, tc);
     return s;
 }

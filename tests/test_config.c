@@ -98,7 +98,8 @@ static const nb_config_key schema[] = {
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static char msg[1024];
+static nb_error err;
+static char *const msg = err.msg;
 
 static const char *srcdir(void)
 {
@@ -145,7 +146,7 @@ static nb_config *fresh_valid(void)
     nb_config *cfg = fresh();
     ck_assert_int_eq(nb_config_parse_string(cfg,
         "[data]\ntrain = t.csv\n[model]\nlayers = 2, 3\n", "base",
-        msg, sizeof msg), NB_OK);
+        &err), NB_OK);
     return cfg;
 }
 
@@ -195,7 +196,7 @@ static const char *origin(const nb_config *cfg, const char *key)
 static int parse_err(const char *text)
 {
     nb_config *cfg = fresh();
-    int st = nb_config_parse_string(cfg, text, "t.conf", msg, sizeof msg);
+    int st = nb_config_parse_string(cfg, text, "t.conf", &err);
     nb_config_free(cfg);
     return st;
 }
@@ -203,7 +204,7 @@ static int parse_err(const char *text)
 static int set_err(const char *assignment)
 {
     nb_config *cfg = fresh();
-    int st = nb_config_set(cfg, assignment, msg, sizeof msg);
+    int st = nb_config_set(cfg, assignment, &err);
     nb_config_free(cfg);
     return st;
 }
@@ -212,10 +213,11 @@ static int set_err(const char *assignment)
 
 START_TEST(test_schema_valid)
 {
-    strcpy(msg, "stale");
-    ck_assert_int_eq(nb_config_schema_check(schema, N_SCHEMA, msg, sizeof msg), NB_OK);
-    ck_assert_str_eq(msg, "");
-    ck_assert_int_eq(nb_config_schema_check(NULL, 0, msg, sizeof msg), NB_OK);
+    nb_error_set(&err, NB_EIO, "stale");   /* success leaves err untouched */
+    ck_assert_int_eq(nb_config_schema_check(schema, N_SCHEMA, &err), NB_OK);
+    ck_assert_str_eq(msg, "stale");
+    ck_assert_int_eq(err.status, NB_EIO);
+    ck_assert_int_eq(nb_config_schema_check(NULL, 0, &err), NB_OK);
 }
 END_TEST
 
@@ -276,10 +278,10 @@ START_TEST(test_schema_errors)
         { .name = "ok.first", .type = NB_CONFIG_DOUBLE, .def = "2.385" },
     };
     two[1] = bad_schemas[_i].bad;
-    ck_assert_int_eq(nb_config_schema_check(two, 2, msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_config_schema_check(two, 2, &err), NB_EINVAL);
     ck_assert_str_eq(msg, bad_schemas[_i].expect);
     /* the first entry alone is fine, the pair is refused by alloc too */
-    ck_assert_int_eq(nb_config_schema_check(two, 1, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_schema_check(two, 1, &err), NB_OK);
     ck_assert_ptr_null(nb_config_alloc(two, 2));
 }
 END_TEST
@@ -290,8 +292,8 @@ START_TEST(test_alloc_free)
     ck_assert_ptr_null(nb_config_alloc(NULL, 3));
     nb_config *empty = nb_config_alloc(NULL, 0);
     ck_assert_ptr_nonnull(empty);
-    ck_assert_int_eq(nb_config_parse_string(empty, "# nothing\n", NULL, msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_parse_string(empty, "a = 1\n", NULL, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_parse_string(empty, "# nothing\n", NULL, &err), NB_OK);
+    ck_assert_int_eq(nb_config_parse_string(empty, "a = 1\n", NULL, &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "<string>:1: unknown key 'a'");
     nb_config_free(empty);
 }
@@ -342,7 +344,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(nb_config_get_size_list(cfg, "model.layers", &layers, &n), NB_ECONFIG);
     ck_assert_ptr_null(layers);
 
-    ck_assert_int_eq(nb_config_validate(cfg, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_validate(cfg, &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "missing required key 'data.train' (training set file) and 1 more; "
                      "set it in the config file or with --set data.train=VALUE");
     nb_config_free(cfg);
@@ -359,10 +361,11 @@ START_TEST(test_load_fixture)
     size_t n, idx;
 
     fixture("moons.conf", path, sizeof path);
-    strcpy(msg, "stale");
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_OK);
-    ck_assert_str_eq(msg, "");
-    ck_assert_int_eq(nb_config_validate(cfg, msg, sizeof msg), NB_OK);
+    nb_error_set(&err, NB_EIO, "stale");   /* success leaves err untouched */
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_OK);
+    ck_assert_str_eq(msg, "stale");
+    ck_assert_int_eq(err.status, NB_EIO);
+    ck_assert_int_eq(nb_config_validate(cfg, &err), NB_OK);
 
     ck_assert_uint_eq(get_z(cfg, "seed"), 2385);
     ck_assert_str_eq(get_s(cfg, "name"), "moons \"small\" run # 1");
@@ -415,19 +418,19 @@ START_TEST(test_precedence)
     /* default < file */
     ck_assert_uint_eq(get_z(cfg, "train.epochs"), 10);
     ck_assert_int_eq(nb_config_load(cfg, fixture("moons.conf", path, sizeof path),
-                                    msg, sizeof msg), NB_OK);
+                                    &err), NB_OK);
     ck_assert_uint_eq(get_z(cfg, "train.epochs"), 40);
     /* file < --set, and a later --set wins over an earlier one */
-    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=55", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=55", &err), NB_OK);
     ck_assert_uint_eq(get_z(cfg, "train.epochs"), 55);
     ck_assert_str_eq(origin(cfg, "train.epochs"), "--set");
-    ck_assert_int_eq(nb_config_set(cfg, "  train.epochs =  66 ", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "  train.epochs =  66 ", &err), NB_OK);
     ck_assert_uint_eq(get_z(cfg, "train.epochs"), 66);
-    ck_assert_int_eq(nb_config_set(cfg, "optimizer.lr=2.385", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "optimizer.lr=2.385", &err), NB_OK);
     ck_assert(get_d(cfg, "optimizer.lr") == 2.385);
     /* a later file overrides an earlier file and an earlier --set */
     ck_assert_int_eq(nb_config_load(cfg, fixture("override.conf", over, sizeof over),
-                                    msg, sizeof msg), NB_OK);
+                                    &err), NB_OK);
     ck_assert_uint_eq(get_z(cfg, "train.epochs"), 77);
     ck_assert(get_d(cfg, "optimizer.lr") == 0.0625);
     snprintf(where, sizeof where, "%s:5", over);
@@ -445,22 +448,23 @@ START_TEST(test_required)
     char path[1024];
     nb_config *cfg = fresh();
     ck_assert_int_eq(nb_config_load(cfg, fixture("required.conf", path, sizeof path),
-                                    msg, sizeof msg), NB_OK);
+                                    &err), NB_OK);
     ck_assert_uint_eq(get_z(cfg, "seed"), 7);
-    ck_assert_int_eq(nb_config_validate(cfg, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_validate(cfg, &err), NB_ECONFIG);
     ck_assert_ptr_nonnull(strstr(msg, ": missing required key 'data.train' (training set file) "
                                  "and 1 more; set it in the config file or with --set "
                                  "data.train=VALUE"));
     ck_assert_ptr_nonnull(strstr(msg, "required.conf"));
-    ck_assert_int_eq(nb_config_set(cfg, "data.train=moons.csv", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_validate(cfg, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "data.train=moons.csv", &err), NB_OK);
+    ck_assert_int_eq(nb_config_validate(cfg, &err), NB_ECONFIG);
     ck_assert_ptr_nonnull(strstr(msg, "missing required key 'model.layers' (layer widths, "
                                  "input first); set it"));
     ck_assert_ptr_null(strstr(msg, "more"));
-    ck_assert_int_eq(nb_config_set(cfg, "model.layers=2,8,2", msg, sizeof msg), NB_OK);
-    strcpy(msg, "stale");
-    ck_assert_int_eq(nb_config_validate(cfg, msg, sizeof msg), NB_OK);
-    ck_assert_str_eq(msg, "");
+    ck_assert_int_eq(nb_config_set(cfg, "model.layers=2,8,2", &err), NB_OK);
+    nb_error_set(&err, NB_EIO, "stale");   /* success leaves err untouched */
+    ck_assert_int_eq(nb_config_validate(cfg, &err), NB_OK);
+    ck_assert_str_eq(msg, "stale");
+    ck_assert_int_eq(err.status, NB_EIO);
     nb_config_free(cfg);
 }
 END_TEST
@@ -485,10 +489,10 @@ START_TEST(test_syntax)
         "[train]\r\n"
         "batch = 24 #comment\r\n"
         "shift = -5#not a comment: no blank before '#'";
-    ck_assert_int_eq(nb_config_parse_string(cfg, "shift = 3\n", NULL, msg, sizeof msg),
+    ck_assert_int_eq(nb_config_parse_string(cfg, "shift = 3\n", NULL, &err),
                      NB_ECONFIG); /* a key before any section has no prefix */
     ck_assert_str_eq(msg, "<string>:1: unknown key 'shift' (did you mean 'train.shift'?)");
-    ck_assert_int_eq(nb_config_parse_string(cfg, text, "s.conf", msg, sizeof msg),
+    ck_assert_int_eq(nb_config_parse_string(cfg, text, "s.conf", &err),
                      NB_ECONFIG);
     ck_assert_str_eq(msg, "s.conf:12: key 'train.shift': '-5#not a comment: no blank before "
                      "'#'' is not an integer");
@@ -498,7 +502,7 @@ START_TEST(test_syntax)
         const char *last = strstr(text, "shift = -5#");
         memcpy(buf, text, (size_t)(last - text));
         buf[last - text] = '\0';
-        ck_assert_int_eq(nb_config_parse_string(cfg, buf, "s.conf", msg, sizeof msg), NB_OK);
+        ck_assert_int_eq(nb_config_parse_string(cfg, buf, "s.conf", &err), NB_OK);
     }
     ck_assert_str_eq(get_s(cfg, "name"), "  spaces kept  ");
     ck_assert_str_eq(get_s(cfg, "data.train"), "a\\b \"c\" # d");
@@ -513,20 +517,20 @@ START_TEST(test_syntax)
 
     /* "#" right after '=' and blanks is a comment: an empty string value */
     ck_assert_int_eq(nb_config_parse_string(cfg, "[data]\ntest = # nothing\n", NULL,
-                                            msg, sizeof msg), NB_OK);
+                                            &err), NB_OK);
     ck_assert_str_eq(get_s(cfg, "data.test"), "");
     /* an empty quoted string; a ';' inside a value is not a comment */
     ck_assert_int_eq(nb_config_parse_string(cfg, "name = \"\"\n[data]\ntest = a;b ; c\n",
-                                            NULL, msg, sizeof msg), NB_OK);
+                                            NULL, &err), NB_OK);
     ck_assert_str_eq(get_s(cfg, "name"), "");
     ck_assert_str_eq(get_s(cfg, "data.test"), "a;b ; c");
     /* an error on a later line: the earlier lines are not applied either */
     ck_assert_int_eq(nb_config_parse_string(cfg, "[optimizer]\nlr = 0.25\n[model]\n"
-                                            "[]\n", NULL, msg, sizeof msg), NB_ECONFIG);
+                                            "[]\n", NULL, &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "<string>:4: empty section name");
     ck_assert(get_d(cfg, "optimizer.lr") == 0.1);
     /* a dotted key after a section header gets the section prefix too */
-    ck_assert_int_eq(nb_config_parse_string(cfg, "[train]\nx.y = 1\n", NULL, msg, sizeof msg),
+    ck_assert_int_eq(nb_config_parse_string(cfg, "[train]\nx.y = 1\n", NULL, &err),
                      NB_ECONFIG);
     ck_assert_str_eq(msg, "<string>:2: unknown key 'train.x.y'");
     nb_config_free(cfg);
@@ -542,11 +546,11 @@ START_TEST(test_dotted_names)
     nb_config *cfg = nb_config_alloc(dotted, 2);
     double v = 0;
     ck_assert_ptr_nonnull(cfg);
-    ck_assert_int_eq(nb_config_parse_string(cfg, "[a]\nb.c = 4.5\n", NULL, msg, sizeof msg),
+    ck_assert_int_eq(nb_config_parse_string(cfg, "[a]\nb.c = 4.5\n", NULL, &err),
                      NB_OK);
     ck_assert_int_eq(nb_config_get_double(cfg, "a.b.c", &v), NB_OK);
     ck_assert(v == 4.5);
-    ck_assert_int_eq(nb_config_parse_string(cfg, "[a.b]\nc = 5.25\n", NULL, msg, sizeof msg),
+    ck_assert_int_eq(nb_config_parse_string(cfg, "[a.b]\nc = 5.25\n", NULL, &err),
                      NB_OK);
     ck_assert_int_eq(nb_config_get_double(cfg, "a.b.c", &v), NB_OK);
     ck_assert(v == 5.25);
@@ -670,17 +674,17 @@ START_TEST(test_error_changes_nothing)
     char before[64];
     ck_assert_int_eq(nb_config_parse_string(cfg,
         "[train]\nepochs = 12\nbatch = 16\n[optimizer]\nlr = 0.1x\n", "t.conf",
-        msg, sizeof msg), NB_ECONFIG);
+        &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "t.conf:5: key 'optimizer.lr': '0.1x' is not a number");
     ck_assert_uint_eq(get_z(cfg, "train.epochs"), 10);
     ck_assert_uint_eq(get_z(cfg, "train.batch"), 32);
     ck_assert_str_eq(origin(cfg, "train.batch"), "default");
     ck_assert_str_eq(origin(cfg, "data.train"), "base:2");
-    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=-3", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=-3", &err), NB_ECONFIG);
     ck_assert_uint_eq(get_z(cfg, "train.epochs"), 10);
     /* a good file after a bad one: origins name the right file */
     ck_assert_int_eq(nb_config_parse_string(cfg, "[train]\n\nbatch = 48\n", "good.conf",
-                                            msg, sizeof msg), NB_OK);
+                                            &err), NB_OK);
     ck_assert_str_eq(origin(cfg, "train.batch"), "good.conf:3");
     strcpy(before, origin(cfg, "data.train"));
     ck_assert_str_eq(before, "base:2");
@@ -693,7 +697,7 @@ START_TEST(test_duplicate_fixture)
     char path[1024];
     nb_config *cfg = fresh();
     ck_assert_int_eq(nb_config_load(cfg, fixture("duplicate.conf", path, sizeof path),
-                                    msg, sizeof msg), NB_ECONFIG);
+                                    &err), NB_ECONFIG);
     ck_assert_ptr_nonnull(strstr(msg, "duplicate.conf:7: duplicate key 'train.epochs' "
                                  "(first set at line 5)"));
     ck_assert_uint_eq(get_z(cfg, "train.batch"), 32);   /* nothing applied */
@@ -706,7 +710,7 @@ START_TEST(test_typo_fixture)
     char path[1024], expect[1200];
     nb_config *cfg = fresh();
     fixture("typo.conf", path, sizeof path);
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_ECONFIG);
     snprintf(expect, sizeof expect, "%s:7: unknown key 'optimizer.optimiser.lr' "
              "(did you mean 'optimizer.lr'?)", path);
     ck_assert_str_eq(msg, expect);
@@ -751,12 +755,11 @@ START_TEST(test_set_values)
     char *longarg;
     size_t n;
     const char *const *w;
-    ck_assert_int_eq(nb_config_set(cfg, "name = \" quoted # kept \" ", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "name = \" quoted # kept \" ", &err), NB_OK);
     ck_assert_str_eq(get_s(cfg, "name"), " quoted # kept ");
-    ck_assert_int_eq(nb_config_set(cfg, "data.test=a = b # c", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "data.test=a = b # c", &err), NB_OK);
     ck_assert_str_eq(get_s(cfg, "data.test"), "a = b # c");
-    ck_assert_int_eq(nb_config_set(cfg, "model.activations=relu,sigmoid , tanh", msg,
-                                   sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "model.activations=relu,sigmoid , tanh", &err), NB_OK);
     ck_assert_int_eq(nb_config_get_word_list(cfg, "model.activations", &w, &n), NB_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert_str_eq(w[0], "relu");
@@ -768,17 +771,17 @@ START_TEST(test_set_values)
     memcpy(longarg, "name=", 5);
     memset(longarg + 5, 'x', NB_CONFIG_MAX_LINE - 5);
     longarg[NB_CONFIG_MAX_LINE] = '\0';
-    ck_assert_int_eq(nb_config_set(cfg, longarg, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, longarg, &err), NB_OK);
     ck_assert_uint_eq(strlen(get_s(cfg, "name")), NB_CONFIG_MAX_LINE - 5);
     longarg[NB_CONFIG_MAX_LINE] = 'x';
     longarg[NB_CONFIG_MAX_LINE + 1] = '\0';
-    ck_assert_int_eq(nb_config_set(cfg, longarg, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, longarg, &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "--set: argument longer than 4096 bytes");
     free(longarg);
-    ck_assert_int_eq(nb_config_set(NULL, "a=1", msg, sizeof msg), NB_EINVAL);
-    ck_assert_int_eq(nb_config_set(cfg, NULL, msg, sizeof msg), NB_EINVAL);
-    /* msg may be NULL when len is 0 */
-    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=0", NULL, 0), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(NULL, "a=1", &err), NB_EINVAL);
+    ck_assert_int_eq(nb_config_set(cfg, NULL, &err), NB_EINVAL);
+    /* err may be NULL */
+    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=0", NULL), NB_ECONFIG);
     nb_config_free(cfg);
 }
 END_TEST
@@ -797,14 +800,14 @@ START_TEST(test_booleans)
     for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         /* set the opposite first so a stale value cannot pass */
         ck_assert_int_eq(nb_config_set(cfg, rows[i].value ? "log.verbose=no" : "log.verbose=yes",
-                                       msg, sizeof msg), NB_OK);
+                                       &err), NB_OK);
         snprintf(arg, sizeof arg, "log.verbose=%s", rows[i].text);
-        ck_assert_int_eq(nb_config_set(cfg, arg, msg, sizeof msg), NB_OK);
+        ck_assert_int_eq(nb_config_set(cfg, arg, &err), NB_OK);
         ck_assert_int_eq(get_b(cfg, "log.verbose"), rows[i].value);
     }
-    ck_assert_int_eq(nb_config_set(cfg, "log.verbose=2", msg, sizeof msg), NB_ECONFIG);
-    ck_assert_int_eq(nb_config_set(cfg, "log.verbose=yess", msg, sizeof msg), NB_ECONFIG);
-    ck_assert_int_eq(nb_config_set(cfg, "log.verbose=", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "log.verbose=2", &err), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "log.verbose=yess", &err), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "log.verbose=", &err), NB_ECONFIG);
     nb_config_free(cfg);
 }
 END_TEST
@@ -821,29 +824,29 @@ START_TEST(test_numbers)
     size_t i;
     for (i = 0; i < sizeof doubles / sizeof doubles[0]; i++) {
         snprintf(arg, sizeof arg, "optimizer.decay=%s", doubles[i].text);
-        ck_assert_int_eq(nb_config_set(cfg, arg, msg, sizeof msg), NB_OK);
+        ck_assert_int_eq(nb_config_set(cfg, arg, &err), NB_OK);
         ck_assert(get_d(cfg, "optimizer.decay") == doubles[i].value);
     }
     /* -0 keeps its sign */
-    ck_assert_int_eq(nb_config_set(cfg, "optimizer.decay=-0.0", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "optimizer.decay=-0.0", &err), NB_OK);
     ck_assert(signbit(get_d(cfg, "optimizer.decay")));
     /* the extremes of long long and size_t */
-    ck_assert_int_eq(nb_config_set(cfg, "train.big=-9223372036854775808", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "train.big=-9223372036854775808", &err), NB_OK);
     ck_assert(get_i(cfg, "train.big") == LLONG_MIN);
-    ck_assert_int_eq(nb_config_set(cfg, "train.big=+9223372036854775807", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "train.big=+9223372036854775807", &err), NB_OK);
     ck_assert(get_i(cfg, "train.big") == LLONG_MAX);
     snprintf(arg, sizeof arg, "train.batch=%zu", (size_t)SIZE_MAX);
-    ck_assert_int_eq(nb_config_set(cfg, arg, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, arg, &err), NB_OK);
     ck_assert(get_z(cfg, "train.batch") == SIZE_MAX);
     /* bounds are inclusive unless flagged exclusive */
-    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=1", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=100000", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(cfg, "optimizer.momentum=0", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(cfg, "optimizer.momentum=0.99999", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(cfg, "train.shift=-100", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=1", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "train.epochs=100000", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "optimizer.momentum=0", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "optimizer.momentum=0.99999", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "train.shift=-100", &err), NB_OK);
     ck_assert_int_eq(get_i(cfg, "train.shift"), -100);
-    ck_assert_int_eq(nb_config_set(cfg, "train.shift=100", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(cfg, "train.shift=101", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "train.shift=100", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "train.shift=101", &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "--set: key 'train.shift': 101 is above the maximum 100");
     nb_config_free(cfg);
 }
@@ -857,24 +860,24 @@ START_TEST(test_lists)
     const char *const *w;
     size_t n = 99;
     /* an empty int list is allowed (min_len 0) and has no storage */
-    ck_assert_int_eq(nb_config_set(cfg, "model.offsets=", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "model.offsets=", &err), NB_OK);
     ck_assert_int_eq(nb_config_get_int_list(cfg, "model.offsets", &v, &n), NB_OK);
     ck_assert_uint_eq(n, 0);
     ck_assert_ptr_null(v);
-    ck_assert_int_eq(nb_config_set(cfg, "model.offsets=-10,10,+7", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "model.offsets=-10,10,+7", &err), NB_OK);
     ck_assert_int_eq(nb_config_get_int_list(cfg, "model.offsets", &v, &n), NB_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert_int_eq(v[0], -10);
     ck_assert_int_eq(v[1], 10);
     ck_assert_int_eq(v[2], 7);
     ck_assert_int_eq(nb_config_parse_string(cfg, "[model]\nlayers = \"784, 30, 10\"\n", NULL,
-                                            msg, sizeof msg), NB_OK);
+                                            &err), NB_OK);
     ck_assert_int_eq(nb_config_get_size_list(cfg, "model.layers", &z, &n), NB_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert_uint_eq(z[0], 784);
     ck_assert_uint_eq(z[1], 30);
     ck_assert_uint_eq(z[2], 10);
-    ck_assert_int_eq(nb_config_set(cfg, "model.activations=softmax", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "model.activations=softmax", &err), NB_OK);
     ck_assert_int_eq(nb_config_get_word_list(cfg, "model.activations", &w, &n), NB_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(w[0], "softmax");
@@ -886,13 +889,13 @@ START_TEST(test_callback)
 {
     nb_config *cfg = fresh();
     size_t calls = registry.calls, idx = 42;
-    ck_assert_int_eq(nb_config_set(cfg, "model.hidden=sigmoid", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "model.hidden=sigmoid", &err), NB_OK);
     ck_assert_uint_gt(registry.calls, calls);
     ck_assert_str_eq(get_s(cfg, "model.hidden"), "sigmoid");
     /* an enum checked by a callback only has no index */
     ck_assert_int_eq(nb_config_get_enum(cfg, "model.hidden", &idx), NB_EINVAL);
     ck_assert_uint_eq(idx, 42);
-    ck_assert_int_eq(nb_config_set(cfg, "model.hidden=swish", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "model.hidden=swish", &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "--set: key 'model.hidden': 'swish' is not an activation of the registry");
     ck_assert_str_eq(get_s(cfg, "model.hidden"), "sigmoid");
     nb_config_free(cfg);
@@ -917,13 +920,13 @@ START_TEST(test_callback_with_words)
     ck_assert_ptr_nonnull(cfg);
     ck_assert_int_eq(nb_config_get_enum(cfg, "w", &idx), NB_OK);
     ck_assert_uint_eq(idx, 2);
-    ck_assert_int_eq(nb_config_set(cfg, "w=beta", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "w=beta", &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "--set: key 'w': 'beta' is not accepted");
-    ck_assert_int_eq(nb_config_set(cfg, "w=betta", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "w=betta", &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "--set: key 'w': 'betta' is not one of alpha, beta, gamma (did you mean 'beta'?)");
-    ck_assert_int_eq(nb_config_set(cfg, "w=delta", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_set(cfg, "w=delta", &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "--set: key 'w': 'delta' is not one of alpha, beta, gamma");
-    ck_assert_int_eq(nb_config_set(cfg, "w=alpha", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(cfg, "w=alpha", &err), NB_OK);
     ck_assert_int_eq(nb_config_get_enum(cfg, "w", &idx), NB_OK);
     ck_assert_uint_eq(idx, 0);
     nb_config_free(cfg);
@@ -963,11 +966,11 @@ START_TEST(test_getter_misuse)
     ck_assert_int_eq(nb_config_get_size_list(cfg, "model.layers", NULL, &n), NB_EINVAL);
     ck_assert_int_eq(nb_config_is_set(NULL, "seed"), 0);
     ck_assert_int_eq(nb_config_is_set(cfg, "no.such"), 0);
-    ck_assert_int_eq(nb_config_origin(cfg, "no.such", msg, sizeof msg), NB_ENOTFOUND);
+    ck_assert_int_eq(nb_config_origin(cfg, "no.such", msg, sizeof err.msg), NB_ENOTFOUND);
     ck_assert_int_eq(nb_config_origin(cfg, "seed", msg, 0), NB_EINVAL);
-    ck_assert_int_eq(nb_config_validate(NULL, msg, sizeof msg), NB_EINVAL);
-    ck_assert_int_eq(nb_config_parse_string(cfg, NULL, NULL, msg, sizeof msg), NB_EINVAL);
-    ck_assert_int_eq(nb_config_load(cfg, NULL, msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_config_validate(NULL, &err), NB_EINVAL);
+    ck_assert_int_eq(nb_config_parse_string(cfg, NULL, NULL, &err), NB_EINVAL);
+    ck_assert_int_eq(nb_config_load(cfg, NULL, &err), NB_EINVAL);
     ck_assert_int_eq(nb_config_write(NULL, stdout), NB_EINVAL);
     ck_assert(d == 2.385);
     nb_config_free(cfg);
@@ -981,11 +984,11 @@ START_TEST(test_io_errors)
     char path[1024];
     nb_config *cfg = fresh();
     snprintf(path, sizeof path, "%s/tests/data/config/no-such-file.conf", srcdir());
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_EIO);
     ck_assert_ptr_nonnull(strstr(msg, "cannot open '"));
     ck_assert_ptr_nonnull(strstr(msg, "no-such-file.conf': No such file or directory"));
     snprintf(path, sizeof path, "%s/tests/data/config", srcdir());
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_EIO);
     ck_assert_ptr_nonnull(strstr(msg, "tests/data/config"));
     nb_config_free(cfg);
 }
@@ -1000,7 +1003,7 @@ START_TEST(test_hostile_files)
 
     /* a NUL byte */
     write_temp("seed = 12\nname = ab\0cd\n", 23, path, sizeof path);
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_ECONFIG);
     snprintf(expect, sizeof expect, "%s:2: NUL byte at column 10", path);
     ck_assert_str_eq(msg, expect);
     ck_assert_int_eq(remove(path), 0);
@@ -1008,7 +1011,7 @@ START_TEST(test_hostile_files)
 
     /* invalid UTF-8 */
     write_temp("seed = 12\n# \xfe\xff\n", 15, path, sizeof path);
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_ECONFIG);
     snprintf(expect, sizeof expect, "%s:2: invalid UTF-8 at column 3", path);
     ck_assert_str_eq(msg, expect);
     ck_assert_int_eq(remove(path), 0);
@@ -1022,19 +1025,19 @@ START_TEST(test_hostile_files)
     memset(big + 7, 'y', NB_CONFIG_MAX_LINE - 7);
     memcpy(big + NB_CONFIG_MAX_LINE, "\r\nseed = 12\n", 13);
     write_temp(big, strlen(big), path, sizeof path);
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_OK);
     ck_assert_uint_eq(strlen(get_s(cfg, "name")), NB_CONFIG_MAX_LINE - 7);
     ck_assert_uint_eq(get_z(cfg, "seed"), 12);
     ck_assert_int_eq(remove(path), 0);
-    ck_assert_int_eq(nb_config_parse_string(cfg, big, "big", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_parse_string(cfg, big, "big", &err), NB_OK);
 
     memcpy(big + NB_CONFIG_MAX_LINE, "y\nseed = 13\n", 13);
     write_temp(big, strlen(big), path, sizeof path);
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_ECONFIG);
     snprintf(expect, sizeof expect, "%s:1: line longer than 4096 bytes", path);
     ck_assert_str_eq(msg, expect);
     ck_assert_int_eq(remove(path), 0);
-    ck_assert_int_eq(nb_config_parse_string(cfg, big, "big", msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(nb_config_parse_string(cfg, big, "big", &err), NB_ECONFIG);
     ck_assert_str_eq(msg, "big:1: line longer than 4096 bytes");
 
     /* far longer, no newline at all */
@@ -1045,10 +1048,10 @@ START_TEST(test_hostile_files)
         memset(h, '#', huge);
         h[huge] = '\0';
         write_temp(h, huge, path, sizeof path);
-        ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_ECONFIG);
+        ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_ECONFIG);
         ck_assert_ptr_nonnull(strstr(msg, ":1: line longer than 4096 bytes"));
         ck_assert_int_eq(remove(path), 0);
-        ck_assert_int_eq(nb_config_parse_string(cfg, h, "h", msg, sizeof msg), NB_ECONFIG);
+        ck_assert_int_eq(nb_config_parse_string(cfg, h, "h", &err), NB_ECONFIG);
         ck_assert_str_eq(msg, "h:1: line longer than 4096 bytes");
         free(h);
     }
@@ -1057,11 +1060,11 @@ START_TEST(test_hostile_files)
 
     /* a file without final newline, and an empty file */
     write_temp("seed = 14", 9, path, sizeof path);
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_OK);
     ck_assert_uint_eq(get_z(cfg, "seed"), 14);
     ck_assert_int_eq(remove(path), 0);
     write_temp("", 0, path, sizeof path);
-    ck_assert_int_eq(nb_config_load(cfg, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_load(cfg, path, &err), NB_OK);
     ck_assert_uint_eq(get_z(cfg, "seed"), 14);
     ck_assert_int_eq(remove(path), 0);
     nb_config_free(cfg);
@@ -1182,17 +1185,15 @@ START_TEST(test_roundtrip)
     nb_config *a = fresh(), *b = fresh();
     char *text, *again;
     ck_assert_int_eq(nb_config_load(a, fixture("moons.conf", path, sizeof path),
-                                    msg, sizeof msg), NB_OK);
+                                    &err), NB_OK);
     /* values whose text is awkward to write back */
-    ck_assert_int_eq(nb_config_set(a, "name=\"  a \\\"q\\\" \\\\ # not a comment  \"", msg,
-                                   sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(a, "data.test=#starts with a hash; \"caf\xC3\xA9\"", msg,
-                                   sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(a, "optimizer.lr=0.30000000000000004", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(a, "optimizer.momentum=0.1", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(a, "optimizer.decay=-4.9406564584124654e-324", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(a, "train.big=-9223372036854775808", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_set(a, "model.offsets=", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "name=\"  a \\\"q\\\" \\\\ # not a comment  \"", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "data.test=#starts with a hash; \"caf\xC3\xA9\"", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "optimizer.lr=0.30000000000000004", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "optimizer.momentum=0.1", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "optimizer.decay=-4.9406564584124654e-324", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "train.big=-9223372036854775808", &err), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "model.offsets=", &err), NB_OK);
 
     text = dump(a);
     /* grouped by section, in schema order, with origins */
@@ -1214,7 +1215,7 @@ START_TEST(test_roundtrip)
     ck_assert(strstr(text, "[train]") < strstr(text, "[log]"));
 
     /* re-reading the dump gives the same configuration */
-    ck_assert_int_eq(nb_config_parse_string(b, text, "dump", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_parse_string(b, text, "dump", &err), NB_OK);
     assert_same(a, b);
     ck_assert(signbit(get_d(b, "optimizer.decay")));
 
@@ -1234,7 +1235,7 @@ START_TEST(test_roundtrip)
     ck_assert_ptr_nonnull(strstr(text, "\n# test set file (optional)\n# test = (unset, no default)\n"));
     nb_config_free(a);
     a = fresh();
-    ck_assert_int_eq(nb_config_parse_string(a, text, "dump", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_parse_string(a, text, "dump", &err), NB_OK);
     ck_assert_int_eq(nb_config_is_set(a, "data.test"), 0);
     assert_same(a, b);
     free(text);
@@ -1253,29 +1254,30 @@ START_TEST(test_save)
 {
     char dir[1024], path[1100], tmp[1200];
     nb_config *a = fresh_valid(), *b = fresh();
-    ck_assert_int_eq(nb_config_set(a, "optimizer.lr=2.385", msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "optimizer.lr=2.385", &err), NB_OK);
     snprintf(dir, sizeof dir, "%s/nb_test_config_XXXXXX", tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/resolved.conf", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    strcpy(msg, "stale");
-    ck_assert_int_eq(nb_config_save(a, path, msg, sizeof msg), NB_OK);
-    ck_assert_str_eq(msg, "");
+    nb_error_set(&err, NB_EIO, "stale");   /* success leaves err untouched */
+    ck_assert_int_eq(nb_config_save(a, path, &err), NB_OK);
+    ck_assert_str_eq(msg, "stale");
+    ck_assert_int_eq(err.status, NB_EIO);
     ck_assert_int_eq(access(tmp, F_OK), -1);
-    ck_assert_int_eq(nb_config_load(b, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_load(b, path, &err), NB_OK);
     assert_same(a, b);
     ck_assert(get_d(b, "optimizer.lr") == 2.385);
     /* saving again replaces the file */
-    ck_assert_int_eq(nb_config_set(a, "optimizer.lr=0.875", msg, sizeof msg), NB_OK);
-    ck_assert_int_eq(nb_config_save(a, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_set(a, "optimizer.lr=0.875", &err), NB_OK);
+    ck_assert_int_eq(nb_config_save(a, path, &err), NB_OK);
     nb_config_free(b);
     b = fresh();
-    ck_assert_int_eq(nb_config_load(b, path, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_config_load(b, path, &err), NB_OK);
     ck_assert(get_d(b, "optimizer.lr") == 0.875);
     ck_assert_int_eq(remove(path), 0);
     /* into a directory that does not exist */
     snprintf(path, sizeof path, "%s/missing/resolved.conf", dir);
-    ck_assert_int_eq(nb_config_save(a, path, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_config_save(a, path, &err), NB_EIO);
     ck_assert_ptr_nonnull(strstr(msg, "cannot create '"));
     ck_assert_ptr_nonnull(strstr(msg, "missing/resolved.conf.tmp': No such file or directory"));
     ck_assert_int_eq(rmdir(dir), 0);
@@ -1328,16 +1330,16 @@ static int run_failing(size_t k, const char *path, const char *save_path)
         ck_assert_uint_eq(f.live, 0);
         return 0;
     }
-    st = nb_config_load(cfg, path, msg, sizeof msg);
+    st = nb_config_load(cfg, path, &err);
     ck_assert_msg(st == NB_OK || st == NB_ENOMEM, "load k=%zu: %s", k, msg);
     if (st == NB_ENOMEM)
         ck_assert_ptr_nonnull(strstr(msg, "out of memory"));
     if (st == NB_OK) {
-        st = nb_config_set(cfg, "model.activations=relu, relu, softmax", msg, sizeof msg);
+        st = nb_config_set(cfg, "model.activations=relu, relu, softmax", &err);
         ck_assert_msg(st == NB_OK || st == NB_ENOMEM, "set k=%zu: %s", k, msg);
     }
     if (st == NB_OK) {
-        st = nb_config_parse_string(cfg, "[model]\nlayers = 3, 5\n", "s", msg, sizeof msg);
+        st = nb_config_parse_string(cfg, "[model]\nlayers = 3, 5\n", "s", &err);
         ck_assert_msg(st == NB_OK || st == NB_ENOMEM, "parse k=%zu: %s", k, msg);
     }
     if (st == NB_OK) {
@@ -1348,7 +1350,7 @@ static int run_failing(size_t k, const char *path, const char *save_path)
         fclose(out);
     }
     if (st == NB_OK) {
-        st = nb_config_save(cfg, save_path, msg, sizeof msg);
+        st = nb_config_save(cfg, save_path, &err);
         ck_assert_msg(st == NB_OK || st == NB_ENOMEM, "save k=%zu: %s", k, msg);
     }
     if (st == NB_OK) {

@@ -125,11 +125,13 @@ static void check_tiny_images(const nb_idx *idx)
 
 START_TEST(test_idx_plain)
 {
-    char path[512], msg[256];
+    char path[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_idx idx;
     scribble(&idx, sizeof idx);
     int st = nb_idx_read(fixture(path, sizeof path, "tiny-images-idx3-ubyte"),
-                         &idx, msg, sizeof msg);
+                         &idx, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     check_tiny_images(&idx);
     nb_idx_free(&idx);
@@ -141,10 +143,12 @@ END_TEST
 
 START_TEST(test_idx_gzip)
 {
-    char path[512], msg[256];
+    char path[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_idx idx;
     int st = nb_idx_read(fixture(path, sizeof path, "tiny-images-idx3-ubyte.gz"),
-                         &idx, msg, sizeof msg);
+                         &idx, &err);
     if (have_zlib()) {
         ck_assert_msg(st == NB_OK, "%s", msg);
         check_tiny_images(&idx);
@@ -174,10 +178,12 @@ START_TEST(test_idx_types)
         { "float64.idx", 0x0E, 1, { 3, 0 }, { -0.1, 2.385, 6.02214076e23 } },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char path[512], msg[256];
+        char path[512];
+        nb_error err = {0};
+        char *msg = err.msg;
         nb_idx idx;
         int st = nb_idx_read(fixture(path, sizeof path, cases[c].file), &idx,
-                             msg, sizeof msg);
+                             &err);
         ck_assert_msg(st == NB_OK, "%s: %s", cases[c].file, msg);
         ck_assert_uint_eq(idx.type, cases[c].type);
         ck_assert_uint_eq(idx.ndims, cases[c].ndims);
@@ -204,13 +210,14 @@ typedef struct error_case {
 
 static void expect_idx_error(const error_case *ec)
 {
-    char path[512], msg[256];
+    char path[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_idx idx;
     scribble(&idx, sizeof idx);
     msg[0] = 'x';
     msg[1] = '\0';
-    int st = nb_idx_read(fixture(path, sizeof path, ec->file), &idx, msg,
-                         sizeof msg);
+    int st = nb_idx_read(fixture(path, sizeof path, ec->file), &idx, &err);
     printf("  %-24s %-16s %s\n", ec->file, nb_status_name(st), msg);
     ck_assert_msg(st == ec->status, "%s: status %s, want %s (%s)", ec->file,
                   nb_status_name(st), nb_status_name(ec->status), msg);
@@ -263,24 +270,34 @@ END_TEST
 
 START_TEST(test_idx_msg_optional)
 {
-    /* msg NULL / msglen 0 are allowed; a short buffer is cut but ends in NUL. */
-    char path[512], small[12];
+    /* err NULL is allowed; a failure sets status and message; a success
+     * leaves err untouched. */
+    char path[512];
+    nb_error err;
     nb_idx idx;
     fixture(path, sizeof path, "truncated.idx");
-    ck_assert_int_eq(nb_idx_read(path, &idx, NULL, 0), NB_EFORMAT);
-    memset(small, 'x', sizeof small);
-    ck_assert_int_eq(nb_idx_read(path, &idx, small, 0), NB_EFORMAT);
-    ck_assert_int_eq(small[0], 'x');
-    ck_assert_int_eq(nb_idx_read(path, &idx, small, sizeof small), NB_EFORMAT);
-    ck_assert_uint_eq(strlen(small), sizeof small - 1);
-    ck_assert_int_eq(nb_idx_read(NULL, &idx, small, sizeof small), NB_EINVAL);
-    ck_assert_int_eq(nb_idx_read(path, NULL, small, sizeof small), NB_EINVAL);
+    ck_assert_int_eq(nb_idx_read(path, &idx, NULL), NB_EFORMAT);
+    nb_error_clear(&err);
+    ck_assert_int_eq(nb_idx_read(path, &idx, &err), NB_EFORMAT);
+    ck_assert_int_eq(err.status, NB_EFORMAT);
+    ck_assert_contains(err.msg, "truncated.idx");
+    ck_assert_int_eq(nb_idx_read(NULL, &idx, &err), NB_EINVAL);
+    ck_assert_int_eq(err.status, NB_EINVAL);
+    ck_assert_int_eq(nb_idx_read(path, NULL, &err), NB_EINVAL);
+    nb_error_set(&err, NB_EIO, "stale");
+    ck_assert_int_eq(nb_idx_read(fixture(path, sizeof path, "tiny-images-idx3-ubyte"),
+                                 &idx, &err), NB_OK);
+    ck_assert_int_eq(err.status, NB_EIO);
+    ck_assert_str_eq(err.msg, "stale");
+    nb_idx_free(&idx);
 }
 END_TEST
 
 START_TEST(test_load_idx)
 {
-    char ipath[512], lpath[512], msg[256];
+    char ipath[512], lpath[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_dataset ds;
     static const char *const pairs[2][2] = {
         { "tiny-images-idx3-ubyte", "tiny-labels-idx1-ubyte" },
@@ -289,7 +306,7 @@ START_TEST(test_load_idx)
     for (size_t p = 0; p < (have_zlib() ? 2u : 1u); p++) {
         int st = nb_dataset_load_idx(fixture(ipath, sizeof ipath, pairs[p][0]),
                                      fixture(lpath, sizeof lpath, pairs[p][1]),
-                                     &ds, msg, sizeof msg);
+                                     &ds, &err);
         ck_assert_msg(st == NB_OK, "%s", msg);
         ck_assert_uint_eq(ds.n, 3);
         ck_assert_uint_eq(ds.d, 6);           /* 2x3 images, flattened */
@@ -305,7 +322,7 @@ START_TEST(test_load_idx)
     }
     /* Without labels. */
     int st = nb_dataset_load_idx(fixture(ipath, sizeof ipath, pairs[0][0]),
-                                 NULL, &ds, msg, sizeof msg);
+                                 NULL, &ds, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     ck_assert_uint_eq(ds.n, 3);
     ck_assert_ptr_null(ds.label);
@@ -325,14 +342,16 @@ START_TEST(test_load_idx_errors)
         { "labels-fraction.idx",  NB_ERANGE, "label 2.5 at index 1" },
         { "truncated.idx",        NB_EFORMAT, "truncated" },
     };
-    char ipath[512], lpath[512], msg[256];
+    char ipath[512], lpath[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_dataset ds;
     fixture(ipath, sizeof ipath, "tiny-images-idx3-ubyte");
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         scribble(&ds, sizeof ds);
         int st = nb_dataset_load_idx(ipath, fixture(lpath, sizeof lpath,
                                                     cases[c].file),
-                                     &ds, msg, sizeof msg);
+                                     &ds, &err);
         printf("  %-24s %-16s %s\n", cases[c].file, nb_status_name(st), msg);
         ck_assert_msg(st == cases[c].status, "%s: %s", cases[c].file, msg);
         ck_assert_contains(msg, cases[c].file);
@@ -342,7 +361,7 @@ START_TEST(test_load_idx_errors)
     /* A bad image file. */
     scribble(&ds, sizeof ds);
     ck_assert_int_eq(nb_dataset_load_idx(fixture(ipath, sizeof ipath, "bad-magic.idx"),
-                                         lpath, &ds, msg, sizeof msg), NB_EFORMAT);
+                                         lpath, &ds, &err), NB_EFORMAT);
     ck_assert(is_zero_dataset(&ds));
 }
 END_TEST
@@ -368,7 +387,9 @@ START_TEST(test_fashion_env_override)
 {
     /* A fake Fashion-MNIST of two 28x28 images (plain files), found via
      * NABLA_FASHION_MNIST_DIR. */
-    char dir[256], buf[512], msg[256];
+    char dir[256], buf[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     unsigned char img[16 + 2 * 784], lab[8 + 2];
     size_t h = idx_header(img, 2, 1);
     for (size_t i = 0; i < 2 * 784; i++)
@@ -393,7 +414,7 @@ START_TEST(test_fashion_env_override)
     ck_assert_int_eq(nb_fashion_mnist_dir(buf, 4), NB_ERANGE);
 
     nb_dataset ds;
-    int st = nb_dataset_load_fashion_mnist(NULL, 0, &ds, msg, sizeof msg);
+    int st = nb_dataset_load_fashion_mnist(NULL, 0, &ds, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     ck_assert_uint_eq(ds.n, 2);
     ck_assert_uint_eq(ds.d, 784);
@@ -404,7 +425,7 @@ START_TEST(test_fashion_env_override)
     ck_assert(ds.x[784 + 5] == (double)(((784 + 5) * 37) % 256));
     nb_dataset_free(&ds);
 
-    st = nb_dataset_load_fashion_mnist(NULL, 1, &ds, msg, sizeof msg);
+    st = nb_dataset_load_fashion_mnist(NULL, 1, &ds, &err);
     ck_assert_int_eq(st, NB_EFORMAT);
     ck_assert_contains(msg, "train-images-idx3-ubyte: truncated: 2x28x28 ubyte needs 1568 bytes of data, found 784");
     ck_assert(is_zero_dataset(&ds));
@@ -413,7 +434,7 @@ START_TEST(test_fashion_env_override)
     lab[hl] = 1;
     lab[hl + 1] = 8;
     write_file(dir, "t10k-labels-idx1-ubyte", lab, hl + 2);
-    ck_assert_int_eq(nb_dataset_load_fashion_mnist(dir, 0, &ds, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_dataset_load_fashion_mnist(dir, 0, &ds, &err), NB_OK);
     ck_assert_uint_eq(ds.n_classes, 10);
     nb_dataset_free(&ds);
 
@@ -428,13 +449,13 @@ START_TEST(test_fashion_env_override)
     write_file(dir, "t10k-images-idx3-ubyte", tiny, tn);
     unsigned char lab3[8 + 3] = { 0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3 };
     write_file(dir, "t10k-labels-idx1-ubyte", lab3, sizeof lab3);
-    ck_assert_int_eq(nb_dataset_load_fashion_mnist(dir, 0, &ds, msg, sizeof msg),
+    ck_assert_int_eq(nb_dataset_load_fashion_mnist(dir, 0, &ds, &err),
                      NB_EFORMAT);
     ck_assert_contains(msg, "6 values per image");
 
     /* Missing files. */
     remove_file(dir, "t10k-images-idx3-ubyte");
-    ck_assert_int_eq(nb_dataset_load_fashion_mnist(dir, 0, &ds, msg, sizeof msg),
+    ck_assert_int_eq(nb_dataset_load_fashion_mnist(dir, 0, &ds, &err),
                      NB_ENOTFOUND);
     ck_assert_contains(msg, "t10k-images-idx3-ubyte(.gz)");
     ck_assert_contains(msg, "NABLA_FASHION_MNIST_DIR");
@@ -478,7 +499,9 @@ START_TEST(test_fashion_real)
         { 0, 10000, { 9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5 },
           33456, 110, 24390, 573469082.0 },
     };
-    char dir[512], msg[512];
+    char dir[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     if (nb_fashion_mnist_dir(dir, sizeof dir) != NB_OK) {
         printf("SKIP: Fashion-MNIST not installed in %s "
                "(apt-get install dataset-fashion-mnist)\n", dir);
@@ -488,8 +511,7 @@ START_TEST(test_fashion_real)
         nb_dataset ds;
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        int st = nb_dataset_load_fashion_mnist(NULL, sets[s].train, &ds, msg,
-                                               sizeof msg);
+        int st = nb_dataset_load_fashion_mnist(NULL, sets[s].train, &ds, &err);
         double secs = elapsed(&t0);
         if (st == NB_EUNSUPPORTED && !have_zlib()) {
             printf("SKIP: %s\n", msg);
@@ -530,10 +552,12 @@ END_TEST
 
 START_TEST(test_csv_string_labels)
 {
-    char path[512], msg[256];
+    char path[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_dataset ds;
     int st = nb_csv_read(fixture(path, sizeof path, "iris-mini.csv"), "species",
-                         &ds, msg, sizeof msg);
+                         &ds, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     ck_assert_uint_eq(ds.n, 5);
     ck_assert_uint_eq(ds.d, 3);
@@ -554,7 +578,7 @@ START_TEST(test_csv_string_labels)
     nb_dataset_free(&ds);
 
     /* NULL: the last column is the label, here the same one. */
-    ck_assert_int_eq(nb_csv_read(path, NULL, &ds, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_csv_read(path, NULL, &ds, &err), NB_OK);
     ck_assert_uint_eq(ds.n_classes, 3);
     nb_dataset_free(&ds);
 }
@@ -564,10 +588,12 @@ START_TEST(test_csv_crlf_int_labels)
 {
     /* BOM, CRLF, label column in the middle with spaces around its name,
      * a quoted number, blank lines inside and at the end. */
-    char path[512], msg[256];
+    char path[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_dataset ds;
     int st = nb_csv_read(fixture(path, sizeof path, "labels-crlf.csv"), "label",
-                         &ds, msg, sizeof msg);
+                         &ds, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     ck_assert_uint_eq(ds.n, 3);
     ck_assert_uint_eq(ds.d, 2);
@@ -586,11 +612,13 @@ END_TEST
 
 START_TEST(test_csv_label_modes)
 {
-    char path[512], msg[256];
+    char path[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     nb_dataset ds;
     fixture(path, sizeof path, "no-final-newline.csv");   /* a,b,y */
 
-    ck_assert_int_eq(nb_csv_read(path, NULL, &ds, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_csv_read(path, NULL, &ds, &err), NB_OK);
     ck_assert_uint_eq(ds.n, 2);
     ck_assert_uint_eq(ds.d, 2);
     ck_assert_uint_eq(ds.n_classes, 2);
@@ -598,7 +626,7 @@ START_TEST(test_csv_label_modes)
     ck_assert_uint_eq(ds.label[1], 1);
     nb_dataset_free(&ds);
 
-    ck_assert_int_eq(nb_csv_read(path, "", &ds, msg, sizeof msg), NB_OK);
+    ck_assert_int_eq(nb_csv_read(path, "", &ds, &err), NB_OK);
     ck_assert_uint_eq(ds.d, 3);
     ck_assert_ptr_null(ds.label);
     ck_assert_uint_eq(ds.n_classes, 0);
@@ -608,7 +636,7 @@ START_TEST(test_csv_label_modes)
 
     /* A numeric column that holds no class indices. */
     scribble(&ds, sizeof ds);
-    ck_assert_int_eq(nb_csv_read(path, "a", &ds, msg, sizeof msg), NB_ERANGE);
+    ck_assert_int_eq(nb_csv_read(path, "a", &ds, &err), NB_ERANGE);
     ck_assert_contains(msg, "no-final-newline.csv:2: column 1 'a': label '1.5' is not a class index in 0..65535");
     ck_assert(is_zero_dataset(&ds));
 }
@@ -642,11 +670,13 @@ START_TEST(test_csv_errors)
         { "nul-byte.csv", NULL, NB_EFORMAT, "nul-byte.csv:3: NUL byte" },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char path[512], msg[256];
+        char path[512];
+        nb_error err = {0};
+        char *msg = err.msg;
         nb_dataset ds;
         scribble(&ds, sizeof ds);
         int st = nb_csv_read(fixture(path, sizeof path, cases[c].file),
-                             cases[c].label, &ds, msg, sizeof msg);
+                             cases[c].label, &ds, &err);
         printf("  %-24s %-12s %s\n", cases[c].file, nb_status_name(st), msg);
         ck_assert_msg(st == cases[c].status, "%s: status %s, want %s (%s)",
                       cases[c].file, nb_status_name(st),
@@ -661,7 +691,9 @@ START_TEST(test_csv_written)
 {
     /* Many rows and string classes through a file written here: exercises
      * the growing read buffer and the label hash table beyond one block. */
-    char dir[256], path[512], msg[256];
+    char dir[256], path[512];
+    nb_error err = {0};
+    char *msg = err.msg;
     make_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/big.csv", dir);
     FILE *f = fopen(path, "wb");
@@ -672,7 +704,7 @@ START_TEST(test_csv_written)
     ck_assert_int_eq(fclose(f), 0);
 
     nb_dataset ds;
-    int st = nb_csv_read(path, "class", &ds, msg, sizeof msg);
+    int st = nb_csv_read(path, "class", &ds, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     ck_assert_uint_eq(ds.n, 20000);
     ck_assert_uint_eq(ds.n_classes, 100);
@@ -726,8 +758,8 @@ END_TEST
 START_TEST(test_onehot)
 {
     nb_dataset ds, un;
-    char msg[128];
-    ck_assert_int_eq(nb_make_truth_table("xor", &ds, msg, sizeof msg), NB_OK);
+    nb_error err = {0};
+    ck_assert_int_eq(nb_make_truth_table("xor", &ds, &err), NB_OK);
     double y[8];
     static const double want[8] = { 1, 0, 0, 1, 0, 1, 1, 0 };
     ck_assert_int_eq(nb_dataset_onehot(&ds, y), NB_OK);
@@ -744,11 +776,12 @@ END_TEST
 
 START_TEST(test_scale)
 {
-    char ipath[512], msg[256];
+    char ipath[512];
+    nb_error err = {0};
     nb_dataset ds;
     ck_assert_int_eq(nb_dataset_load_idx(fixture(ipath, sizeof ipath,
                                                  "tiny-images-idx3-ubyte"),
-                                         NULL, &ds, msg, sizeof msg), NB_OK);
+                                         NULL, &ds, &err), NB_OK);
     ck_assert_int_eq(nb_dataset_scale(&ds, 1.0 / 255.0), NB_OK);
     ck_assert(ds.x[2] == 255.0 * (1.0 / 255.0));
     ck_assert(ds.x[1] == 17.0 * (1.0 / 255.0));
@@ -762,10 +795,11 @@ END_TEST
 
 START_TEST(test_subset_split_gather)
 {
-    char path[512], msg[256];
+    char path[512];
+    nb_error err = {0};
     nb_dataset src, sub, head, tail;
     ck_assert_int_eq(nb_csv_read(fixture(path, sizeof path, "iris-mini.csv"),
-                                 NULL, &src, msg, sizeof msg), NB_OK);
+                                 NULL, &src, &err), NB_OK);
 
     static const size_t rows[3] = { 4, 0, 4 };
     ck_assert_int_eq(nb_dataset_subset(&src, rows, 3, &sub), NB_OK);
@@ -1160,7 +1194,8 @@ START_TEST(test_truth_tables)
     };
     static const double x3[12] = { 0, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1 };
     static const double x2[8] = { 0, 0, 0, 1, 1, 0, 1, 1 };
-    char msg[256];
+    nb_error err = {0};
+    char *msg = err.msg;
     size_t count = 0;
     while (nb_truth_table_name(count) != NULL)
         count++;
@@ -1168,7 +1203,7 @@ START_TEST(test_truth_tables)
     for (size_t t = 0; t < count; t++) {
         nb_dataset ds;
         ck_assert_str_eq(nb_truth_table_name(t), want[t].name);
-        ck_assert_int_eq(nb_make_truth_table(want[t].name, &ds, msg, sizeof msg), NB_OK);
+        ck_assert_int_eq(nb_make_truth_table(want[t].name, &ds, &err), NB_OK);
         ck_assert_uint_eq(ds.n, 4);
         ck_assert_uint_eq(ds.d, want[t].d);
         ck_assert_uint_eq(ds.n_classes, 2);
@@ -1179,7 +1214,7 @@ START_TEST(test_truth_tables)
     }
     nb_dataset ds;
     scribble(&ds, sizeof ds);
-    ck_assert_int_eq(nb_make_truth_table("nand", &ds, msg, sizeof msg), NB_ENOTFOUND);
+    ck_assert_int_eq(nb_make_truth_table("nand", &ds, &err), NB_ENOTFOUND);
     ck_assert_str_eq(msg, "no truth table named 'nand' (known: and, or, xor, trask2, trask3)");
     ck_assert(is_zero_dataset(&ds));
 }

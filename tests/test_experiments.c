@@ -35,7 +35,7 @@ static void conf_path(char *buf, size_t len, const char *name)
 
 /* Runs experiments/<name>.conf into <tmpdir>/<out> with overrides. */
 static int run_exp(const char *name, const char *out, const char *const *sets, size_t n_sets,
-                   size_t stop_after, int resume, char *msg, size_t len)
+                   size_t stop_after, int resume, nb_error *err)
 {
     char conf[512], dir[512];
     conf_path(conf, sizeof conf, name);
@@ -49,13 +49,14 @@ static int run_exp(const char *name, const char *out, const char *const *sets, s
     o.stop_after = stop_after;
     o.resume = resume;
     o.log = NULL;
-    return nb_experiment_run(&o, msg, len);
+    return nb_experiment_run(&o, err);
 }
 
 static void run_ok(const char *name, const char *out, const char *const *sets, size_t n_sets)
 {
-    char msg[1024] = "";
-    int st = run_exp(name, out, sets, n_sets, 0, 0, msg, sizeof msg);
+    nb_error err = {0};
+    char *msg = err.msg;
+    int st = run_exp(name, out, sets, n_sets, 0, 0, &err);
     ck_assert_msg(st == NB_OK, "%s: %s (%s)", name, msg, nb_strerror(st));
 }
 
@@ -288,16 +289,18 @@ END_TEST
  * ran through: full batch, and mini-batches with Adam's state. */
 static void check_resume(const char *name, const char *const *sets, size_t n_sets, size_t stop)
 {
-    char ref[64], cut[64], msg[1024] = "";
+    char ref[64], cut[64];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(ref, sizeof ref, "%s-ref", name);
     snprintf(cut, sizeof cut, "%s-cut", name);
     run_ok(name, ref, sets, n_sets);
-    int st = run_exp(name, cut, sets, n_sets, stop, 0, msg, sizeof msg);
+    int st = run_exp(name, cut, sets, n_sets, stop, 0, &err);
     ck_assert_msg(st == NB_OK, "%s", msg);
     char p[600];
     snprintf(p, sizeof p, "%s/%s/checkpoint.nbk", tmpdir, cut);
     ck_assert_msg(access(p, F_OK) == 0, "no checkpoint after stopping at %zu", stop);
-    st = run_exp(name, cut, NULL, 0, 0, 1, msg, sizeof msg);
+    st = run_exp(name, cut, NULL, 0, 0, 1, &err);
     ck_assert_msg(st == NB_OK, "resume: %s", msg);
     size_t na, nb;
     char *a = slurp(ref, "costs.csv", &na), *b = slurp(cut, "costs.csv", &nb);
@@ -353,24 +356,25 @@ END_TEST
 
 START_TEST(test_errors)
 {
-    char msg[1024];
+    nb_error err = {0};
+    char *msg = err.msg;
     /* Unknown key and bad value: named with the origin. */
     const char *bad1[] = { "optimizer.lrr=0.1" };
-    ck_assert_int_eq(run_exp("moons", "e1", bad1, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e1", bad1, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "optimizer.lrr") && strstr(msg, "optimizer.lr"), "%s", msg);
     const char *bad2[] = { "optimizer.lr=-2" };
-    ck_assert_int_eq(run_exp("moons", "e2", bad2, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e2", bad2, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "optimizer.lr"), "%s", msg);
     const char *bad3[] = { "model.activation=nonsense" };
-    ck_assert_int_eq(run_exp("moons", "e3", bad3, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e3", bad3, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "nonsense"), "%s", msg);
     /* Shapes that do not fit the data. */
     const char *bad4[] = { "model.layers=3, 4, 2" };
-    ck_assert_int_eq(run_exp("moons", "e4", bad4, 1, 0, 0, msg, sizeof msg), NB_ECONFIG);
+    ck_assert_int_eq(run_exp("moons", "e4", bad4, 1, 0, 0, &err), NB_ECONFIG);
     ck_assert_msg(strstr(msg, "input width 3") && strstr(msg, "2 features"), "%s", msg);
     /* Missing data file: named. */
     const char *bad5[] = { "data.path=does-not-exist.csv" };
-    ck_assert_int_ne(run_exp("logistic", "e5", bad5, 1, 0, 0, msg, sizeof msg), NB_OK);
+    ck_assert_int_ne(run_exp("logistic", "e5", bad5, 1, 0, 0, &err), NB_OK);
     ck_assert_msg(strstr(msg, "does-not-exist.csv"), "%s", msg);
     /* Nothing written for any of them. */
     char p[600];
@@ -381,18 +385,18 @@ START_TEST(test_errors)
     /* An existing run is not overwritten; resuming nothing is refused. */
     const char *s[] = { "train.epochs=5" };
     run_ok("moons", "twice", s, 1);
-    ck_assert_int_eq(run_exp("moons", "twice", s, 1, 0, 0, msg, sizeof msg), NB_ESTATE);
+    ck_assert_int_eq(run_exp("moons", "twice", s, 1, 0, 0, &err), NB_ESTATE);
     ck_assert_msg(strstr(msg, "--resume"), "%s", msg);
     snprintf(p, sizeof p, "%s/empty", tmpdir);
     ck_assert_int_eq(mkdir(p, 0777), 0);
-    ck_assert_int_ne(run_exp("moons", "empty", NULL, 0, 0, 1, msg, sizeof msg), NB_OK);
+    ck_assert_int_ne(run_exp("moons", "empty", NULL, 0, 0, 1, &err), NB_OK);
     /* A missing config file. */
     nb_run_opts o;
     nb_run_opts_init(&o);
     o.config_path = "/nonexistent/x.conf";
-    ck_assert_int_eq(nb_experiment_run(&o, msg, sizeof msg), NB_EIO);
+    ck_assert_int_eq(nb_experiment_run(&o, &err), NB_EIO);
     ck_assert_msg(strstr(msg, "/nonexistent/x.conf"), "%s", msg);
-    ck_assert_int_eq(nb_experiment_run(NULL, msg, sizeof msg), NB_EINVAL);
+    ck_assert_int_eq(nb_experiment_run(NULL, &err), NB_EINVAL);
 }
 END_TEST
 
@@ -400,10 +404,13 @@ END_TEST
  * that the file is well formed and its CRC valid: only its sense is wrong. */
 static void forge_counter(const char *dir, size_t idx, double v)
 {
-    char path[600], msg[512];
+    char path[600];
+    nb_error err;
+    nb_error_clear(&err);
+    const char *msg = err.msg;
     snprintf(path, sizeof path, "%s/%s/checkpoint.nbk", tmpdir, dir);
     nb_archive *ar = NULL;
-    ck_assert_msg(nb_archive_read(path, &ar, msg, sizeof msg) == NB_OK, "%s", msg);
+    ck_assert_msg(nb_archive_read(path, &ar, &err) == NB_OK, "%s", msg);
     size_t rows, cols;
     const double *c = nb_archive_get(ar, "state", &rows, &cols);
     ck_assert(c != NULL && rows == 1 && cols == 8 && idx < cols);
@@ -411,7 +418,7 @@ static void forge_counter(const char *dir, size_t idx, double v)
     memcpy(cc, c, sizeof cc);
     cc[idx] = v;
     ck_assert_int_eq(nb_archive_put(ar, "state", 1, 8, cc), NB_OK);
-    ck_assert_msg(nb_archive_write(ar, path, msg, sizeof msg) == NB_OK, "%s", msg);
+    ck_assert_msg(nb_archive_write(ar, path, &err) == NB_OK, "%s", msg);
     nb_archive_free(ar);
 }
 
@@ -442,12 +449,13 @@ START_TEST(test_forged_checkpoints)
         { 6, 1, "best-parameters" },
         { 99, 0, "the file has" },              /* costs.csv cut after the checkpoint */
     };
-    char msg[1024];
+    nb_error err;
+    const char *msg = err.msg;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dir[32];
         snprintf(dir, sizeof dir, "forged%zu", i);
-        msg[0] = '\0';
-        ck_assert_msg(run_exp("moons", dir, s, 5, 120, 0, msg, sizeof msg) == NB_OK, "%s", msg);
+        nb_error_clear(&err);
+        ck_assert_msg(run_exp("moons", dir, s, 5, 120, 0, &err) == NB_OK, "%s", msg);
         if (cases[i].idx == 99) {
             char p[600];
             snprintf(p, sizeof p, "%s/%s/costs.csv", tmpdir, dir);
@@ -467,7 +475,7 @@ START_TEST(test_forged_checkpoints)
         size_t nc0, ng0, nm0;
         char *c0 = slurp(dir, "costs.csv", &nc0), *g0 = slurp(dir, "gradcheck.log", &ng0),
              *m0 = slurp(dir, "meta.json", &nm0);
-        int st = run_exp("moons", dir, NULL, 0, 0, 1, msg, sizeof msg);
+        int st = run_exp("moons", dir, NULL, 0, 0, 1, &err);
         ck_assert_msg(st == NB_EFORMAT, "case %zu: status %s (%s)", i, nb_status_name(st), msg);
         ck_assert_msg(strstr(msg, cases[i].says) != NULL, "case %zu: '%s' lacks '%s'", i, msg, cases[i].says);
         size_t nc1, ng1, nm1;
@@ -480,8 +488,8 @@ START_TEST(test_forged_checkpoints)
     }
     /* The same run, unforged, resumes to the uninterrupted run's files. */
     run_ok("moons", "forged-ref", s, 5);
-    ck_assert_msg(run_exp("moons", "forged-ok", s, 5, 120, 0, msg, sizeof msg) == NB_OK, "%s", msg);
-    ck_assert_msg(run_exp("moons", "forged-ok", NULL, 0, 0, 1, msg, sizeof msg) == NB_OK, "%s", msg);
+    ck_assert_msg(run_exp("moons", "forged-ok", s, 5, 120, 0, &err) == NB_OK, "%s", msg);
+    ck_assert_msg(run_exp("moons", "forged-ok", NULL, 0, 0, 1, &err) == NB_OK, "%s", msg);
     size_t na, nb;
     char *a = slurp("forged-ref", "costs.csv", &na), *b = slurp("forged-ok", "costs.csv", &nb);
     ck_assert(na == nb && memcmp(a, b, na) == 0);
@@ -499,8 +507,9 @@ START_TEST(test_resume_finished)
     char *before[6];
     size_t nb4[6];
     for (int i = 0; i < 6; i++) before[i] = slurp("done", files[i], &nb4[i]);
-    char msg[1024] = "";
-    ck_assert_msg(run_exp("moons", "done", NULL, 0, 0, 1, msg, sizeof msg) == NB_OK, "%s", msg);
+    nb_error err;
+    nb_error_clear(&err);
+    ck_assert_msg(run_exp("moons", "done", NULL, 0, 0, 1, &err) == NB_OK, "%s", err.msg);
     for (int i = 0; i < 6; i++) {
         size_t n;
         char *after = slurp("done", files[i], &n);
@@ -516,16 +525,17 @@ START_TEST(test_schema_and_configs)
 {
     size_t n;
     const nb_config_key *k = nb_experiment_schema(&n);
-    char msg[512];
-    ck_assert_msg(nb_config_schema_check(k, n, msg, sizeof msg) == NB_OK, "%s", msg);
+    nb_error err = {0};
+    char *msg = err.msg;
+    ck_assert_msg(nb_config_schema_check(k, n, &err) == NB_OK, "%s", msg);
     const char *names[] = { "neuron", "mazur", "trask2", "trask3", "moons", "logistic",
                             "nielsen-fashion", "fashion-mlp" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         nb_config *c = nb_config_alloc(k, n);
         char conf[512];
         conf_path(conf, sizeof conf, names[i]);
-        ck_assert_msg(nb_config_load(c, conf, msg, sizeof msg) == NB_OK, "%s", msg);
-        ck_assert_msg(nb_config_validate(c, msg, sizeof msg) == NB_OK, "%s", msg);
+        ck_assert_msg(nb_config_load(c, conf, &err) == NB_OK, "%s", msg);
+        ck_assert_msg(nb_config_validate(c, &err) == NB_OK, "%s", msg);
         nb_config_free(c);
     }
 }

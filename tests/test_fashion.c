@@ -15,7 +15,9 @@ static char tmpdir[256];
 /* Final test accuracy of experiments/<name>.conf (results.txt). */
 static double run_fashion(const char *name)
 {
-    char conf[512], dir[600], msg[1024] = "";
+    char conf[512], dir[600];
+    nb_error err = {0};
+    char *msg = err.msg;
     snprintf(conf, sizeof conf, "%s/experiments/%s.conf", nb_test_srcdir(), name);
     snprintf(dir, sizeof dir, "%s/%s", tmpdir, name);
     nb_run_opts o;
@@ -24,7 +26,7 @@ static double run_fashion(const char *name)
     o.out_dir = dir;
     o.log = stderr;
     o.progress = 0;
-    int st = nb_experiment_run(&o, msg, sizeof msg);
+    int st = nb_experiment_run(&o, &err);
     ck_assert_msg(st == NB_OK, "%s: %s", name, msg);
     char path[700];
     snprintf(path, sizeof path, "%s/results.txt", dir);

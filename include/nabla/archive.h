@@ -12,14 +12,15 @@
  *     nb_archive *ar = nb_archive_alloc();
  *     nb_archive_put(ar, "w1", 2, 3, w);            // (2,3), copied
  *     nb_archive_put_str(ar, "dataset", "moons");
- *     char msg[256];
- *     if (nb_archive_write(ar, "run/ckpt.nbar", msg, sizeof msg) != NB_OK)
- *         fprintf(stderr, "%s\n", msg);
+ *     nb_error err;
+ *     if (nb_archive_write(ar, "run/ckpt.nbar", &err) != NB_OK)
+ *         fprintf(stderr, "%s\n", err.msg);
  *     nb_archive_free(ar);
  *
- * Errors.  Calls that touch files write a one-line message into msg (len
- * bytes, always NUL-terminated, "" on success; msg may be NULL or len 0)
- * naming the file and the tensor or field at fault.
+ * Errors.  Calls that touch files return a status and fill an optional error
+ * object (nb_error *err, NULL allowed; nabla/error.h) whose one-line message
+ * names the file and the tensor or field at fault (names escaped and cut to
+ * about 80 characters).  A call that succeeds leaves err untouched.
  *
  * Limits.  Names and keys are 1..NB_ARCHIVE_NAME_MAX bytes, values at most
  * NB_ARCHIVE_VALUE_MAX bytes; neither may contain a NUL byte (they are C
@@ -97,8 +98,7 @@ const char *nb_archive_key_at(const nb_archive *ar, size_t i);
  * message names the file and strerror(errno)); NB_ENOMEM.  When only the
  * final fsync of the directory fails the new file is in place but NB_EIO is
  * returned (its durability is not guaranteed). */
-int nb_archive_write(const nb_archive *ar, const char *path, char *msg,
-                     size_t len);
+int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err);
 
 /* Reads the archive at path into a new archive (*out, free it with
  * nb_archive_free()).  Strict: NB_EIO when the file cannot be opened or
@@ -109,9 +109,9 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg,
  * NB_EDOMAIN for a NaN or infinite value (the message names the tensor and
  * the index); NB_ENOMEM.  On any error *out is NULL and nothing is kept.
  * nb_archive_read_with() allocates through *allocator (NULL: malloc). */
-int nb_archive_read(const char *path, nb_archive **out, char *msg, size_t len);
+int nb_archive_read(const char *path, nb_archive **out, nb_error *err);
 int nb_archive_read_with(const char *path, const nb_allocator *allocator,
-                         nb_archive **out, char *msg, size_t len);
+                         nb_archive **out, nb_error *err);
 
 /* ---- models -------------------------------------------------------------- */
 
@@ -121,7 +121,7 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
 /* Saves every parameter of g as a tensor named after it, in g's parameter
  * order, with metadata "kind" = NB_MODEL_KIND and "nabla_version".  Atomic,
  * as nb_archive_write().  NB_EINVAL for NULL arguments. */
-int nb_model_save(nb_graph *g, const char *path, char *msg, size_t len);
+int nb_model_save(nb_graph *g, const char *path, nb_error *err);
 
 /* Loads a model file into g's parameters (values only; gradients are left
  * alone; call nb_graph_forward() to propagate).  Every name and shape is
@@ -131,7 +131,7 @@ int nb_model_save(nb_graph *g, const char *path, char *msg, size_t len);
  * NB_ESHAPE when shapes differ (the message names the parameter and both
  * shapes); any read error of nb_archive_read().  On any failure g is
  * unchanged. */
-int nb_model_load(nb_graph *g, const char *path, char *msg, size_t len);
+int nb_model_load(nb_graph *g, const char *path, nb_error *err);
 
 /* The same in memory: nb_model_put() stores every parameter of g into ar as
  * prefix + its name (prefix NULL: ""; NB_EINVAL when too long, NB_EDOMAIN
@@ -142,7 +142,7 @@ int nb_model_load(nb_graph *g, const char *path, char *msg, size_t len);
  * A failed nb_model_put() may leave part of the tensors in ar. */
 int nb_model_put(nb_graph *g, nb_archive *ar, const char *prefix);
 int nb_model_get(nb_graph *g, const nb_archive *ar, const char *prefix,
-                 char *msg, size_t len);
+                 nb_error *err);
 
 #ifdef __cplusplus
 }

@@ -22,9 +22,10 @@
  * Use:
  *
  *     nb_config *cfg = nb_config_alloc(schema, n);        // defaults applied
- *     st = nb_config_load(cfg, "moons.conf", msg, sizeof msg);
- *     st = nb_config_set(cfg, "train.epochs=50", msg, sizeof msg);  // --set
- *     st = nb_config_validate(cfg, msg, sizeof msg);      // required keys
+ *     nb_error err;                                        // optional
+ *     st = nb_config_load(cfg, "moons.conf", &err);
+ *     st = nb_config_set(cfg, "train.epochs=50", &err);   // --set
+ *     st = nb_config_validate(cfg, &err);                 // required keys
  *     st = nb_config_get_double(cfg, "optimizer.lr", &lr);
  *     nb_config_free(cfg);
  *
@@ -37,11 +38,11 @@
  * and write the value through a pointer only on NB_OK.
  *
  * Status codes: NB_OK; NB_ECONFIG for anything wrong with the config text
- * (message in msg); NB_EIO when a file cannot be read or written; NB_ENOMEM;
+ * (message in err); NB_EIO when a file cannot be read or written; NB_ENOMEM;
  * NB_EINVAL for a caller error (NULL argument, wrong getter for a key's
- * type); NB_ENOTFOUND for a key the schema does not declare.  msg may be NULL
- * when len is 0; it is always NUL-terminated otherwise (truncated if needed),
- * and "" on success.
+ * type); NB_ENOTFOUND for a key the schema does not declare.  Calls that can
+ * fail for a reason worth a message take an optional error object
+ * (nb_error *err, NULL allowed; nabla/error.h), filled only on failure.
  *
  * Failed loads and sets change nothing: a file is applied only when all its
  * lines are valid.  A config object is not thread-safe; nothing here touches
@@ -150,7 +151,7 @@ typedef struct nb_config nb_config;
  * 1") when the table is wrong; NB_ENOMEM.  Meant for the tests of the code
  * that owns the schema. */
 int nb_config_schema_check(const nb_config_key *schema, size_t n,
-                           char *msg, size_t len);
+                           nb_error *err);
 
 /* A config over schema[0..n-1] (borrowed, see above), holding every default.
  * NULL when out of memory or when the schema is invalid (then
@@ -168,24 +169,23 @@ void nb_config_free(nb_config *cfg);
  * Messages name path as given ("moons.conf:12: ...").  NB_EIO when the file
  * cannot be opened or read; NB_ECONFIG for any syntax or value error; on any
  * error cfg is unchanged. */
-int nb_config_load(nb_config *cfg, const char *path, char *msg, size_t len);
+int nb_config_load(nb_config *cfg, const char *path, nb_error *err);
 
 /* The same for a NUL-terminated text in memory; name stands for the file name
  * in messages and origins (NULL: "<string>"). */
 int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
-                           char *msg, size_t len);
+                           nb_error *err);
 
 /* A command-line override "key=value": full key name, whitespace around key
  * and value ignored, value as in a file (may be "quoted") except that '#'
  * starts no comment.  Origin "--set".  NB_ECONFIG for an argument without
  * '=', an unknown key or a bad value; cfg unchanged on error. */
-int nb_config_set(nb_config *cfg, const char *assignment, char *msg,
-                  size_t len);
+int nb_config_set(nb_config *cfg, const char *assignment, nb_error *err);
 
 /* Checks that every required key has a value.  NB_ECONFIG naming the first
  * missing key (and how many more are missing).  Call it after the last load
  * and set, before reading values. */
-int nb_config_validate(const nb_config *cfg, char *msg, size_t len);
+int nb_config_validate(const nb_config *cfg, nb_error *err);
 
 /* ---- typed getters ----------------------------------------------------- */
 
@@ -220,7 +220,8 @@ int nb_config_is_set(const nb_config *cfg, const char *key);
 
 /* Where the key's value comes from, written into buf[len]: "default",
  * "moons.conf:12", "--set", or "unset"; for messages of the caller's own
- * cross-key checks ("moons.conf:5: model.layers: ...").  NB_ENOTFOUND for an
+ * cross-key checks ("moons.conf:5: model.layers: ...").  The file name is
+ * shown as in messages: escaped, its end kept when long (nb_error_escape).  NB_ENOTFOUND for an
  * unknown key, NB_EINVAL for NULL arguments or len 0. */
 int nb_config_origin(const nb_config *cfg, const char *key, char *buf,
                      size_t len);
@@ -238,8 +239,7 @@ int nb_config_write(const nb_config *cfg, FILE *out);
 /* nb_config_write() to path, safely: writes "path.tmp", flushes, fsyncs,
  * then renames it over path (so path is either the old or the complete new
  * file).  NB_EIO with a message naming the file. */
-int nb_config_save(const nb_config *cfg, const char *path, char *msg,
-                   size_t len);
+int nb_config_save(const nb_config *cfg, const char *path, nb_error *err);
 
 #ifdef __cplusplus
 }

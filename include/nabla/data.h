@@ -8,16 +8,18 @@
  * nb_dataset_free().  Start from a zeroed struct:
  *
  *     nb_dataset ds = {0};
- *     char msg[256];
- *     int st = nb_csv_read("iris.csv", "species", &ds, msg, sizeof msg);
- *     if (st != NB_OK) fprintf(stderr, "%s\n", msg);   // "iris.csv:17: ..."
+ *     nb_error err;
+ *     int st = nb_csv_read("iris.csv", "species", &ds, &err);
+ *     if (st != NB_OK) fprintf(stderr, "%s\n", err.msg);   // "iris.csv:17: ..."
  *     ...
  *     nb_dataset_free(&ds);
  *
  * Errors.  Every fallible call returns NB_OK or a status of nabla/error.h.
- * Calls that read files also write a one-line message into msg (msglen
- * bytes, always NUL-terminated; msg may be NULL or msglen 0) naming the file
- * and, where it applies, the line and the column.  A call that fails leaves
+ * Calls that read files also fill an optional error object (nb_error *err,
+ * NULL allowed; see nabla/error.h) whose one-line message names the file
+ * and, where it applies, the line and the column, and echoes at most a short,
+ * escaped piece of the offending field.  A call that succeeds leaves err
+ * untouched.  A call that fails leaves
  * no half-built result: an output struct is set to all zeros (so freeing it
  * is safe), caller-provided buffers may have been partly written.  An output
  * struct is overwritten, not freed: free what it held before reusing it.
@@ -116,11 +118,20 @@ int nb_dataset_shuffle(nb_dataset *ds, nb_rng *rng);
 
 /* ---- IDX files (the MNIST format) --------------------------------------- */
 
+/* The IDX type byte (all types big-endian in the file). */
+typedef enum nb_idx_type {
+    NB_IDX_UBYTE   = 0x08,
+    NB_IDX_SBYTE   = 0x09,
+    NB_IDX_INT16   = 0x0B,
+    NB_IDX_INT32   = 0x0C,
+    NB_IDX_FLOAT32 = 0x0D,
+    NB_IDX_FLOAT64 = 0x0E
+} nb_idx_type;
+
 /* An IDX array: dims[0] x ... x dims[ndims-1], row-major, converted to
- * double.  type is the IDX type byte: 0x08 unsigned byte, 0x09 signed byte,
- * 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64 (all big-endian). */
+ * double; type is the file's type byte. */
 typedef struct nb_idx {
-    unsigned type;
+    nb_idx_type type;
     size_t ndims;
     size_t dims[NB_IDX_MAX_DIMS];
     size_t size;          /* product of dims */
@@ -138,7 +149,7 @@ typedef struct nb_idx {
  * mean a wrong or concatenated file).  NaN or infinity in float data is
  * NB_EDOMAIN.  Cannot open / read: NB_EIO.  Allocates out->data (free with
  * nb_idx_free()); out is zeroed on error. */
-int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen);
+int nb_idx_read(const char *path, nb_idx *out, nb_error *err);
 
 /* Frees idx->data and zeroes idx; NULL is a no-op. */
 void nb_idx_free(nb_idx *idx);
@@ -149,7 +160,7 @@ void nb_idx_free(nb_idx *idx);
  * (else NB_ESHAPE) and hold integers in 0..255 (else NB_ERANGE);
  * n_classes = max label + 1.  labels_path NULL gives an unlabelled set. */
 int nb_dataset_load_idx(const char *images_path, const char *labels_path,
-                        nb_dataset *out, char *msg, size_t msglen);
+                        nb_dataset *out, nb_error *err);
 
 /* Fashion-MNIST directory: $NABLA_FASHION_MNIST_DIR when set and not
  * empty, else /usr/share/datasets/fashion-mnist (Debian's
@@ -163,14 +174,15 @@ int nb_fashion_mnist_dir(char *buf, size_t len);
  * {train,t10k}-{images-idx3,labels-idx1}-ubyte, each .gz or plain.
  * 28x28 images as 784 values in 0..255, 10 classes with their names. */
 int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
-                                  char *msg, size_t msglen);
+                                  nb_error *err);
 
 /* ---- CSV files ---------------------------------------------------------- */
 
 /* Reads a CSV table: a header row of column names, then one row per data
  * point, comma-separated.  label_column names the column holding the class
  * (NULL: the last column; "": none, every column is a feature).  All other
- * columns must hold finite numbers (strtod syntax, C locale).
+ * columns must hold finite numbers (strtod syntax, with '.' as the decimal
+ * point whatever the locale of the calling program).
  *
  * Labels: when every label field is a number, each must be an integer in
  * 0..NB_DATA_MAX_CLASSES-1 and n_classes = max + 1; otherwise the labels
@@ -188,7 +200,7 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
  * message lists the columns), NB_ERANGE (label out of range, too many
  * values or classes).  out zeroed on error. */
 int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
-                char *msg, size_t msglen);
+                nb_error *err);
 
 /* ---- generators --------------------------------------------------------- */
 
@@ -221,10 +233,9 @@ int nb_make_blobs(size_t n, size_t d, size_t k, double std, double box_lo,
  *   "trask2"            x = (0,0,1), (0,1,1), (1,0,1), (1,1,1), y = 0 0 1 1
  *   "trask3"            the same x, y = 0 1 1 0 (XOR with a bias column)
  * (trask2/3: the 2- and 3-layer examples of A. Trask, "A Neural Network in
- * 11 lines of Python", 2015.)  NB_ENOTFOUND, with the known names in msg,
+ * 11 lines of Python", 2015.)  NB_ENOTFOUND, with the known names in err,
  * for any other name. */
-int nb_make_truth_table(const char *name, nb_dataset *out, char *msg,
-                        size_t msglen);
+int nb_make_truth_table(const char *name, nb_dataset *out, nb_error *err);
 
 /* Name of the i-th truth table, NULL past the last one (to iterate). */
 const char *nb_truth_table_name(size_t i);

@@ -54,7 +54,7 @@ typedef enum nb_status {
  * short, escaped piece of any user input (nb_error_escape). */
 #define NB_ERROR_MSG_MAX 512
 typedef struct nb_error {
-    int status;                  /* nb_status; NB_OK when nothing failed */
+    nb_status status;            /* NB_OK when nothing failed */
     char msg[NB_ERROR_MSG_MAX];  /* "" when status is NB_OK */
 } nb_error;
 
@@ -76,8 +76,21 @@ const char *nb_error_message(const nb_error *err);
 
 /* Writes a printable excerpt of user input s (n bytes; n = (size_t)-1 for a
  * C string) into buf[len]: control characters and non-ASCII bytes escaped
- * (\n, \t, \xHH), at most max_chars characters of s kept, and "..." with
- * the count of bytes left out when it is longer.  Returns buf. */
+ * (\n, \t, \xHH), at most max_chars characters printed for the excerpt
+ * (an escape counts as the characters it prints, and is never cut), then
+ * "... (N more bytes)" when part of s was left out.  Always one line and
+ * NUL-terminated; buf needs max_chars + 40 bytes for the whole of it.
+ * Returns buf. */
+#define NB_ERROR_ECHO_MAX 80   /* what nabla's own messages echo */
+#define NB_ERROR_ECHO_LEN (NB_ERROR_ECHO_MAX + 40)
+
+/* For a printf argument (C only): the excerpt of s that nabla's messages
+ * echo, in a compound literal that lives until the end of the enclosing
+ * block.
+ *     nb_error_set(err, NB_EIO, "%s: cannot open: %s", NB_ECHO(path), ...); */
+#define NB_ECHO(s)                                                          \
+    nb_error_escape((char[NB_ERROR_ECHO_LEN]){ 0 }, NB_ERROR_ECHO_LEN, (s), \
+                    (size_t)-1, NB_ERROR_ECHO_MAX)
 const char *nb_error_escape(char *buf, size_t len, const char *s, size_t n, size_t max_chars);
 
 /* Fixed sentence for a status code; never NULL ("unknown status" for codes

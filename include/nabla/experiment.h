@@ -25,6 +25,13 @@
 extern "C" {
 #endif
 
+/* How a run reports its progress on opts.log. */
+typedef enum nb_run_progress {
+    NB_PROGRESS_AUTO = -1,   /* a bar when log is a terminal, plain lines otherwise */
+    NB_PROGRESS_LINES = 0,   /* plain lines */
+    NB_PROGRESS_BAR = 1      /* a bar redrawn in place */
+} nb_run_progress;
+
 typedef struct nb_run_opts {
     const char *config_path;   /* ignored when resume is set (DIR/config.conf is used) */
     const char *const *sets;   /* "key=value" overrides */
@@ -33,7 +40,7 @@ typedef struct nb_run_opts {
     int has_seed;              /* override experiment.seed with seed */
     unsigned long seed;
     int resume;                /* continue the run in out_dir */
-    int progress;              /* -1: a bar when log is a terminal; 0: plain lines; 1: bar */
+    nb_run_progress progress;  /* NB_PROGRESS_AUTO (the default) */
     FILE *log;                 /* progress and log lines (NULL: silent) */
     size_t stop_after;         /* > 0: stop (as if killed) once this many steps are done */
 } nb_run_opts;
@@ -41,8 +48,9 @@ typedef struct nb_run_opts {
 void nb_run_opts_init(nb_run_opts *o);
 
 /* Runs (or resumes) an experiment.  NB_OK when it finished (or stopped at
- * stop_after); otherwise a status with the reason in msg. */
-int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len);
+ * stop_after); otherwise a status, with the reason in *err (optional, NULL
+ * allowed; see nabla/error.h). */
+int nb_experiment_run(const nb_run_opts *o, nb_error *err);
 
 /* Checks a config loaded and validated over the experiment schema the way
  * nb_experiment_run does before it reads any data: every rule between keys

@@ -3,6 +3,7 @@
 #define NABLA_NABLA_H
 
 #include <nabla/error.h>
+#include <nabla/text.h>
 #include <nabla/info.h>
 #include <nabla/graph.h>
 #include <nabla/op.h>

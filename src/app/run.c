@@ -69,6 +69,7 @@
 #include <nabla/ops.h>
 #include <nabla/optim.h>
 #include <nabla/rng.h>
+#include <nabla/text.h>
 #include "app/app.h"
 
 extern char **environ;
@@ -134,7 +135,7 @@ static int fail(run *r, int st, const char *fmt, ...)
 /* A short, escaped piece of user input (paths, names) for messages. */
 static const char *esc(char *buf, size_t len, const char *s)
 {
-    return nb_error_escape(buf, len, s ? s : "", (size_t)-1, 80);
+    return nb_error_escape(buf, len, s ? s : "", (size_t)-1, NB_ERROR_ECHO_MAX);
 }
 
 static double now_seconds(void)
@@ -195,7 +196,7 @@ static long long file_size(const char *path)
  * failure the temporary file is removed and the old file (if any) stays. */
 static int write_atomic(run *r, const char *name, const char *text, size_t n)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 8], e1[100];
+    char path[PATH_MAX], tmp[PATH_MAX + 8], e1[NB_ERROR_ECHO_LEN];
     path_join(path, sizeof path, r->dir, name);
     if (!path[0] || snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return fail(r, NB_EIO, "%s: path too long", name);
@@ -240,7 +241,15 @@ static void mt_printf(mtext *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (vfprintf(m->f, fmt, ap) < 0) m->bad = 1;
+    char small[256], *big = NULL;
+    va_list aq;
+    va_copy(aq, ap);
+    int n = nb_vformat(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (big = malloc((size_t)n + 1)) != NULL) nb_vformat(big, (size_t)n + 1, fmt, aq);
+    va_end(aq);
+    if (n < 0 || (n >= (int)sizeof small && !big) || fwrite(big ? big : small, 1, (size_t)n, m->f) != (size_t)n)
+        m->bad = 1;
+    free(big);
     va_end(ap);
 }
 
@@ -264,7 +273,7 @@ static int log_check(run *r, FILE *f, const char *name)
 {
     if (ferror(f) || fflush(f) != 0) {
         int e = errno ? errno : EIO;
-        char e1[100];
+        char e1[NB_ERROR_ECHO_LEN];
         return fail(r, NB_EIO, "%s/%s: write failed: %s", esc(e1, sizeof e1, r->dir), name, strerror(e));
     }
     return NB_OK;
@@ -346,7 +355,7 @@ static int check_image_shapes(run *r)
     int same = na == nb;
     for (size_t i = 1; same && i < na; i++) same = a[i] == b[i];
     if (same) return NB_OK;
-    char sa[200], sb[200], e1[100], e2[100];
+    char sa[200], sb[200], e1[NB_ERROR_ECHO_LEN], e2[NB_ERROR_ECHO_LEN];
     dims_text(sa, sizeof sa, a + 1, na - 1);
     dims_text(sb, sizeof sb, b + 1, nb - 1);
     return fail(r, NB_ECONFIG, "data.test_path '%s': test images are %s but the training images ('%s') are %s",
@@ -359,7 +368,7 @@ static int check_features(run *r, const nb_dataset *ds, const char *key, const c
 {
     size_t w = r->S.model.width[0];
     if (ds->d == w) return NB_OK;
-    char e1[100];
+    char e1[NB_ERROR_ECHO_LEN];
     if (file)
         return fail(r, NB_ECONFIG, "%s '%s': %zu features per example but the input layer (model.layers) has %zu",
                     key, esc(e1, sizeof e1, file), ds->d, w);
@@ -387,7 +396,7 @@ static int check_labels(run *r, const nb_dataset *ds, const char *file, const ch
     if (!ds->label || max == SIZE_MAX || r->S.data.keep) return NB_OK;
     for (size_t i = 0; i < ds->n; i++) {
         if (ds->label[i] <= max) continue;
-        char where[PATH_MAX + 160], e1[100], lab[120] = "";
+        char where[PATH_MAX + 160], e1[NB_ERROR_ECHO_LEN], lab[120] = "";
         if (ds->class_names && ds->class_names[ds->label[i]])
             snprintf(lab, sizeof lab, " ('%s')", esc(e1, sizeof e1, ds->class_names[ds->label[i]]));
         if (r->S.data.source == NBI_SRC_CSV) {
@@ -454,7 +463,8 @@ static int load_data(run *r)
 {
     const nb_run_spec *S = &r->S;
     const char *src = nbi_source_words[S->data.source];
-    char dmsg[512] = "";
+    nb_error de;
+    nb_error_clear(&de);
     int st = NB_OK;
     switch (S->data.source) {
     case NBI_SRC_INLINE: {
@@ -469,7 +479,7 @@ static int load_data(run *r)
         return check_features(r, &r->train, "data.inputs", NULL);
     }
     case NBI_SRC_TRUTH_TABLE:
-        st = nb_make_truth_table(S->data.table, &r->train, dmsg, sizeof dmsg);
+        st = nb_make_truth_table(S->data.table, &r->train, &de);
         break;
     case NBI_SRC_MOONS:
         st = nb_make_moons(S->data.n, S->data.noise, &r->rng, &r->train);
@@ -482,23 +492,23 @@ static int load_data(run *r)
                            &r->train, NULL);
         break;
     case NBI_SRC_CSV:
-        st = nb_csv_read(S->data.path, S->data.label_column, &r->train, dmsg, sizeof dmsg);
+        st = nb_csv_read(S->data.path, S->data.label_column, &r->train, &de);
         if (st == NB_OK && S->data.test_path)
-            st = nb_csv_read(S->data.test_path, S->data.label_column, &r->test, dmsg, sizeof dmsg);
+            st = nb_csv_read(S->data.test_path, S->data.label_column, &r->test, &de);
         break;
     case NBI_SRC_IDX:
-        st = nb_dataset_load_idx(S->data.path, S->data.labels_path, &r->train, dmsg, sizeof dmsg);
+        st = nb_dataset_load_idx(S->data.path, S->data.labels_path, &r->train, &de);
         if (st == NB_OK && S->data.test_path)
-            st = nb_dataset_load_idx(S->data.test_path, S->data.test_labels_path, &r->test, dmsg, sizeof dmsg);
+            st = nb_dataset_load_idx(S->data.test_path, S->data.test_labels_path, &r->test, &de);
         break;
     case NBI_SRC_FASHION_MNIST:
-        st = nb_dataset_load_fashion_mnist(S->data.dir, 1, &r->train, dmsg, sizeof dmsg);
-        if (st == NB_OK) st = nb_dataset_load_fashion_mnist(S->data.dir, 0, &r->test, dmsg, sizeof dmsg);
+        st = nb_dataset_load_fashion_mnist(S->data.dir, 1, &r->train, &de);
+        if (st == NB_OK) st = nb_dataset_load_fashion_mnist(S->data.dir, 0, &r->test, &de);
         break;
     default:
         st = NB_EINVAL;
     }
-    if (st != NB_OK) return fail(r, st, "data (%s): %s", src, dmsg[0] ? dmsg : nb_strerror(st));
+    if (st != NB_OK) return fail(r, st, "data (%s): %s", src, nb_error_message(&de));
     /* The data against the model, before anything reads a row with the
      * model's widths. */
     if (S->data.source == NBI_SRC_IDX && S->data.test_path && (st = check_image_shapes(r)) != NB_OK) return st;
@@ -746,11 +756,11 @@ static const char gc_header[] = "step,verdict,directions,failed,worst_ratio\n";
 
 static int costs_row(run *r, double cost, double acc, double mae, const double *vt)
 {
-    fprintf(r->costs, "%zu,%zu,%.17g", r->step, r->epoch, cost);
-    if (r->S.log.accuracy) fprintf(r->costs, ",%.17g", acc);
-    if (r->S.log.mae) fprintf(r->costs, ",%.17g", mae);
-    if (r->val.n) fprintf(r->costs, ",%.17g,%.17g", vt[0], vt[1]);
-    if (r->test.n) fprintf(r->costs, ",%.17g,%.17g", vt[2], vt[3]);
+    nb_fprintf(r->costs, "%zu,%zu,%.17g", r->step, r->epoch, cost);
+    if (r->S.log.accuracy) nb_fprintf(r->costs, ",%.17g", acc);
+    if (r->S.log.mae) nb_fprintf(r->costs, ",%.17g", mae);
+    if (r->val.n) nb_fprintf(r->costs, ",%.17g,%.17g", vt[0], vt[1]);
+    if (r->test.n) nb_fprintf(r->costs, ",%.17g,%.17g", vt[2], vt[3]);
     fputc('\n', r->costs);
     r->last_cost = cost;
     r->final_metric[0] = cost;
@@ -774,12 +784,12 @@ static void progress(run *r, int force)
     double left = rate > 0 ? (double)(r->steps_total - r->step) / rate : 0;
     if (r->bar) {
         int width = 24, fill = r->steps_total ? (int)(width * r->step / r->steps_total) : width;
-        fprintf(log, "\r[%.*s%.*s] epoch %zu/%zu step %zu/%zu cost %.6g %.0f steps/s ETA %02d:%02d ",
+        nb_fprintf(log, "\r[%.*s%.*s] epoch %zu/%zu step %zu/%zu cost %.6g %.0f steps/s ETA %02d:%02d ",
                 fill, "########################", width - fill, "........................", r->epoch,
                 r->S.train.epochs, r->step, r->steps_total, r->last_cost, rate, (int)(left / 60),
                 (int)fmod(left, 60));
     } else {
-        fprintf(log, "epoch %zu/%zu step %zu/%zu cost %.6g (%.0f steps/s)\n", r->epoch, r->S.train.epochs,
+        nb_fprintf(log, "epoch %zu/%zu step %zu/%zu cost %.6g (%.0f steps/s)\n", r->epoch, r->S.train.epochs,
                 r->step, r->steps_total, r->last_cost, rate);
     }
     fflush(log);
@@ -825,11 +835,13 @@ static int checkpoint(run *r)
     if (st == NB_OK && r->have_best)
         st = nb_archive_put(ar, "best", 1, nb_graph_param_size(r->g), r->best_params);
     if (st == NB_OK) st = nb_archive_put_str(ar, "kind", "nabla-checkpoint");
-    char path[PATH_MAX], amsg[400] = "";
+    char path[PATH_MAX];
+    nb_error ae;
+    nb_error_clear(&ae);
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
-    if (st == NB_OK) st = nb_archive_write(ar, path, amsg, sizeof amsg);
+    if (st == NB_OK) st = nb_archive_write(ar, path, &ae);
     nb_archive_free(ar);
-    if (st != NB_OK) return fail(r, st, "checkpoint: %s", amsg[0] ? amsg : nb_strerror(st));
+    if (st != NB_OK) return fail(r, st, "checkpoint: %s", ae.status ? ae.msg : nb_strerror(st));
     r->last_ckpt_step = r->step;
     return NB_OK;
 }
@@ -846,7 +858,7 @@ static int counter_ok(double v, double max)
  * run writes, and the recorded length ends a line. */
 static int check_log(run *r, const char *ck, const char *name, const char *header, double len)
 {
-    char p[PATH_MAX], e1[100];
+    char p[PATH_MAX], e1[NB_ERROR_ECHO_LEN];
     path_join(p, sizeof p, r->dir, name);
     long long size = file_size(p);
     size_t hl = strlen(header);
@@ -881,7 +893,9 @@ static int check_log(run *r, const char *ck, const char *name, const char *heade
  * and with the files in the run directory. */
 static int restore(run *r, long *costs_len, long *gc_len)
 {
-    char path[PATH_MAX], amsg[400] = "", ck[PATH_MAX + 16], e1[100];
+    char path[PATH_MAX], amsg[400] = "", ck[PATH_MAX + 16], e1[NB_ERROR_ECHO_LEN];
+    nb_error ae;
+    nb_error_clear(&ae);
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
     snprintf(ck, sizeof ck, "%s", esc(e1, sizeof e1, path));
     *costs_len = *gc_len = -1;
@@ -889,8 +903,8 @@ static int restore(run *r, long *costs_len, long *gc_len)
     if (r->S.optimizer.bfgs)
         return fail(r, NB_EFORMAT, "resume: %s: bfgs runs are not checkpointed, so this checkpoint is not this run's", ck);
     nb_archive *ar = NULL;
-    int st = nb_archive_read(path, &ar, amsg, sizeof amsg);
-    if (st != NB_OK) return fail(r, st, "resume: %s", amsg);
+    int st = nb_archive_read(path, &ar, &ae);
+    if (st != NB_OK) return fail(r, st, "resume: %s", nb_error_message(&ae));
     size_t rrows = 0, rcols = 0, crows = 0, ccols = 0;
     const char *kind = nb_archive_get_str(ar, "kind");
     const double *rs = nb_archive_get(ar, "rng", &rrows, &rcols);
@@ -946,8 +960,8 @@ static int restore(run *r, long *costs_len, long *gc_len)
     /* The parts restored by their owners check themselves first. */
     if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", amsg, sizeof amsg)) != NB_OK)
         fail(r, st, "resume: %s: %s", ck, amsg);
-    if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", amsg, sizeof amsg)) != NB_OK)
-        fail(r, st, "resume: %s: %s", ck, amsg);
+    if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", &ae)) != NB_OK)
+        fail(r, st, "resume: %s: %s", ck, nb_error_message(&ae));
     if (st == NB_OK) {
         for (size_t i = 0; i < NB_RNG_MT_N; i++) r->rng.mt[i] = (uint32_t)rs[i];
         r->rng.left = (int)rs[NB_RNG_MT_N];
@@ -989,10 +1003,10 @@ static int maybe_gradcheck(run *r, nb_node *loss)
     nb_gradcheck_report rep;
     int st = nb_gradcheck_graph(r->g, loss, &o, &rep);
     if (st == NB_OK)
-        fprintf(r->gclog, "%zu,%s,%zu,%zu,%.6g\n", r->step, rep.passed ? "pass" : "FAIL", rep.n_checked,
+        nb_fprintf(r->gclog, "%zu,%s,%zu,%zu,%.6g\n", r->step, rep.passed ? "pass" : "FAIL", rep.n_checked,
                 rep.n_failed, rep.worst_ratio);
     else
-        fprintf(r->gclog, "%zu,error,0,0,0 # %s\n", r->step, rep.error);
+        nb_fprintf(r->gclog, "%zu,error,0,0,0 # %s\n", r->step, rep.error);
     nb_gradcheck_report_free(&rep);
     return log_check(r, r->gclog, "gradcheck.log");
 }
@@ -1113,7 +1127,7 @@ static int train_loop(run *r)
         if (r->timing) {
             double t = now_seconds();
             if (!full || r->epoch % 1000 == 0 || r->epoch == r->S.train.epochs) {
-                fprintf(r->timing, "epoch %zu step %zu seconds %.6f\n", r->epoch, r->step, t - te);
+                nb_fprintf(r->timing, "epoch %zu step %zu seconds %.6f\n", r->epoch, r->step, t - te);
                 if ((st = log_check(r, r->timing, "timing.log")) != NB_OK) goto done;
                 te = t;
             }
@@ -1294,60 +1308,59 @@ static int write_results(run *r)
     return st;
 }
 
-static void json_string(mtext *f, const char *s)
-{
-    mt_printf(f, "%c", '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') mt_printf(f, "\\%c", c);
-        else if (c < 0x20) mt_printf(f, "\\u%04x", c);
-        else mt_printf(f, "%c", c);
-    }
-    mt_printf(f, "%c", '"');
-}
-
-static void json_number(mtext *f, double v)
-{
-    if (isfinite(v)) mt_printf(f, "%.17g", v);
-    else mt_printf(f, "%s", "null");
-}
-
 static int write_meta(run *r, const char *status)
 {
     char path[512], now[32];
     mtext m, *f = &m;
     if (mt_open(f) != 0) return fail(r, NB_ENOMEM, "meta.json: out of memory");
     utc_now(now, sizeof now);
-    mt_printf(f, "%s", "{\n  \"nabla_version\": ");
-    json_string(f, nb_version());
-    mt_printf(f, "%s", ",\n  \"blas_bound\": ");
-    json_string(f, nb_blas_name(path, sizeof path));
-    mt_printf(f, "%s", ",\n  \"blas_library\": ");
-    json_string(f, path);
-    mt_printf(f, "%s", ",\n  \"blas_configured\": ");
-    json_string(f, nb_blas_configured());
-    mt_printf(f, ",\n  \"blas_threads\": %d,\n  \"seed\": %lu,\n  \"experiment\": ", nb_blas_threads(),
-            r->S.experiment.seed);
-    json_string(f, r->S.experiment.name);
-    mt_printf(f, "%s", ",\n  \"status\": ");
-    json_string(f, status);
-    mt_printf(f, "%s", ",\n  \"started\": ");
-    json_string(f, r->started);
+    nb_json j;
+    nb_json_init(&j, f->f, 0);
+    nb_json_begin_object(&j, 1);
+    nb_json_key(&j, "nabla_version");
+    nb_json_string(&j, nb_version());
+    nb_json_key(&j, "blas_bound");
+    nb_json_string(&j, nb_blas_name(path, sizeof path));
+    nb_json_key(&j, "blas_library");
+    nb_json_string(&j, path);
+    nb_json_key(&j, "blas_configured");
+    nb_json_string(&j, nb_blas_configured());
+    nb_json_key(&j, "blas_threads");
+    nb_json_int(&j, nb_blas_threads());
+    nb_json_key(&j, "seed");
+    nb_json_uint(&j, r->S.experiment.seed);
+    nb_json_key(&j, "experiment");
+    nb_json_string(&j, r->S.experiment.name);
+    nb_json_key(&j, "status");
+    nb_json_string(&j, status);
+    nb_json_key(&j, "started");
+    nb_json_string(&j, r->started);
     if (strcmp(status, "running") != 0) {
-        mt_printf(f, "%s", ",\n  \"ended\": ");
-        json_string(f, now);
+        nb_json_key(&j, "ended");
+        nb_json_string(&j, now);
     }
-    if (r->resumed) mt_printf(f, ",\n  \"resumed_from_step\": %zu", r->resumed_from);
-    mt_printf(f, ",\n  \"steps\": %zu,\n  \"epochs\": %zu,\n  \"final\": {\"cost\": ", r->step, r->epoch);
-    json_number(f, r->final_metric[0]);
-    if (r->S.log.accuracy) mt_printf(f, "%s", ", \"accuracy\": "), json_number(f, r->final_metric[1]);
-    if (r->S.log.mae) mt_printf(f, "%s", ", \"mae\": "), json_number(f, r->final_metric[5]);
+    if (r->resumed) {
+        nb_json_key(&j, "resumed_from_step");
+        nb_json_uint(&j, r->resumed_from);
+    }
+    nb_json_key(&j, "steps");
+    nb_json_uint(&j, r->step);
+    nb_json_key(&j, "epochs");
+    nb_json_uint(&j, r->epoch);
+    nb_json_key(&j, "final");
+    nb_json_begin_object(&j, 0);
+    nb_json_key(&j, "cost");
+    nb_json_number(&j, r->final_metric[0]);
+    if (r->S.log.accuracy) nb_json_key(&j, "accuracy"), nb_json_number(&j, r->final_metric[1]);
+    if (r->S.log.mae) nb_json_key(&j, "mae"), nb_json_number(&j, r->final_metric[5]);
     if (r->val.n) {
-        mt_printf(f, "%s", ", \"val_cost\": "), json_number(f, r->final_metric[2]);
-        mt_printf(f, "%s", ", \"val_accuracy\": "), json_number(f, r->final_metric[3]);
+        nb_json_key(&j, "val_cost"), nb_json_number(&j, r->final_metric[2]);
+        nb_json_key(&j, "val_accuracy"), nb_json_number(&j, r->final_metric[3]);
     }
-    if (r->test.n) mt_printf(f, "%s", ", \"test_accuracy\": "), json_number(f, r->final_metric[4]);
-    mt_printf(f, "%s", "}\n}\n");
+    if (r->test.n) nb_json_key(&j, "test_accuracy"), nb_json_number(&j, r->final_metric[4]);
+    nb_json_end_object(&j);
+    nb_json_end_object(&j);
+    if (nb_json_finish(&j) != NB_OK) f->bad = 1;
     int st = mt_end(r, f, "meta.json");
     if (st == NB_OK) st = write_atomic(r, "meta.json", f->buf, f->len);
     free(f->buf);
@@ -1492,13 +1505,6 @@ void nb_run_opts_init(nb_run_opts *o)
     o->progress = -1;
 }
 
-/* A config-module call that reports through msg/len, turned into r->err. */
-static int cfg_status(run *r, int st)
-{
-    if (st != NB_OK && r->err) r->err->status = st;
-    return st;
-}
-
 static int setup_config(run *r)
 {
     size_t n;
@@ -1506,9 +1512,7 @@ static int setup_config(run *r)
     r->cfg = nb_config_alloc(schema, n);
     if (!r->cfg) return fail(r, NB_ENOMEM, "config: out of memory");
     const nb_run_opts *o = r->opts;
-    char path[PATH_MAX], e1[100];
-    char *msg = r->err->msg;
-    size_t len = sizeof r->err->msg;
+    char path[PATH_MAX], e1[NB_ERROR_ECHO_LEN];
     if (o->resume) {
         if (!o->out_dir || !o->out_dir[0]) return fail(r, NB_EINVAL, "resume: no run directory given");
         path_join(path, sizeof path, o->out_dir, "config.conf");
@@ -1522,18 +1526,18 @@ static int setup_config(run *r)
     }
     int st;
     if (!o->resume) {
-        if ((st = cfg_status(r, nb_config_load(r->cfg, path, msg, len))) != NB_OK) return st;
+        if ((st = nb_config_load(r->cfg, path, r->err)) != NB_OK) return st;
         for (size_t i = 0; i < o->n_sets; i++)
-            if ((st = cfg_status(r, nb_config_set(r->cfg, o->sets[i], msg, len))) != NB_OK) return st;
+            if ((st = nb_config_set(r->cfg, o->sets[i], r->err)) != NB_OK) return st;
         if (o->has_seed) {
             char a[64];
             snprintf(a, sizeof a, "experiment.seed=%lu", o->seed);
-            if ((st = cfg_status(r, nb_config_set(r->cfg, a, msg, len))) != NB_OK) return st;
+            if ((st = nb_config_set(r->cfg, a, r->err)) != NB_OK) return st;
         }
         /* Relative data paths are relative to the original config file. */
         const char *slash = strrchr(o->config_path, '/');
         if (slash) snprintf(r->cfgdir, sizeof r->cfgdir, "%.*s", (int)(slash - o->config_path), o->config_path);
-        if ((st = cfg_status(r, nb_config_validate(r->cfg, msg, len))) != NB_OK) return st;
+        if ((st = nb_config_validate(r->cfg, r->err)) != NB_OK) return st;
         if ((st = nbi_run_spec_fill(r->cfg, r->cfgdir, &r->S, r->err)) != NB_OK) return st;
         if (o->out_dir) snprintf(r->dir, sizeof r->dir, "%s", o->out_dir);
         else snprintf(r->dir, sizeof r->dir, "runs/%s-seed%lu", r->S.experiment.name, r->S.experiment.seed);
@@ -1560,7 +1564,8 @@ typedef enum dir_state {
     DIR_UNFINISHED,   /* a nabla run that has not finished: --resume continues it */
     DIR_FINISHED,     /* a finished nabla run: left alone */
     DIR_INCOMPLETE,   /* a nabla run directory missing files it must have */
-    DIR_FOREIGN       /* anything else: never written into */
+    DIR_FOREIGN,      /* anything else: never written into */
+    DIR_UNREADABLE    /* cannot be looked at (errno says why) */
 } dir_state;
 
 /* The status recorded in DIR/meta.json ("running", "finished", "stopped
@@ -1584,14 +1589,21 @@ static void meta_status(const char *dir, char *status, size_t len, char *started
     if (!nabla) status[0] = '\0';
 }
 
-static dir_state run_dir_state(const char *dir, const char **missing)
+static dir_state run_dir_state(const char *dir, const char **missing, int *err_no)
 {
     struct stat st;
     *missing = NULL;
-    if (stat(dir, &st) != 0) return errno == ENOENT ? DIR_ABSENT : DIR_FOREIGN;
+    *err_no = 0;
+    if (stat(dir, &st) != 0) {
+        *err_no = errno;
+        return errno == ENOENT ? DIR_ABSENT : DIR_UNREADABLE;
+    }
     if (!S_ISDIR(st.st_mode)) return DIR_FOREIGN;
     DIR *d = opendir(dir);
-    if (!d) return DIR_FOREIGN;
+    if (!d) {
+        *err_no = errno;
+        return DIR_UNREADABLE;
+    }
     int empty = 1;
     for (struct dirent *e; (e = readdir(d));)
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
@@ -1631,7 +1643,7 @@ static int setup_training(run *r)
 
 static int open_logs(run *r, long costs_len, long gc_len)
 {
-    char p[PATH_MAX], e1[100], header[256];
+    char p[PATH_MAX], e1[NB_ERROR_ECHO_LEN], header[256];
     path_join(p, sizeof p, r->dir, "costs.csv");
     /* Lengths were checked against the files by restore(). */
     if (r->resumed && costs_len > 0) {
@@ -1672,10 +1684,14 @@ static int claim_dir(run *r, int *finished)
 {
     const nb_run_opts *o = r->opts;
     const char *missing;
-    char e1[100];
+    char e1[NB_ERROR_ECHO_LEN];
     const char *d = esc(e1, sizeof e1, r->dir);
     *finished = 0;
-    dir_state ds = run_dir_state(r->dir, &missing);
+    int err_no;
+    dir_state ds = run_dir_state(r->dir, &missing, &err_no);
+    if (ds == DIR_UNREADABLE)
+        return fail(r, o->resume ? NB_ESTATE : NB_EIO, "%srun directory '%s': %s", o->resume ? "resume: " : "", d,
+                    strerror(err_no));
     if (!o->resume) {
         switch (ds) {
         case DIR_ABSENT:
@@ -1720,8 +1736,8 @@ static int experiment_run(run *r)
         char status[64];
         meta_status(r->dir, status, sizeof status, NULL, 0);
         if (o->log) {
-            char e1[100];
-            fprintf(o->log, "nabla run: '%s' is already %s: nothing to resume, nothing changed\n",
+            char e1[NB_ERROR_ECHO_LEN];
+            nb_fprintf(o->log, "nabla run: '%s' is already %s: nothing to resume, nothing changed\n",
                     esc(e1, sizeof e1, r->dir), status);
         }
         return NB_OK;
@@ -1729,8 +1745,8 @@ static int experiment_run(run *r)
     char p[PATH_MAX];
     if (o->resume) {
         path_join(p, sizeof p, r->dir, "config.conf");
-        if ((st = cfg_status(r, nb_config_load(r->cfg, p, r->err->msg, sizeof r->err->msg))) != NB_OK ||
-            (st = cfg_status(r, nb_config_validate(r->cfg, r->err->msg, sizeof r->err->msg))) != NB_OK ||
+        if ((st = nb_config_load(r->cfg, p, r->err)) != NB_OK ||
+            (st = nb_config_validate(r->cfg, r->err)) != NB_OK ||
             (st = nbi_run_spec_fill(r->cfg, r->cfgdir, &r->S, r->err)) != NB_OK)
             return st;
     }
@@ -1747,7 +1763,7 @@ static int experiment_run(run *r)
     r->best_params = calloc(nb_graph_param_size(r->g), sizeof(double));
     if (!r->best_params) return fail(r, NB_ENOMEM, "out of memory");
     long costs_len = -1, gc_len = -1;
-    char e1[100];
+    char e1[NB_ERROR_ECHO_LEN];
     if (o->resume) {
         r->resumed = 1;
         if ((st = restore(r, &costs_len, &gc_len)) != NB_OK) return st;
@@ -1760,60 +1776,54 @@ static int experiment_run(run *r)
         /* meta.json first: it marks the directory as a nabla run */
         if ((st = write_meta(r, "running")) != NB_OK) return st;
         path_join(p, sizeof p, r->dir, "config.conf");
-        if ((st = cfg_status(r, nb_config_save(r->cfg, p, r->err->msg, sizeof r->err->msg))) != NB_OK) return st;
+        if ((st = nb_config_save(r->cfg, p, r->err)) != NB_OK) return st;
         if ((st = write_atomic(r, "config.dir", r->cfgdir, strlen(r->cfgdir))) != NB_OK) return st;
     }
     if ((st = open_logs(r, costs_len, gc_len)) != NB_OK) return st;
     if ((st = write_meta(r, "running")) != NB_OK) return st;
-    r->bar = o->progress == 1 || (o->progress < 0 && o->log && isatty(fileno(o->log)));
+    r->bar = o->progress == NB_PROGRESS_BAR || (o->progress == NB_PROGRESS_AUTO && o->log && isatty(fileno(o->log)));
     r->t_start = r->t_last_print = now_seconds();
     if (o->log && !o->resume)
-        fprintf(o->log, "nabla run %s: seed %lu, %zu training examples, %zu parameters -> %s\n",
+        nb_fprintf(o->log, "nabla run %s: seed %lu, %zu training examples, %zu parameters -> %s\n",
                 r->S.experiment.name, r->S.experiment.seed, r->train.n, nb_graph_param_size(r->g),
                 esc(e1, sizeof e1, r->dir));
     else if (o->log)
-        fprintf(o->log, "nabla run %s: resuming at step %zu (epoch %zu) in %s\n", r->S.experiment.name, r->step,
+        nb_fprintf(o->log, "nabla run %s: resuming at step %zu (epoch %zu) in %s\n", r->S.experiment.name, r->step,
                 r->epoch, esc(e1, sizeof e1, r->dir));
     gsl_error_handler_t *saved = gsl_set_error_handler_off();
     st = r->S.optimizer.bfgs ? bfgs_loop(r) : train_loop(r);
     gsl_set_error_handler(saved);
     if (st != NB_OK) return st;
     if (o->stop_after && r->step >= o->stop_after && r->epoch < r->S.train.epochs && !r->stopped_early) {
-        if (o->log) fprintf(o->log, "nabla run: stopped after %zu steps as asked\n", r->step);
+        if (o->log) nb_fprintf(o->log, "nabla run: stopped after %zu steps as asked\n", r->step);
         return NB_OK;
     }
     /* The logs are complete on disk before the results claim the run. */
     if (fflush(r->costs) != 0 || fsync(fileno(r->costs)) != 0)
         return fail(r, NB_EIO, "%s/costs.csv: %s", esc(e1, sizeof e1, r->dir), strerror(errno));
     if ((st = write_results(r)) != NB_OK) return st;
-    char amsg[400] = "";
+    nb_error me;
+    nb_error_clear(&me);
     path_join(p, sizeof p, r->dir, "model.nbm");
-    if ((st = nb_model_save(r->g, p, amsg, sizeof amsg)) != NB_OK) return fail(r, st, "model.nbm: %s", amsg);
+    if ((st = nb_model_save(r->g, p, &me)) != NB_OK) return fail(r, st, "model.nbm: %s", nb_error_message(&me));
     if (r->S.log.plot && (st = plot(r)) != NB_OK) return st;
     path_join(p, sizeof p, r->dir, "checkpoint.nbk");
     if (remove(p) != 0 && errno != ENOENT)   /* finished: nothing to resume */
         return fail(r, NB_EIO, "%s: %s", esc(e1, sizeof e1, p), strerror(errno));
     if ((st = write_meta(r, r->stopped_early ? "stopped early" : "finished")) != NB_OK) return st;
     if (o->log)
-        fprintf(o->log, "nabla run %s: done, %zu steps, final cost %.9g%s -> %s\n", r->S.experiment.name, r->step,
+        nb_fprintf(o->log, "nabla run %s: done, %zu steps, final cost %.9g%s -> %s\n", r->S.experiment.name, r->step,
                 r->final_metric[0], r->stopped_early ? " (stopped early)" : "", esc(e1, sizeof e1, r->dir));
     return NB_OK;
 }
 
-int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
+int nb_experiment_run(const nb_run_opts *o, nb_error *out_err)
 {
-    if (msg && len) msg[0] = '\0';
-    if (!o) {
-        if (msg && len) snprintf(msg, len, "nb_experiment_run: NULL options");
-        return NB_EINVAL;
-    }
-    nb_error err;
+    if (!o) return nb_error_set(out_err, NB_EINVAL, "nb_experiment_run: NULL options");
+    nb_error err;   /* the run's own: out_err may be NULL */
     nb_error_clear(&err);
     run *r = calloc(1, sizeof *r);
-    if (!r) {
-        if (msg && len) snprintf(msg, len, "run: out of memory");
-        return NB_ENOMEM;
-    }
+    if (!r) return nb_error_set(out_err, NB_ENOMEM, "run: out of memory");
     r->opts = o;
     r->err = &err;
     int st = experiment_run(r);
@@ -1832,6 +1842,6 @@ int nb_experiment_run(const nb_run_opts *o, char *msg, size_t len)
     free(r->Ttest);
     free(r->best_params);
     free(r);
-    if (st != NB_OK && msg && len) snprintf(msg, len, "%s", err.msg[0] ? err.msg : nb_strerror(st));
+    if (st != NB_OK) nb_error_set(out_err, st, "%s", err.msg[0] ? err.msg : nb_strerror(st));
     return st;
 }

@@ -16,7 +16,7 @@ static int is_unary_op(const char *word, void *ud, char *why, size_t len)
     (void)ud;
     const nb_op *op = nb_op_find(word);
     if (op && op->arity == 1) return 0;
-    snprintf(why, len, "'%s' is not a unary op of the registry (see `nabla ops`)", word);
+    snprintf(why, len, "'%s' is not a unary op of the registry (see `nabla ops`)", NB_ECHO(word));
     return 1;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <nabla/experiment.h>
+#include <nabla/text.h>
 #include "app/app.h"
 
 /* "<origin>: key 'k': <text>", the origin being the file:line or --set the
@@ -82,7 +83,7 @@ static int get_doubles(const nb_config *cfg, nb_error *err, const char *key, dou
     for (size_t i = 0; i < m; i++) {
         char *end;
         errno = 0;
-        v[i] = strtod(w[i], &end);
+        v[i] = nb_strtod(w[i], &end);
         if (errno || *end || end == w[i] || !isfinite(v[i])) {
             char esc[128];
             nb_error_escape(esc, sizeof esc, w[i], (size_t)-1, 40);

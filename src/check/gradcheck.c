@@ -38,6 +38,7 @@
 
 #include <nabla/gradcheck.h>
 #include "check/check.h"
+#include "io/io.h"   /* the one JSON writer */
 
 /* ---- options and reports ----------------------------------------------- */
 
@@ -639,66 +640,66 @@ void nb_gradcheck_report_print(FILE *out, const nb_gradcheck_report *r)
     if (r->replay[0]) fprintf(out, "  replay: %s\n", r->replay);
 }
 
-static void json_num(FILE *out, double v)
-{
-    if (isfinite(v)) fprintf(out, "%.17g", v);
-    else fputs("null", out);
-}
-
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(out, "\\%c", ch);
-        else if (ch < 0x20) fprintf(out, "\\u%04x", ch);
-        else fputc(ch, out);
-    }
-    fputc('"', out);
-}
-
+/* One line of JSON (io/json.c: shortest exact numbers, null for NaN and
+ * infinities). */
 void nb_gradcheck_report_json(FILE *out, const nb_gradcheck_report *r)
 {
     if (!out || !r) return;
-    fputs("{\"target\":", out);
-    json_str(out, r->target);
-    fprintf(out, ",\"passed\":%s,\"mode\":\"%s\",\"n_checked\":%zu,\"n_failed\":%zu,"
-                 "\"n_kinks\":%zu,\"worst_index\":%zu,\"worst_ratio\":",
-            r->passed ? "true" : "false",
-            r->mode == NB_GC_DIRECTIONAL ? "directional" : "per-coordinate", r->n_checked,
-            r->n_failed, r->n_kinks, r->worst_index);
-    json_num(out, r->worst_ratio);
-    fprintf(out, ",\"n_evals\":%zu,\"n_fdf_mismatch\":%zu,\"seed\":%lu,\"replay\":", r->n_evals,
-            r->n_fdf_mismatch, r->seed);
-    json_str(out, r->replay);
+    nb_json j;
+    nb_json_init(&j, out, NB_JSON_COMPACT);
+    nb_json_begin_object(&j, 0);
+    nb_json_key(&j, "target");
+    nb_json_string(&j, r->target);
+    nb_json_key(&j, "passed");
+    nb_json_bool(&j, r->passed);
+    nb_json_key(&j, "mode");
+    nb_json_string(&j, r->mode == NB_GC_DIRECTIONAL ? "directional" : "per-coordinate");
+    nb_json_key(&j, "n_checked");
+    nb_json_uint(&j, r->n_checked);
+    nb_json_key(&j, "n_failed");
+    nb_json_uint(&j, r->n_failed);
+    nb_json_key(&j, "n_kinks");
+    nb_json_uint(&j, r->n_kinks);
+    nb_json_key(&j, "worst_index");
+    nb_json_uint(&j, r->worst_index);
+    nb_json_key(&j, "worst_ratio");
+    nb_json_number(&j, r->worst_ratio);
+    nb_json_key(&j, "n_evals");
+    nb_json_uint(&j, r->n_evals);
+    nb_json_key(&j, "n_fdf_mismatch");
+    nb_json_uint(&j, r->n_fdf_mismatch);
+    nb_json_key(&j, "seed");
+    nb_json_uint(&j, r->seed);
+    nb_json_key(&j, "replay");
+    nb_json_string(&j, r->replay);
     if (r->error[0]) {
-        fputs(",\"error\":", out);
-        json_str(out, r->error);
+        nb_json_key(&j, "error");
+        nb_json_string(&j, r->error);
     }
-    fputs(",\"worst\":[", out);
+    nb_json_key(&j, "worst");
+    nb_json_begin_array(&j, 0);
     for (size_t k = 0; k < r->n_entries; k++) {
         const nb_gradcheck_entry *e = &r->entries[k];
-        fprintf(out, "%s{\"index\":%zu,\"x\":", k ? "," : "", e->index);
-        json_num(out, e->x);
-        fputs(",\"analytic\":", out);
-        json_num(out, e->analytic);
-        fputs(",\"numeric\":", out);
-        json_num(out, e->numeric);
-        fputs(",\"abserr\":", out);
-        json_num(out, e->abserr);
-        fputs(",\"tol\":", out);
-        json_num(out, e->tol);
-        fputs(",\"ratio\":", out);
-        json_num(out, e->ratio);
-        if (!isnan(e->left)) {
-            fputs(",\"left\":", out);
-            json_num(out, e->left);
-            fputs(",\"right\":", out);
-            json_num(out, e->right);
+        nb_json_begin_object(&j, 0);
+        nb_json_key(&j, "index");
+        nb_json_uint(&j, e->index);
+        const struct { const char *key; double v; } num[] = {
+            { "x", e->x }, { "analytic", e->analytic }, { "numeric", e->numeric },
+            { "abserr", e->abserr }, { "tol", e->tol }, { "ratio", e->ratio },
+            { "left", e->left }, { "right", e->right },
+        };
+        size_t n_num = isnan(e->left) ? 6 : 8;
+        for (size_t i = 0; i < n_num; i++) {
+            nb_json_key(&j, num[i].key);
+            nb_json_number(&j, num[i].v);
         }
-        fprintf(out, ",\"verdict\":\"%s\"}", nb_gradcheck_verdict_name(e->verdict));
+        nb_json_key(&j, "verdict");
+        nb_json_string(&j, nb_gradcheck_verdict_name(e->verdict));
+        nb_json_end_object(&j);
     }
-    fputs("]}\n", out);
+    nb_json_end_array(&j);
+    nb_json_end_object(&j);
+    (void)nb_json_finish(&j);   /* the report printers return nothing */
 }
 
 /* ---- target: gsl_multimin_function_fdf --------------------------------- */
@@ -840,10 +841,13 @@ done:
 
 static void set_replay(nb_gradcheck_report *r, const nb_gradcheck_opts *o)
 {
-    snprintf(r->replay, sizeof r->replay,
-             "opts.mode = %s; opts.seed = %lu; opts.tol_factor = %g; opts.step = %g",
-             o->mode == NB_GC_DIRECTIONAL ? "NB_GC_DIRECTIONAL" : "NB_GC_PER_COORD", o->seed,
-             o->tol_factor, o->step);
+    /* C source to paste back: '.' and every digit needed, whatever the locale. */
+    char tf[32], step[32];
+    nbi_format(r->replay, sizeof r->replay,
+               "opts.mode = %s; opts.seed = %lu; opts.tol_factor = %s; opts.step = %s",
+               o->mode == NB_GC_DIRECTIONAL ? "NB_GC_DIRECTIONAL" : "NB_GC_PER_COORD", o->seed,
+               nbi_format_double(o->tol_factor, tf, sizeof tf),
+               nbi_format_double(o->step, step, sizeof step));
 }
 
 int nb_gradcheck_fdf(const gsl_multimin_function_fdf *fdf, const gsl_vector *x,

@@ -19,6 +19,7 @@
 
 #include <nabla/gradcheck.h>
 #include "check/check.h"
+#include "io/io.h"
 
 #define NBI_MAX_DIM 4
 
@@ -244,7 +245,7 @@ int nb_gradcheck_op(const nb_op *op, const double *hyper, const nb_gradcheck_opt
     if (op->n_hyper) {
         size_t used = strlen(report->target);
         for (size_t i = 0; i < op->n_hyper && used < sizeof report->target; i++) {
-            int w = snprintf(report->target + used, sizeof report->target - used, "%s%s=%g",
+            int w = nbi_format(report->target + used, sizeof report->target - used, "%s%s=%g",
                              i ? ", " : " (", op->hyper_names[i] ? op->hyper_names[i] : "h", hp[i]);
             if (w < 0) break;
             used += (size_t)w;

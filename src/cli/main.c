@@ -168,19 +168,19 @@ static int cmd_check(int argc, char **argv)
             o.mode = NB_GC_DIRECTIONAL;
         } else if (strcmp(a, "--op") == 0 || strcmp(a, "--seed") == 0 || strcmp(a, "--seeds") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "nabla check: %s needs a value\n", a);
+                fprintf(stderr, "nabla check: %s needs a value\n", NB_ECHO(a));
                 goto out;
             }
             const char *val = argv[++i];
             if (strcmp(a, "--op") == 0) {
                 const nb_op *op = nb_op_find(val);
                 if (!op) {
-                    fprintf(stderr, "nabla check: unknown op '%s' (`nabla ops` lists them)\n", val);
+                    fprintf(stderr, "nabla check: unknown op '%s' (`nabla ops` lists them)\n", NB_ECHO(val));
                     goto out;
                 }
                 ops[n_ops++] = op;
             } else if (parse_ulong(val, &v) != 0 || (strcmp(a, "--seeds") == 0 && (v == 0 || v > 1000))) {
-                fprintf(stderr, "nabla check: %s: '%s' is not a valid %s\n", a, val,
+                fprintf(stderr, "nabla check: %s: '%s' is not a valid %s\n", NB_ECHO(a), NB_ECHO(val),
                         strcmp(a, "--seed") == 0 ? "seed (0..ULONG_MAX)" : "count (1..1000)");
                 goto out;
             } else if (strcmp(a, "--seed") == 0) {
@@ -189,7 +189,7 @@ static int cmd_check(int argc, char **argv)
                 seeds = v;
             }
         } else {
-            rc = bad_usage("check", "unknown option '%s'", a);
+            rc = bad_usage("check", "unknown option '%s'", NB_ECHO(a));
             goto out;
         }
     }
@@ -214,7 +214,7 @@ static int cmd_demo(int argc, char **argv)
         if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc && parse_ulong(argv[i + 1], &seed) == 0) {
             i++;
         } else {
-            return bad_usage("demo", "unknown or malformed option '%s'", argv[i]);
+            return bad_usage("demo", "unknown or malformed option '%s'", NB_ECHO(argv[i]));
         }
     }
     const double X[8] = { 0, 0, 0, 1, 1, 0, 1, 1 }, T[4] = { 0, 1, 1, 0 };
@@ -295,7 +295,7 @@ static int cmd_run(int argc, char **argv)
             o.log = NULL;
         } else if (strcmp(a, "--seed") == 0 && has_value) {
             if (parse_ulong(argv[++i], &o.seed) != 0 || o.seed > 4294967295ul) {
-                fprintf(stderr, "nabla run: --seed: '%s' is not a seed (0..4294967295)\n", argv[i]);
+                fprintf(stderr, "nabla run: --seed: '%s' is not a seed (0..4294967295)\n", NB_ECHO(argv[i]));
                 goto out;
             }
             o.has_seed = 1;
@@ -309,18 +309,18 @@ static int cmd_run(int argc, char **argv)
         } else if (strcmp(a, "--stop-after") == 0 && has_value) {
             unsigned long v;
             if (parse_ulong(argv[++i], &v) != 0 || v == 0) {
-                fprintf(stderr, "nabla run: --stop-after: '%s' is not a positive count\n", argv[i]);
+                fprintf(stderr, "nabla run: --stop-after: '%s' is not a positive count\n", NB_ECHO(argv[i]));
                 goto out;
             }
             o.stop_after = v;
         } else if (a[0] == '-') {
-            fprintf(stderr, "nabla run: unknown option '%s'%s\n", a, has_value ? "" : " (or missing value)");
+            fprintf(stderr, "nabla run: unknown option '%s'%s\n", NB_ECHO(a), has_value ? "" : " (or missing value)");
             command_usage(stderr, find_command("run"));
             goto out;
         } else if (!o.config_path) {
             o.config_path = a;
         } else {
-            fprintf(stderr, "nabla run: more than one config file ('%s' and '%s')\n", o.config_path, a);
+            fprintf(stderr, "nabla run: more than one config file ('%s' and '%s')\n", NB_ECHO(o.config_path), NB_ECHO(a));
             goto out;
         }
     }
@@ -329,10 +329,11 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     o.sets = sets;
-    char msg[1024];
-    int st = nb_experiment_run(&o, msg, sizeof msg);
+    nb_error err;
+    nb_error_clear(&err);
+    int st = nb_experiment_run(&o, &err);
     if (st != NB_OK) {
-        fprintf(stderr, "nabla run: %s\n", msg[0] ? msg : nb_strerror(st));
+        fprintf(stderr, "nabla run: %s\n", err.status ? nb_error_message(&err) : nb_strerror(st));
         /* 2 for every error (nabla(1)): 1 is kept for a failed check */
         rc = 2;
     } else {
@@ -363,21 +364,18 @@ static int cmd_keys_check(int n, char **files)
     const nb_config_key *k = nb_experiment_schema(&nk);
     int rc = 0;
     for (int i = 0; i < n; i++) {
-        char msg[512] = "";
+        nb_error err;
+        nb_error_clear(&err);
         nb_config *cfg = nb_config_alloc(k, nk);
-        int st = cfg ? nb_config_load(cfg, files[i], msg, sizeof msg) : NB_ENOMEM;
-        if (st == NB_OK) st = nb_config_validate(cfg, msg, sizeof msg);
-        if (st == NB_OK) {   /* the rules between keys, as `nabla run` checks them */
-            nb_error e;
-            nb_error_clear(&e);
-            st = nb_experiment_check_config(cfg, &e);
-            if (st != NB_OK) snprintf(msg, sizeof msg, "%s", nb_error_message(&e));
-        }
+        int st = cfg ? nb_config_load(cfg, files[i], &err) : NB_ENOMEM;
+        if (st == NB_OK) st = nb_config_validate(cfg, &err);
+        /* the rules between keys, as `nabla run` checks them */
+        if (st == NB_OK) st = nb_experiment_check_config(cfg, &err);
         nb_config_free(cfg);
         if (st == NB_OK) {
             printf("%s: ok\n", files[i]);
         } else {
-            fprintf(stderr, "nabla keys: %s\n", msg[0] ? msg : nb_strerror(st));
+            fprintf(stderr, "nabla keys: %s\n", err.status ? nb_error_message(&err) : nb_strerror(st));
             rc = 2;
         }
     }
@@ -512,7 +510,7 @@ int main(int argc, char **argv)
         const command *c = find_command(argv[2]);
         if (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) c = find_command("help");
         if (!c) {
-            fprintf(stderr, "nabla help: unknown command '%s'\n", argv[2]);
+            fprintf(stderr, "nabla help: unknown command '%s'\n", NB_ECHO(argv[2]));
             usage(stderr);
             return 2;
         }
@@ -521,7 +519,7 @@ int main(int argc, char **argv)
     }
     const command *c = find_command(cmd);
     if (!c) {
-        fprintf(stderr, "nabla: unknown command '%s'\n", cmd);
+        fprintf(stderr, "nabla: unknown command '%s'\n", NB_ECHO(cmd));
         usage(stderr);
         return 2;
     }
@@ -539,13 +537,13 @@ int main(int argc, char **argv)
     int nargs = argc - 2;
     char **args = argv + 2;
     if (strcmp(cmd, "info") == 0 || strcmp(cmd, "ops") == 0) {
-        if (nargs > 0) return bad_usage(cmd, "unexpected argument '%s'", args[0]);
+        if (nargs > 0) return bad_usage(cmd, "unexpected argument '%s'", NB_ECHO(args[0]));
         return strcmp(cmd, "info") == 0 ? cmd_info() : cmd_ops();
     }
     if (strcmp(cmd, "keys") == 0) {
         if (nargs == 1 && strcmp(args[0], "--man") == 0) return cmd_keys_man();
         if (nargs >= 2 && strcmp(args[0], "--check") == 0) return cmd_keys_check(nargs - 1, args + 1);
-        if (nargs > 0) return bad_usage(cmd, "unexpected argument '%s'", args[0]);
+        if (nargs > 0) return bad_usage(cmd, "unexpected argument '%s'", NB_ECHO(args[0]));
         return cmd_keys();
     }
     if (strcmp(cmd, "check") == 0) return cmd_check(nargs, args);

@@ -79,6 +79,20 @@ int nbi_fail(char *msg, size_t len, int status, const char *fmt, ...)
 #endif
     ;
 
+/* An excerpt of user input (a file name, key, value, field, tensor name)
+ * for a message: nb_error_escape with nabla's budget of NB_ERROR_ECHO_MAX
+ * printed characters, so that the reason after it is never cut off and a
+ * message stays on one line.  buf has NB_ERROR_ECHO_LEN bytes. */
+static inline const char *nbi_echo(char *buf, const char *s)
+{
+    return nb_error_escape(buf, NB_ERROR_ECHO_LEN, s, (size_t)-1, NB_ERROR_ECHO_MAX);
+}
+
+/* The same for a file name, keeping its end (the file's own name):
+ * "...ests/data/truncated.idx" when the escaped path is longer than
+ * NB_ERROR_ECHO_MAX characters. */
+const char *nbi_echo_path(char *buf, const char *path);
+
 /* Records an error on g (sticky: kept if one is already set); returns status. */
 int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -86,8 +100,18 @@ int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
 #endif
     ;
 
-void *nbi_graph_malloc(nb_graph *g, size_t size);
-void nbi_graph_mfree(nb_graph *g, void *p);
+/* The one allocator wrapper (alloc.c).  nbi_allocator: *al when it has
+ * both functions, else malloc/free (what an object keeps; al may be NULL).
+ * nbi_alloc never asks for 0 bytes (1 instead); nbi_free(al, NULL) is a
+ * no-op; nbi_strndup copies n bytes of s and a NUL. */
+nb_allocator nbi_allocator(const nb_allocator *al);
+void *nbi_alloc(const nb_allocator *al, size_t size);
+void nbi_free(const nb_allocator *al, void *p);
+char *nbi_strndup(const nb_allocator *al, const char *s, size_t n);
+
+/* Shorthands for the graph's own allocator. */
+static inline void *nbi_graph_malloc(nb_graph *g, size_t size) { return nbi_alloc(&g->al, size); }
+static inline void nbi_graph_mfree(nb_graph *g, void *p) { nbi_free(&g->al, p); }
 
 #define NBI_ALIGN 16u
 /* A block's header, rounded up so that the data after it stays aligned. */

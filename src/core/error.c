@@ -53,7 +53,7 @@ void nb_error_clear(nb_error *err)
 int nb_error_set(nb_error *err, int status, const char *fmt, ...)
 {
     if (err != NULL) {
-        err->status = status;
+        err->status = (nb_status)status;
         err->msg[0] = '\0';
         if (fmt != NULL) {
             va_list ap;
@@ -71,6 +71,36 @@ const char *nb_error_message(const nb_error *err)
     return err->msg[0] ? err->msg : nb_strerror(err->status);
 }
 
+/* The printed form of one byte of user input into piece[8]. */
+static size_t escape_byte(unsigned char c, char *piece)
+{
+    if (c == '\n') return (size_t)snprintf(piece, 8, "\\n");
+    if (c == '\r') return (size_t)snprintf(piece, 8, "\\r");
+    if (c == '\t') return (size_t)snprintf(piece, 8, "\\t");
+    if (c < 0x20 || c >= 0x7f) return (size_t)snprintf(piece, 8, "\\x%02X", c);
+    piece[0] = (char)c;
+    piece[1] = '\0';
+    return 1;
+}
+
+const char *nbi_echo_path(char *buf, const char *path)
+{
+    if (path == NULL) return nbi_echo(buf, path);
+    size_t n = strlen(path), start = n, shown = 0;
+    char piece[8];
+    /* The longest tail that prints in NB_ERROR_ECHO_MAX - 3 characters. */
+    while (start > 0) {
+        size_t pl = escape_byte((unsigned char)path[start - 1], piece);
+        if (shown + pl > NB_ERROR_ECHO_MAX - 3) break;
+        shown += pl;
+        start--;
+    }
+    if (start == 0) return nbi_echo(buf, path);
+    memcpy(buf, "...", 3);
+    nb_error_escape(buf + 3, NB_ERROR_ECHO_LEN - 3, path + start, n - start, NB_ERROR_ECHO_MAX);
+    return buf;
+}
+
 const char *nb_error_escape(char *buf, size_t len, const char *s, size_t n, size_t max_chars)
 {
     if (buf == NULL || len == 0) return buf;
@@ -81,16 +111,13 @@ const char *nb_error_escape(char *buf, size_t len, const char *s, size_t n, size
     }
     if (n == (size_t)-1) n = strlen(s);
     size_t o = 0, k = 0;
-    for (; k < n && k < max_chars; k++) {
+    for (; k < n; k++) {
         unsigned char c = (unsigned char)s[k];
         char piece[8];
-        if (c == '\n') snprintf(piece, sizeof piece, "\\n");
-        else if (c == '\r') snprintf(piece, sizeof piece, "\\r");
-        else if (c == '\t') snprintf(piece, sizeof piece, "\\t");
-        else if (c < 0x20 || c >= 0x7f) snprintf(piece, sizeof piece, "\\x%02X", c);
-        else { piece[0] = (char)c; piece[1] = '\0'; }
-        size_t pl = strlen(piece);
-        if (o + pl + 1 > len) break;
+        size_t pl = escape_byte(c, piece);
+        /* max_chars bounds what is printed (an escape never cut in two),
+         * so that a message can budget its echoes. */
+        if (o + pl > max_chars || o + pl + 1 > len) break;
         memcpy(buf + o, piece, pl);
         o += pl;
     }

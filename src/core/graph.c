@@ -17,19 +17,6 @@
 
 #define NBI_BLOCK_MIN ((size_t)1 << 16)   /* 64 KiB */
 
-static void *default_alloc(void *ud, size_t size) { (void)ud; return malloc(size); }
-static void default_free(void *ud, void *p) { (void)ud; free(p); }
-
-void *nbi_graph_malloc(nb_graph *g, size_t size)
-{
-    return g->al.alloc(g->al.ud, size);
-}
-
-void nbi_graph_mfree(nb_graph *g, void *p)
-{
-    if (p) g->al.free(g->al.ud, p);
-}
-
 int nbi_graph_error(nb_graph *g, int status, const char *fmt, ...)
 {
     if (g == NULL || g->status != NB_OK) return status;
@@ -51,9 +38,8 @@ const char *nbi_shape_str(const nb_node *n, char *buf, size_t len)
 
 nb_graph *nb_graph_alloc_with(const nb_allocator *allocator)
 {
-    nb_allocator al = { default_alloc, default_free, NULL };
-    if (allocator && allocator->alloc && allocator->free) al = *allocator;
-    nb_graph *g = al.alloc(al.ud, sizeof *g);
+    nb_allocator al = nbi_allocator(allocator);
+    nb_graph *g = nbi_alloc(&al, sizeof *g);
     if (!g) return NULL;
     memset(g, 0, sizeof *g);
     g->al = al;
@@ -83,7 +69,8 @@ void nb_graph_free(nb_graph *g)
         nbi_graph_mfree(g, b);
         b = next;
     }
-    g->al.free(g->al.ud, g);
+    nb_allocator al = g->al;
+    nbi_free(&al, g);
 }
 
 void nb_graph_reset(nb_graph *g)
@@ -409,7 +396,7 @@ nb_node *nb_param(nb_graph *g, const char *name, size_t rows, size_t cols,
         return NULL;
     }
     if (nb_graph_param_find(g, name)) {
-        nbi_graph_error(g, NB_EINVAL, "param: name '%s' is already used", name);
+        nbi_graph_error(g, NB_EINVAL, "param: name '%s' is already used", NB_ECHO(name));
         return NULL;
     }
     if (g->n_params == g->cap_params &&
@@ -438,7 +425,7 @@ nb_node *nb_param(nb_graph *g, const char *name, size_t rows, size_t cols,
     g->params[g->n_params++] = n;
     return n;
 oom:
-    nbi_graph_error(g, NB_ENOMEM, "param '%s': (%zux%zu): out of memory", name, rows, cols);
+    nbi_graph_error(g, NB_ENOMEM, "param '%s': (%zux%zu): out of memory", NB_ECHO(name), rows, cols);
     return NULL;
 }
 
@@ -683,7 +670,7 @@ nb_node *nb_apply_name(nb_graph *g, const char *op_name, nb_node *const *inputs,
     const nb_op *op = nb_op_find(op_name);
     if (!op) {
         nbi_graph_error(g, NB_ENOTFOUND, "apply: unknown op '%s' (see `nabla ops`)",
-                        op_name ? op_name : "(null)");
+                        NB_ECHO(op_name));
         return NULL;
     }
     return nb_apply(g, op, inputs, hyper);

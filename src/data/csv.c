@@ -19,16 +19,16 @@
 #include "data/data.h"
 
 
-static int read_all(const char *path, char **text, size_t *size, char *msg,
-                    size_t msglen)
+static int read_all(const char *path, char **text, size_t *size, nb_error *err)
 {
     FILE *f = fopen(path, "rb");
     size_t cap = 1 << 16, len = 0;
-    char *buf;
+    char *buf, ep[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
 
     *text = NULL;
     if (f == NULL)
-        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", P,
                     strerror(errno));
     buf = malloc(cap);
     while (buf != NULL) {
@@ -46,14 +46,14 @@ static int read_all(const char *path, char **text, size_t *size, char *msg,
     }
     if (buf == NULL) {
         fclose(f);
-        return nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory reading the file",
-                    path);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory reading the file",
+                    P);
     }
     if (ferror(f)) {
         int e = errno;
         fclose(f);
         free(buf);
-        return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s", path, strerror(e));
+        return nb_error_set(err, NB_EIO, "%s: read error: %s", P, strerror(e));
     }
     fclose(f);
     buf[len] = '\0';
@@ -255,18 +255,22 @@ static char *dup_str(const char *s)
 
 /* ---- the reader --------------------------------------------------------- */
 
-/* "a, b, c" into buf (cut short when it does not fit). */
+/* "'a', 'b', 'c'" into buf, each name escaped and cut to 24 characters;
+ * "... (N more)" when the list does not fit. */
 static const char *column_list(char *const *names, size_t n, char *buf,
                                size_t len)
 {
-    size_t pos = 0;
+    size_t pos = 0, i;
     buf[0] = '\0';
-    for (size_t i = 0; i < n && pos + 1 < len; i++) {
-        int w = snprintf(buf + pos, len - pos, "%s'%s'", i ? ", " : "", names[i]);
-        if (w < 0)
+    for (i = 0; i < n; i++) {
+        char e[64];
+        nb_error_escape(e, sizeof e, names[i], (size_t)-1, 24);
+        if (pos + strlen(e) + 4 + 24 >= len)
             break;
-        pos += (size_t)w;
+        pos += (size_t)snprintf(buf + pos, len - pos, "%s'%s'", i ? ", " : "", e);
     }
+    if (i < n)
+        snprintf(buf + pos, len - pos, "%s... (%zu more)", i ? ", " : "", n - i);
     return buf;
 }
 
@@ -279,7 +283,7 @@ static size_t count_char(const char *s, char ch)
 }
 
 int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
-                char *msg, size_t msglen)
+                nb_error *err)
 {
     char *text = NULL, *line, **fields = NULL, **header = NULL;
     size_t size = 0, len, nf, lab = SIZE_MAX, rows_max = 0, nd, bad = 0;
@@ -289,14 +293,17 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     label_set ls = {0};
     nb_dataset ds = {0};
     int st = NB_OK;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL || path == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL, "nb_csv_read: NULL argument");
+        return nb_error_set(err, NB_EINVAL, "nb_csv_read: NULL argument");
     memset(out, 0, sizeof *out);
+    /* Messages echo at most NB_ERROR_ECHO_MAX escaped characters of the
+     * file name, a column name, a field or a label (nbi_echo), so the
+     * reason is never cut off, however long the field. */
+    char ep[NB_ERROR_ECHO_LEN], eh[NB_ERROR_ECHO_LEN], ef[NB_ERROR_ECHO_LEN];
+    char el[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
 
-    st = read_all(path, &text, &size, msg, msglen);
+    st = read_all(path, &text, &size, err);
     if (st != NB_OK)
         return st;
     {
@@ -305,8 +312,8 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             size_t at = 1;
             for (const char *q = text; q < nul; q++)
                 at += *q == '\n';
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
-                      "%s:%zu: NUL byte: not a text file", path, at);
+            st = nb_error_set(err, NB_EFORMAT,
+                      "%s:%zu: NUL byte: not a text file", P, at);
             goto done;
         }
     }
@@ -320,19 +327,19 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
     while ((line = next_line(&c, &len)) != NULL && is_blank(line))
         ;
     if (line == NULL) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: empty file: no header row", path);
+        st = nb_error_set(err, NB_EFORMAT, "%s: empty file: no header row", P);
         goto done;
     }
     nf = count_char(line, ',') + 1;
     header = malloc(nf * sizeof *header);
     fields = malloc(nf * sizeof *fields);
     if (header == NULL || fields == NULL) {
-        st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
         goto done;
     }
     nf = split(line, header, nf, &bad, &why);
     if (nf == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
+        st = nb_error_set(err, NB_EFORMAT, "%s:%zu: column %zu: %s", P,
                   c.line, bad, why);
         goto done;
     }
@@ -345,27 +352,27 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
             if (strcmp(header[j], label_column) != 0)
                 continue;
             if (lab != SIZE_MAX) {
-                st = nbi_fail(msg, msglen, NB_EFORMAT,
+                st = nb_error_set(err, NB_EFORMAT,
                           "%s:%zu: columns %zu and %zu are both named '%s'",
-                          path, c.line, lab + 1, j + 1, label_column);
+                          P, c.line, lab + 1, j + 1, nbi_echo(el, label_column));
                 goto done;
             }
             lab = j;
         }
         if (lab == SIZE_MAX) {
             char list[256];
-            st = nbi_fail(msg, msglen, NB_ENOTFOUND,
-                      "%s:%zu: no column named '%s' (columns: %s)", path,
-                      c.line, label_column,
+            st = nb_error_set(err, NB_ENOTFOUND,
+                      "%s:%zu: no column named '%s' (columns: %s)", P,
+                      c.line, nbi_echo(el, label_column),
                       column_list(header, nf, list, sizeof list));
             goto done;
         }
     }
     nd = lab == SIZE_MAX ? nf : nf - 1;
     if (nd == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s:%zu: no feature column (only the label column '%s')",
-                  path, c.line, header[lab]);
+                  P, c.line, nbi_echo(eh, header[lab]));
         goto done;
     }
 
@@ -381,25 +388,25 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         q = nl ? nl + 1 : c.end;
     }
     if (rows_max == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: header but no data rows",
-                  path, c.line);
+        st = nb_error_set(err, NB_EFORMAT, "%s:%zu: header but no data rows",
+                  P, c.line);
         goto done;
     }
     st = nb_dataset_init(&ds, rows_max, nd, 0);
     if (st == NB_ERANGE) {
-        st = nbi_fail(msg, msglen, st, "%s: %zu rows x %zu columns is more than "
-                  "%zu values", path, rows_max, nd, NB_DATA_MAX_ELEMENTS);
+        st = nb_error_set(err, st, "%s: %zu rows x %zu columns is more than "
+                  "%zu values", P, rows_max, nd, NB_DATA_MAX_ELEMENTS);
         goto done;
     }
     if (st != NB_OK) {
-        st = nbi_fail(msg, msglen, st, "%s: out of memory for %zu x %zu values",
-                  path, rows_max, nd);
+        st = nb_error_set(err, st, "%s: out of memory for %zu x %zu values",
+                  P, rows_max, nd);
         goto done;
     }
     if (lab != SIZE_MAX) {
         cls = malloc(rows_max * sizeof *cls);
         if (cls == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
             goto done;
         }
     }
@@ -411,57 +418,57 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         if (is_blank(line))
             continue;
         if (row == rows_max) {   /* cannot happen: rows_max counted them */
-            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: more rows than counted",
-                      path, data.line);
+            st = nb_error_set(err, NB_EFORMAT, "%s:%zu: more rows than counted",
+                      P, data.line);
             goto done;
         }
         n = split(line, fields, nf, &bad, &why);
         if (n == 0) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s:%zu: column %zu: %s", path,
+            st = nb_error_set(err, NB_EFORMAT, "%s:%zu: column %zu: %s", P,
                       data.line, bad, why);
             goto done;
         }
         if (n != nf) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s:%zu: %zu fields, but the header has %zu columns",
-                      path, data.line, n, nf);
+                      P, data.line, n, nf);
             goto done;
         }
         for (size_t j = 0; j < nf; j++) {
             const char *f = fields[j];
             if (f[0] == '\0') {
-                st = nbi_fail(msg, msglen, NB_EFORMAT,
-                          "%s:%zu: column %zu '%s': empty field", path,
-                          data.line, j + 1, header[j]);
+                st = nb_error_set(err, NB_EFORMAT,
+                          "%s:%zu: column %zu '%s': empty field", P,
+                          data.line, j + 1, nbi_echo(eh, header[j]));
                 goto done;
             }
             if (j == lab) {
                 st = label_set_index(&ls, f, data.line, &cls[row]);
                 if (st == NB_ERANGE) {
-                    st = nbi_fail(msg, msglen, st,
+                    st = nb_error_set(err, st,
                               "%s:%zu: column %zu '%s': more than %d classes",
-                              path, data.line, j + 1, header[j],
+                              P, data.line, j + 1, nbi_echo(eh, header[j]),
                               NB_DATA_MAX_CLASSES);
                     goto done;
                 }
                 if (st != NB_OK) {
-                    st = nbi_fail(msg, msglen, st, "%s: out of memory", path);
+                    st = nb_error_set(err, st, "%s: out of memory", P);
                     goto done;
                 }
                 continue;
             }
             char *end;
-            double v = strtod(f, &end);
+            double v = nbi_strtod(f, &end);
             if (end == f || *end != '\0') {
-                st = nbi_fail(msg, msglen, NB_EFORMAT,
-                          "%s:%zu: column %zu '%s': '%s' is not a number", path,
-                          data.line, j + 1, header[j], f);
+                st = nb_error_set(err, NB_EFORMAT,
+                          "%s:%zu: column %zu '%s': '%s' is not a number", P,
+                          data.line, j + 1, nbi_echo(eh, header[j]), nbi_echo(ef, f));
                 goto done;
             }
             if (!isfinite(v)) {
-                st = nbi_fail(msg, msglen, NB_EDOMAIN,
+                st = nb_error_set(err, NB_EDOMAIN,
                           "%s:%zu: column %zu '%s': '%s' is not a finite number",
-                          path, data.line, j + 1, header[j], f);
+                          P, data.line, j + 1, nbi_echo(eh, header[j]), nbi_echo(ef, f));
                 goto done;
             }
             ds.x[row * nd + k++] = v;
@@ -475,22 +482,22 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         size_t max = 0, *value;
         for (size_t i = 0; i < ls.count && numeric; i++) {
             char *end;
-            (void)strtod(ls.name[i], &end);
+            (void)nbi_strtod(ls.name[i], &end);
             numeric = end != ls.name[i] && *end == '\0';
         }
         value = malloc(ls.count * sizeof *value);
         if (value == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", path);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
             goto done;
         }
         for (size_t i = 0; i < ls.count && numeric; i++) {
-            double v = strtod(ls.name[i], NULL);
+            double v = nbi_strtod(ls.name[i], NULL);
             if (!(v >= 0.0 && v < NB_DATA_MAX_CLASSES && v == floor(v))) {
                 free(value);
-                st = nbi_fail(msg, msglen, NB_ERANGE,
+                st = nb_error_set(err, NB_ERANGE,
                           "%s:%zu: column %zu '%s': label '%s' is not a class "
-                          "index in 0..%d", path, ls.line[i], lab + 1,
-                          header[lab], ls.name[i], NB_DATA_MAX_CLASSES - 1);
+                          "index in 0..%d", P, ls.line[i], lab + 1,
+                          nbi_echo(eh, header[lab]), nbi_echo(ef, ls.name[i]), NB_DATA_MAX_CLASSES - 1);
                 goto done;
             }
             value[i] = (size_t)v;
@@ -526,7 +533,7 @@ int nb_csv_read(const char *path, const char *label_column, nb_dataset *out,
         }
     }
     if (st != NB_OK) {
-        st = nbi_fail(msg, msglen, st, "%s: out of memory", path);
+        st = nb_error_set(err, st, "%s: out of memory", P);
         goto done;
     }
     *out = ds;

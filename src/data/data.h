@@ -2,6 +2,6 @@
 #ifndef NABLA_DATA_PRIVATE_H
 #define NABLA_DATA_PRIVATE_H
 
-#include "core/core.h"
+#include "io/io.h"   /* nbi_strtod: numbers read the same in every locale */
 
 #endif

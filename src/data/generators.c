@@ -211,17 +211,14 @@ const char *nb_truth_table_name(size_t i)
     return i < N_TABLES ? tables[i].name : NULL;
 }
 
-int nb_make_truth_table(const char *name, nb_dataset *out, char *msg,
-                        size_t msglen)
+int nb_make_truth_table(const char *name, nb_dataset *out, nb_error *err)
 {
     const truth_table *t = NULL;
     nb_dataset ds;
+    char en[NB_ERROR_ECHO_LEN];
     int st;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL || name == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL, "nb_make_truth_table: NULL argument");
+        return nb_error_set(err, NB_EINVAL, "nb_make_truth_table: NULL argument");
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < N_TABLES; i++)
         if (strcmp(tables[i].name, name) == 0)
@@ -237,12 +234,12 @@ int nb_make_truth_table(const char *name, nb_dataset *out, char *msg,
                 break;
             pos += (size_t)w;
         }
-        return nbi_fail(msg, msglen, NB_ENOTFOUND,
-                    "no truth table named '%s' (known: %s)", name, list);
+        return nb_error_set(err, NB_ENOTFOUND,
+                    "no truth table named '%s' (known: %s)", nbi_echo(en, name), list);
     }
     st = nb_dataset_init(&ds, 4, t->d, 2);
     if (st != NB_OK)
-        return nbi_fail(msg, msglen, st, "truth table '%s': %s", name,
+        return nb_error_set(err, st, "truth table '%s': %s", nbi_echo(en, name),
                     nb_strerror(st));
     for (size_t i = 0; i < 4; i++) {
         memcpy(ds.x + i * t->d, t->x[i], t->d * sizeof *ds.x);

@@ -33,6 +33,7 @@
 
 typedef struct reader {
     const char *path;
+    char echo[NB_ERROR_ECHO_LEN];   /* path as messages show it */
     FILE *f;
 #ifdef NB_HAVE_ZLIB
     gzFile gz;
@@ -53,7 +54,7 @@ static void reader_close(reader *r)
 #endif
 }
 
-static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
+static int reader_open(reader *r, const char *path, nb_error *err)
 {
     unsigned char magic[2];
     size_t got;
@@ -61,9 +62,10 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
 
     memset(r, 0, sizeof *r);
     r->path = path;
+    nbi_echo_path(r->echo, path);
     r->f = fopen(path, "rb");
     if (r->f == NULL)
-        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot open: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", r->echo,
                     strerror(errno));
     got = fread(magic, 1, 2, r->f);
     if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
@@ -74,21 +76,21 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
         errno = 0;
         r->gz = gzopen(path, "rb");
         if (r->gz == NULL)
-            return nbi_fail(msg, msglen, errno ? NB_EIO : NB_ENOMEM,
-                        "%s: cannot open: %s", path,
+            return nb_error_set(err, errno ? NB_EIO : NB_ENOMEM,
+                        "%s: cannot open: %s", r->echo,
                         errno ? strerror(errno) : "out of memory");
         gzbuffer(r->gz, 1u << 17);
         return NB_OK;
 #else
-        return nbi_fail(msg, msglen, NB_EUNSUPPORTED,
+        return nb_error_set(err, NB_EUNSUPPORTED,
                     "%s: gzip-compressed, but this build of nabla has no "
                     "zlib; decompress it (gunzip -k) or rebuild with zlib",
-                    path);
+                    r->echo);
 #endif
     }
     if (fseek(r->f, 0, SEEK_SET) != 0) {
         reader_close(r);
-        return nbi_fail(msg, msglen, NB_EIO, "%s: cannot seek: %s", path,
+        return nb_error_set(err, NB_EIO, "%s: cannot seek: %s", r->echo,
                     strerror(errno));
     }
     if (fstat(fileno(r->f), &sb) == 0 && S_ISREG(sb.st_mode)
@@ -102,14 +104,14 @@ static int reader_open(reader *r, const char *path, char *msg, size_t msglen)
 /* Reads up to len bytes; *got < len only at the end of the data.  Errors:
  * NB_EIO for the system, NB_EFORMAT for a corrupt or cut gzip stream. */
 static int reader_read(reader *r, void *buf, size_t len, size_t *got,
-                       char *msg, size_t msglen)
+                       nb_error *err)
 {
     *got = 0;
     if (!r->gzip) {
         *got = fread(buf, 1, len, r->f);
         r->pos += *got;
         if (*got < len && ferror(r->f))
-            return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s", r->path,
+            return nb_error_set(err, NB_EIO, "%s: read error: %s", r->echo,
                         strerror(errno));
         return NB_OK;
     }
@@ -131,15 +133,15 @@ static int reader_read(reader *r, void *buf, size_t len, size_t *got,
             if (strncmp(zmsg, r->path, plen) == 0 && zmsg[plen] == ':')
                 zmsg += plen + (zmsg[plen + 1] == ' ' ? 2 : 1);
             if (errnum == Z_ERRNO)
-                return nbi_fail(msg, msglen, NB_EIO, "%s: read error: %s",
-                            r->path, strerror(errno));
+                return nb_error_set(err, NB_EIO, "%s: read error: %s",
+                            r->echo, strerror(errno));
             if (errnum == Z_MEM_ERROR)
-                return nbi_fail(msg, msglen, NB_ENOMEM, "%s: zlib: out of memory",
-                            r->path);
+                return nb_error_set(err, NB_ENOMEM, "%s: zlib: out of memory",
+                            r->echo);
             if (errnum != Z_OK)
-                return nbi_fail(msg, msglen, NB_EFORMAT,
+                return nb_error_set(err, NB_EFORMAT,
                             "%s: corrupt gzip data after %zu decompressed "
-                            "bytes: %s", r->path, r->pos, zmsg);
+                            "bytes: %s", r->echo, r->pos, zmsg);
             break;  /* clean end of stream */
         }
     }
@@ -237,7 +239,7 @@ static int convert(unsigned type, const unsigned char *p, size_t n,
 /* Reads exactly need bytes of payload into a fresh buffer (*raw), growing it
  * only as data arrives; *got is what was there when the data ended short. */
 static int read_payload(reader *r, size_t need, unsigned char **raw,
-                        size_t *got, char *msg, size_t msglen)
+                        size_t *got, nb_error *err)
 {
     size_t cap = r->sized ? need : (need < ((size_t)1 << 20) ? need : (size_t)1 << 20);
     unsigned char *buf = malloc(cap > 0 ? cap : 1);
@@ -246,11 +248,11 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
     *raw = NULL;
     *got = 0;
     if (buf == NULL)
-        return nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
-                    r->path, need);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes",
+                    r->echo, need);
     for (;;) {
         size_t n;
-        st = reader_read(r, buf + *got, cap - *got, &n, msg, msglen);
+        st = reader_read(r, buf + *got, cap - *got, &n, err);
         if (st != NB_OK)
             break;
         *got += n;
@@ -259,8 +261,8 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
         size_t ncap = cap > need / 2 ? need : 2 * cap;
         unsigned char *nbuf = realloc(buf, ncap);
         if (nbuf == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu bytes",
-                      r->path, need);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes",
+                      r->echo, need);
             break;
         }
         buf = nbuf;
@@ -274,7 +276,7 @@ static int read_payload(reader *r, size_t need, unsigned char **raw,
     return NB_OK;
 }
 
-int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
+int nb_idx_read(const char *path, nb_idx *out, nb_error *err)
 {
     reader r;
     unsigned char head[4], dimbytes[4 * NB_IDX_MAX_DIMS];
@@ -284,76 +286,75 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     char shape[NB_IDX_MAX_DIMS * 21];
     nb_idx idx;
     int st;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL || path == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL, "nb_idx_read: NULL argument");
+        return nb_error_set(err, NB_EINVAL, "nb_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
+    char ep[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
     memset(&idx, 0, sizeof idx);
 
-    st = reader_open(&r, path, msg, msglen);
+    st = reader_open(&r, path, err);
     if (st != NB_OK)
         return st;
 
-    st = reader_read(&r, head, 4, &got, msg, msglen);
+    st = reader_read(&r, head, 4, &got, err);
     if (st != NB_OK)
         goto done;
     if (got < 4) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: %zu bytes: too short for an IDX header (4 bytes of "
-                  "magic, then the dimensions)", path, got);
+                  "magic, then the dimensions)", P, got);
         goto done;
     }
     if (head[0] != 0 || head[1] != 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: not an IDX file: magic %02x %02x %02x %02x, expected "
-                  "00 00 <type> <ndims>", path, head[0], head[1], head[2],
+                  "00 00 <type> <ndims>", P, head[0], head[1], head[2],
                   head[3]);
         goto done;
     }
     tname = type_name(head[2], &width);
     if (tname == NULL) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: unknown IDX data type 0x%02x (known: 08 ubyte, 09 sbyte, "
-                  "0b int16, 0c int32, 0d float32, 0e float64)", path, head[2]);
+                  "0b int16, 0c int32, 0d float32, 0e float64)", P, head[2]);
         goto done;
     }
-    idx.type = head[2];
+    idx.type = (nb_idx_type)head[2];
     idx.ndims = head[3];
     if (idx.ndims == 0) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: IDX header with 0 dimensions",
-                  path);
+        st = nb_error_set(err, NB_EFORMAT, "%s: IDX header with 0 dimensions",
+                  P);
         goto done;
     }
     if (idx.ndims > NB_IDX_MAX_DIMS) {
-        st = nbi_fail(msg, msglen, NB_EUNSUPPORTED,
-                  "%s: %zu dimensions; nabla reads at most %d", path,
+        st = nb_error_set(err, NB_EUNSUPPORTED,
+                  "%s: %zu dimensions; nabla reads at most %d", P,
                   idx.ndims, NB_IDX_MAX_DIMS);
         goto done;
     }
-    st = reader_read(&r, dimbytes, 4 * idx.ndims, &got, msg, msglen);
+    st = reader_read(&r, dimbytes, 4 * idx.ndims, &got, err);
     if (st != NB_OK)
         goto done;
     if (got < 4 * idx.ndims) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: truncated header: %zu dimensions need %zu bytes of "
-                  "sizes, found %zu", path, idx.ndims, 4 * idx.ndims, got);
+                  "sizes, found %zu", P, idx.ndims, 4 * idx.ndims, got);
         goto done;
     }
     idx.size = 1;
     for (size_t i = 0; i < idx.ndims; i++) {
         idx.dims[i] = be32(dimbytes + 4 * i);
         if (idx.dims[i] == 0) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT, "%s: dimension %zu is 0", path,
+            st = nb_error_set(err, NB_EFORMAT, "%s: dimension %zu is 0", P,
                       i + 1);
             goto done;
         }
     }
     for (size_t i = 0; i < idx.ndims; i++) {
         if (idx.dims[i] > NB_DATA_MAX_ELEMENTS / idx.size) {
-            st = nbi_fail(msg, msglen, NB_ERANGE,
-                      "%s: %s %s is more than %zu values", path,
+            st = nb_error_set(err, NB_ERANGE,
+                      "%s: %s %s is more than %zu values", P,
                       dims_str(idx.dims, idx.ndims, shape, sizeof shape),
                       tname, NB_DATA_MAX_ELEMENTS);
             goto done;
@@ -363,51 +364,51 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
     dims_str(idx.dims, idx.ndims, shape, sizeof shape);
     need = idx.size * width;   /* <= 2^34: no overflow with 64-bit size_t */
     if (need / width != idx.size) {
-        st = nbi_fail(msg, msglen, NB_ERANGE, "%s: %s %s is too large for this "
-                  "platform", path, shape, tname);
+        st = nb_error_set(err, NB_ERANGE, "%s: %s %s is too large for this "
+                  "platform", P, shape, tname);
         goto done;
     }
     header_len = 4 + 4 * idx.ndims;
     if (r.sized && r.size != header_len + need) {
         if (r.size < header_len + need)
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s: truncated: %s %s needs %zu bytes of data, found %zu",
-                      path, shape, tname, need, r.size - header_len);
+                      P, shape, tname, need, r.size - header_len);
         else
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s: %zu unexpected bytes after the %zu bytes of data "
-                      "of %s %s", path, r.size - header_len - need, need, shape,
+                      "of %s %s", P, r.size - header_len - need, need, shape,
                       tname);
         goto done;
     }
 
-    st = read_payload(&r, need, &raw, &got, msg, msglen);
+    st = read_payload(&r, need, &raw, &got, err);
     if (st != NB_OK)
         goto done;
     if (got < need) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: truncated: %s %s needs %zu bytes of data, found %zu%s",
-                  path, shape, tname, need, got,
+                  P, shape, tname, need, got,
                   r.gzip ? " (after decompression)" : "");
         goto done;
     }
     {
         unsigned char extra;
-        st = reader_read(&r, &extra, 1, &got, msg, msglen);
+        st = reader_read(&r, &extra, 1, &got, err);
         if (st != NB_OK)
             goto done;
         if (got > 0) {
-            st = nbi_fail(msg, msglen, NB_EFORMAT,
+            st = nb_error_set(err, NB_EFORMAT,
                       "%s: unexpected bytes after the %zu bytes of data of "
-                      "%s %s", path, need, shape, tname);
+                      "%s %s", P, need, shape, tname);
             goto done;
         }
     }
 
     idx.data = malloc(idx.size * sizeof *idx.data);
     if (idx.data == NULL) {
-        st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory for %zu values",
-                  path, idx.size);
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu values",
+                  P, idx.size);
         goto done;
     }
     nbi_advise_huge(idx.data, idx.size * sizeof *idx.data);
@@ -415,8 +416,8 @@ int nb_idx_read(const char *path, nb_idx *out, char *msg, size_t msglen)
         size_t bad = 0;
         st = convert(idx.type, raw, idx.size, idx.data, &bad);
         if (st != NB_OK) {
-            st = nbi_fail(msg, msglen, NB_EDOMAIN,
-                      "%s: value %zu (0-based, row-major) is %g", path, bad,
+            st = nb_error_set(err, NB_EDOMAIN,
+                      "%s: value %zu (0-based, row-major) is %g", P, bad,
                       idx.data[bad]);
             goto done;
         }
@@ -442,46 +443,46 @@ void nb_idx_free(nb_idx *idx)
 /* ---- image/label pairs -------------------------------------------------- */
 
 int nb_dataset_load_idx(const char *images_path, const char *labels_path,
-                        nb_dataset *out, char *msg, size_t msglen)
+                        nb_dataset *out, nb_error *err)
 {
     nb_idx img, lab;
     nb_dataset ds = {0};
     size_t max = 0;
     int st;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL || images_path == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL, "nb_dataset_load_idx: NULL argument");
+        return nb_error_set(err, NB_EINVAL, "nb_dataset_load_idx: NULL argument");
     memset(out, 0, sizeof *out);
+    char ei[NB_ERROR_ECHO_LEN], el[NB_ERROR_ECHO_LEN];
+    const char *EI = nbi_echo_path(ei, images_path);
+    const char *EL = labels_path ? nbi_echo_path(el, labels_path) : "";
     memset(&lab, 0, sizeof lab);
 
-    st = nb_idx_read(images_path, &img, msg, msglen);
+    st = nb_idx_read(images_path, &img, err);
     if (st != NB_OK)
         return st;
     if (labels_path != NULL) {
-        st = nb_idx_read(labels_path, &lab, msg, msglen);
+        st = nb_idx_read(labels_path, &lab, err);
         if (st != NB_OK)
             goto done;
         if (lab.ndims != 1) {
             char shape[NB_IDX_MAX_DIMS * 21];
-            st = nbi_fail(msg, msglen, NB_ESHAPE,
-                      "%s: labels must be 1-d, got %s", labels_path,
+            st = nb_error_set(err, NB_ESHAPE,
+                      "%s: labels must be 1-d, got %s", EL,
                       dims_str(lab.dims, lab.ndims, shape, sizeof shape));
             goto done;
         }
         if (lab.dims[0] != img.dims[0]) {
-            st = nbi_fail(msg, msglen, NB_ESHAPE,
-                      "%s has %zu images but %s has %zu labels", images_path,
-                      img.dims[0], labels_path, lab.dims[0]);
+            st = nb_error_set(err, NB_ESHAPE,
+                      "%s has %zu images but %s has %zu labels", EI,
+                      img.dims[0], EL, lab.dims[0]);
             goto done;
         }
         for (size_t i = 0; i < lab.size; i++) {
             double v = lab.data[i];
             if (!(v >= 0.0 && v <= 255.0 && v == floor(v))) {
-                st = nbi_fail(msg, msglen, NB_ERANGE,
+                st = nb_error_set(err, NB_ERANGE,
                           "%s: label %g at index %zu is not a class in 0..255",
-                          labels_path, v, i);
+                          EL, v, i);
                 goto done;
             }
             if ((size_t)v > max)
@@ -494,7 +495,7 @@ int nb_dataset_load_idx(const char *images_path, const char *labels_path,
     if (labels_path != NULL) {
         ds.label = malloc(ds.n * sizeof *ds.label);
         if (ds.label == NULL) {
-            st = nbi_fail(msg, msglen, NB_ENOMEM, "%s: out of memory", labels_path);
+            st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", EL);
             goto done;
         }
         for (size_t i = 0; i < ds.n; i++)
@@ -556,24 +557,22 @@ int nb_fashion_mnist_dir(char *buf, size_t len)
 }
 
 int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
-                                  char *msg, size_t msglen)
+                                  nb_error *err)
 {
     char dirbuf[4096], images[4200], labels[4200];
     const char *set = train ? "train" : "t10k";
     char name[64];
     nb_dataset ds;
     int st;
-
-    if (msg != NULL && msglen > 0)
-        msg[0] = '\0';
     if (out == NULL)
-        return nbi_fail(msg, msglen, NB_EINVAL,
+        return nb_error_set(err, NB_EINVAL,
                     "nb_dataset_load_fashion_mnist: NULL argument");
     memset(out, 0, sizeof *out);
+    char ed[NB_ERROR_ECHO_LEN], ei[NB_ERROR_ECHO_LEN];
     if (dir == NULL) {
         st = nb_fashion_mnist_dir(dirbuf, sizeof dirbuf);
         if (st == NB_ERANGE)
-            return nbi_fail(msg, msglen, st, "fashion-mnist: directory name too long");
+            return nb_error_set(err, st, "fashion-mnist: directory name too long");
         dir = dirbuf;
     }
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", set);
@@ -583,20 +582,20 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
         st = find_file(dir, name, labels, sizeof labels);
     }
     if (st == NB_ERANGE)
-        return nbi_fail(msg, msglen, st, "fashion-mnist: directory name too long");
+        return nb_error_set(err, st, "fashion-mnist: directory name too long");
     if (st != NB_OK)
-        return nbi_fail(msg, msglen, st,
+        return nb_error_set(err, st,
                     "fashion-mnist: no %s/%s(.gz); install the "
                     "dataset-fashion-mnist package or set "
-                    "NABLA_FASHION_MNIST_DIR", dir, name);
+                    "NABLA_FASHION_MNIST_DIR", nbi_echo_path(ed, dir), name);
 
-    st = nb_dataset_load_idx(images, labels, &ds, msg, msglen);
+    st = nb_dataset_load_idx(images, labels, &ds, err);
     if (st != NB_OK)
         return st;
     if (ds.d != 28 * 28 || ds.n_classes > 10) {
-        st = nbi_fail(msg, msglen, NB_EFORMAT,
+        st = nb_error_set(err, NB_EFORMAT,
                   "%s: %zu values per image and %zu classes; Fashion-MNIST "
-                  "has 784 (28x28) and 10", images, ds.d, ds.n_classes);
+                  "has 784 (28x28) and 10", nbi_echo_path(ei, images), ds.d, ds.n_classes);
         nb_dataset_free(&ds);
         return st;
     }
@@ -616,5 +615,5 @@ int nb_dataset_load_fashion_mnist(const char *dir, int train, nb_dataset *out,
 
 nomem:
     nb_dataset_free(&ds);
-    return nbi_fail(msg, msglen, NB_ENOMEM, "fashion-mnist: out of memory");
+    return nb_error_set(err, NB_ENOMEM, "fashion-mnist: out of memory");
 }

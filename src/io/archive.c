@@ -61,47 +61,12 @@ struct nb_archive {
 };
 
 
-static void clear_msg(char *msg, size_t len)
-{
-    if (msg != NULL && len > 0) msg[0] = '\0';
-}
-
 /* ---- memory --------------------------------------------------------------- */
-
-static void *default_alloc(void *ud, size_t size) { (void)ud; return malloc(size); }
-static void default_free(void *ud, void *p) { (void)ud; free(p); }
-
-static nb_allocator pick_allocator(const nb_allocator *al)
-{
-    nb_allocator d = { default_alloc, default_free, NULL };
-    if (al != NULL && al->alloc != NULL && al->free != NULL) d = *al;
-    return d;
-}
-
-static void *amalloc(const nb_archive *ar, size_t size)
-{
-    return ar->al.alloc(ar->al.ud, size ? size : 1);
-}
-
-static void afree(const nb_archive *ar, void *p)
-{
-    if (p != NULL) ar->al.free(ar->al.ud, p);
-}
-
-static char *astrndup(const nb_archive *ar, const char *s, size_t n)
-{
-    char *d = amalloc(ar, n + 1);
-    if (d != NULL) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
 
 nb_archive *nb_archive_alloc_with(const nb_allocator *allocator)
 {
-    nb_allocator al = pick_allocator(allocator);
-    nb_archive *ar = al.alloc(al.ud, sizeof *ar);
+    nb_allocator al = nbi_allocator(allocator);
+    nb_archive *ar = nbi_alloc(&al, sizeof *ar);
     if (ar == NULL) return NULL;
     memset(ar, 0, sizeof *ar);
     ar->al = al;
@@ -114,17 +79,17 @@ void nb_archive_free(nb_archive *ar)
 {
     if (ar == NULL) return;
     for (size_t i = 0; i < ar->nt; i++) {
-        afree(ar, ar->t[i].name);
-        afree(ar, ar->t[i].data);
+        nbi_free(&ar->al, ar->t[i].name);
+        nbi_free(&ar->al, ar->t[i].data);
     }
     for (size_t i = 0; i < ar->ns; i++) {
-        afree(ar, ar->s[i].key);
-        afree(ar, ar->s[i].value);
+        nbi_free(&ar->al, ar->s[i].key);
+        nbi_free(&ar->al, ar->s[i].value);
     }
-    afree(ar, ar->t);
-    afree(ar, ar->s);
+    nbi_free(&ar->al, ar->t);
+    nbi_free(&ar->al, ar->s);
     nb_allocator al = ar->al;
-    al.free(al.ud, ar);
+    nbi_free(&al, ar);
 }
 
 /* ---- lookup and insertion ------------------------------------------------- */
@@ -149,10 +114,10 @@ static int grow(nb_archive *ar, void **arr, size_t n, size_t *cap, size_t elem)
     if (n < *cap) return NB_OK;
     size_t c = *cap ? *cap * 2 : 8;
     if (c > SIZE_MAX / elem) return NB_ENOMEM;
-    void *p = amalloc(ar, c * elem);
+    void *p = nbi_alloc(&ar->al, c * elem);
     if (p == NULL) return NB_ENOMEM;
     if (n) memcpy(p, *arr, n * elem);
-    afree(ar, *arr);
+    nbi_free(&ar->al, *arr);
     *arr = p;
     *cap = c;
     return NB_OK;
@@ -174,23 +139,23 @@ int nb_archive_put(nb_archive *ar, const char *name, size_t rows, size_t cols,
     for (size_t i = 0; i < n; i++)
         if (!isfinite(data[i])) return NB_EDOMAIN;
 
-    double *copy = amalloc(ar, n * sizeof(double));
+    double *copy = nbi_alloc(&ar->al, n * sizeof(double));
     if (copy == NULL) return NB_ENOMEM;
     if (n) memcpy(copy, data, n * sizeof(double));
 
     tensor *t = find_tensor(ar, name);
     if (t != NULL) {
-        afree(ar, t->data);
+        nbi_free(&ar->al, t->data);
         t->data = copy;
         t->rows = rows;
         t->cols = cols;
         return NB_OK;
     }
-    char *nm = astrndup(ar, name, strlen(name));
+    char *nm = nbi_strndup(&ar->al, name, strlen(name));
     void *arr = ar->t;
     if (nm == NULL || grow(ar, &arr, ar->nt, &ar->cap_t, sizeof *ar->t) != NB_OK) {
-        afree(ar, nm);
-        afree(ar, copy);
+        nbi_free(&ar->al, nm);
+        nbi_free(&ar->al, copy);
         return NB_ENOMEM;
     }
     ar->t = arr;
@@ -203,19 +168,19 @@ int nb_archive_put_str(nb_archive *ar, const char *key, const char *value)
     if (ar == NULL || !name_ok(key) || value == NULL) return NB_EINVAL;
     size_t vlen = strlen(value);
     if (vlen > NB_ARCHIVE_VALUE_MAX) return NB_EINVAL;
-    char *v = astrndup(ar, value, vlen);
+    char *v = nbi_strndup(&ar->al, value, vlen);
     if (v == NULL) return NB_ENOMEM;
     meta *m = find_meta(ar, key);
     if (m != NULL) {
-        afree(ar, m->value);
+        nbi_free(&ar->al, m->value);
         m->value = v;
         return NB_OK;
     }
-    char *k = astrndup(ar, key, strlen(key));
+    char *k = nbi_strndup(&ar->al, key, strlen(key));
     void *arr = ar->s;
     if (k == NULL || grow(ar, &arr, ar->ns, &ar->cap_s, sizeof *ar->s) != NB_OK) {
-        afree(ar, k);
-        afree(ar, v);
+        nbi_free(&ar->al, k);
+        nbi_free(&ar->al, v);
         return NB_ENOMEM;
     }
     ar->s = arr;
@@ -382,46 +347,47 @@ static int dir_of(const char *path, char *buf, size_t len)
     return 1;
 }
 
-int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t len)
+int nb_archive_write(const nb_archive *ar, const char *path, nb_error *err)
 {
-    clear_msg(msg, len);
     if (ar == NULL || path == NULL || path[0] == '\0')
-        return nbi_fail(msg, len, NB_EINVAL, "archive write: NULL archive or empty path");
+        return nb_error_set(err, NB_EINVAL, "archive write: NULL archive or empty path");
+    char ep[NB_ERROR_ECHO_LEN], et[NB_ERROR_ECHO_LEN], ed[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
 
     size_t plen = strlen(path);
     size_t tlen = plen + 64;
-    char *tmp = amalloc(ar, tlen);
-    char *dir = amalloc(ar, plen + 2);
+    char *tmp = nbi_alloc(&ar->al, tlen);
+    char *dir = nbi_alloc(&ar->al, plen + 2);
     if (tmp == NULL || dir == NULL) {
-        afree(ar, tmp);
-        afree(ar, dir);
-        return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
     }
 
     /* A fresh temporary next to path: O_EXCL, so two writers (or a leftover
      * of a crashed run with the same pid) never share one. */
-    int fd = -1, err = 0;
+    int fd = -1, e = 0;
     for (unsigned attempt = 0; attempt < 1000 && fd < 0; attempt++) {
         snprintf(tmp, tlen, "%s.tmp.%ld.%u", path, (long)getpid(), attempt);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        err = errno;
-        int st = nbi_fail(msg, len, NB_EIO, "%s: cannot create a temporary file %s: %s",
-                      path, tmp, strerror(err));
-        afree(ar, tmp);
-        afree(ar, dir);
+        e = errno;
+        int st = nb_error_set(err, NB_EIO, "%s: cannot create a temporary file %s: %s",
+                      P, nbi_echo_path(et, tmp), strerror(e));
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
         return st;
     }
     FILE *f = fdopen(fd, "wb");
     if (f == NULL) {
-        err = errno;
+        e = errno;
         close(fd);
         unlink(tmp);
-        int st = nbi_fail(msg, len, NB_EIO, "%s: fdopen: %s", tmp, strerror(err));
-        afree(ar, tmp);
-        afree(ar, dir);
+        int st = nb_error_set(err, NB_EIO, "%s: fdopen: %s", nbi_echo_path(et, tmp), strerror(e));
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
         return st;
     }
 
@@ -435,32 +401,32 @@ int nb_archive_write(const nb_archive *ar, const char *path, char *msg, size_t l
     if (!w.err && rename(tmp, path) != 0) { w.err = errno; what = "rename"; }
     if (w.err) {
         unlink(tmp);
-        int st = nbi_fail(msg, len, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
-                      path, what, tmp, strerror(w.err ? w.err : EIO));
-        afree(ar, tmp);
-        afree(ar, dir);
+        int st = nb_error_set(err, NB_EIO, "%s: %s of %s failed: %s (file left untouched)",
+                      P, what, nbi_echo_path(et, tmp), strerror(w.err ? w.err : EIO));
+        nbi_free(&ar->al, tmp);
+        nbi_free(&ar->al, dir);
         return st;
     }
-    afree(ar, tmp);
+    nbi_free(&ar->al, tmp);
 
     /* The rename is durable only once the directory entry is. */
     int st = NB_OK;
     if (dir_of(path, dir, plen + 2)) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0) {
-            err = errno;
-            st = nbi_fail(msg, len, NB_EIO, "%s: written, but its directory %s cannot be opened "
-                      "to fsync it: %s", path, dir, strerror(err));
+            e = errno;
+            st = nb_error_set(err, NB_EIO, "%s: written, but its directory %s cannot be opened "
+                      "to fsync it: %s", P, nbi_echo_path(ed, dir), strerror(e));
         } else {
             if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP) {
-                err = errno;
-                st = nbi_fail(msg, len, NB_EIO, "%s: written, but fsync of directory %s failed: %s",
-                          path, dir, strerror(err));
+                e = errno;
+                st = nb_error_set(err, NB_EIO, "%s: written, but fsync of directory %s failed: %s",
+                          P, nbi_echo_path(ed, dir), strerror(e));
             }
             close(dfd);
         }
     }
-    afree(ar, dir);
+    nbi_free(&ar->al, dir);
     return st;
 }
 
@@ -482,42 +448,44 @@ static int take_u64(cursor *c, uint64_t *v)
 
 /* Reads the whole file into a buffer allocated through al. */
 static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
-                 size_t *size, char *msg, size_t len)
+                 size_t *size, nb_error *err)
 {
     *buf = NULL;
     *size = 0;
+    char ep[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return nbi_fail(msg, len, NB_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return nb_error_set(err, NB_EIO, "%s: cannot open: %s", P, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) {
         int e = errno;
         fclose(f);
-        return nbi_fail(msg, len, NB_EIO, "%s: fstat: %s", path, strerror(e));
+        return nb_error_set(err, NB_EIO, "%s: fstat: %s", P, strerror(e));
     }
     if (!S_ISREG(sb.st_mode)) {
         fclose(f);
-        return nbi_fail(msg, len, NB_EIO, "%s: not a regular file", path);
+        return nb_error_set(err, NB_EIO, "%s: not a regular file", P);
     }
     if ((uintmax_t)sb.st_size > (uintmax_t)(SIZE_MAX - 1)) {
         fclose(f);
-        return nbi_fail(msg, len, NB_ERANGE, "%s: %jd bytes do not fit in memory", path,
+        return nb_error_set(err, NB_ERANGE, "%s: %jd bytes do not fit in memory", P,
                     (intmax_t)sb.st_size);
     }
     size_t n = (size_t)sb.st_size;
-    unsigned char *b = al->alloc(al->ud, n ? n : 1);
+    unsigned char *b = nbi_alloc(al, n);
     if (b == NULL) {
         fclose(f);
-        return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+        return nb_error_set(err, NB_ENOMEM, "%s: out of memory for %zu bytes", P, n);
     }
     size_t got = n ? fread(b, 1, n, f) : 0;
-    int err = ferror(f) ? errno : 0;
+    int e = ferror(f) ? errno : 0;
     int more = (got == n && getc(f) != EOF);
     fclose(f);
-    if (got != n || more || err) {
-        al->free(al->ud, b);
-        return nbi_fail(msg, len, NB_EIO, "%s: read failed%s%s", path, err ? ": " : " (file changed "
-                    "while being read)", err ? strerror(err) : "");
+    if (got != n || more || e) {
+        nbi_free(al, b);
+        return nb_error_set(err, NB_EIO, "%s: read failed%s%s", P, e ? ": " : " (file changed "
+                    "while being read)", e ? strerror(e) : "");
     }
     *buf = b;
     *size = n;
@@ -526,18 +494,18 @@ static int slurp(const char *path, const nb_allocator *al, unsigned char **buf,
 
 /* Checks a name of n bytes at c (not yet consumed). */
 static int check_name(const cursor *c, uint64_t n, const char *what, size_t index,
-                      const char *path, char *msg, size_t len)
+                      const char *path, nb_error *err)
 {
     if (n == 0)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu has an empty name", path, what, index);
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu has an empty name", path, what, index);
     if (n > NB_ARCHIVE_NAME_MAX)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes (at most %u allowed)",
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu: name of %ju bytes (at most %u allowed)",
                     path, what, index, (uintmax_t)n, (unsigned)NB_ARCHIVE_NAME_MAX);
     if (n > c->left)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name of %ju bytes, only %zu bytes left",
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu: name of %ju bytes, only %zu bytes left",
                     path, what, index, (uintmax_t)n, c->left);
     if (memchr(c->p, 0, (size_t)n) != NULL)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %s %zu: name holds a NUL byte", path, what, index);
+        return nb_error_set(err, NB_EFORMAT, "%s: %s %zu: name holds a NUL byte", path, what, index);
     return NB_OK;
 }
 
@@ -548,66 +516,70 @@ static int cmp_str_ptr(const void *a, const void *b)
 
 /* Fails when two of the n names repeat (sorted copy of the pointers). */
 static int check_unique(nb_archive *ar, const char **names, size_t n, const char *what,
-                        const char *path, char *msg, size_t len)
+                        const char *path, nb_error *err)
 {
+    char en[NB_ERROR_ECHO_LEN];
     if (n < 2) return NB_OK;
     qsort(names, n, sizeof *names, cmp_str_ptr);
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i - 1], names[i]) == 0)
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, names[i]);
+            return nb_error_set(err, NB_EFORMAT, "%s: %s '%s' appears twice", path, what, nbi_echo(en, names[i]));
     (void)ar;
     return NB_OK;
 }
 
 /* Parses the verified body (after version, before the CRC) into ar. */
-static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, size_t len)
+/* (Here and above, path is the file name as messages show it, already
+ * escaped and cut by nbi_echo_path.) */
+static int parse_body(nb_archive *ar, cursor *c, const char *path, nb_error *err)
 {
+    char en[NB_ERROR_ECHO_LEN];
     uint64_t ns, nt;
     if (!take_u64(c, &ns) || !take_u64(c, &nt))
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: truncated header", path);
+        return nb_error_set(err, NB_EFORMAT, "%s: truncated header", path);
     if (ns > c->left / MIN_STRING_RECORD)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: header claims %ju metadata entries, the file "
+        return nb_error_set(err, NB_EFORMAT, "%s: header claims %ju metadata entries, the file "
                     "holds at most %zu", path, (uintmax_t)ns, c->left / MIN_STRING_RECORD);
     if (nt > (c->left - ns * MIN_STRING_RECORD) / MIN_TENSOR_RECORD)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: header claims %ju tensors, the file holds at "
+        return nb_error_set(err, NB_EFORMAT, "%s: header claims %ju tensors, the file holds at "
                     "most %zu", path, (uintmax_t)nt,
                     (size_t)((c->left - ns * MIN_STRING_RECORD) / MIN_TENSOR_RECORD));
 
     /* Both counts are now bounded by the file size. */
     if (ns) {
-        ar->s = amalloc(ar, (size_t)ns * sizeof *ar->s);
-        if (ar->s == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        ar->s = nbi_alloc(&ar->al, (size_t)ns * sizeof *ar->s);
+        if (ar->s == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_s = (size_t)ns;
     }
     if (nt) {
-        ar->t = amalloc(ar, (size_t)nt * sizeof *ar->t);
-        if (ar->t == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        ar->t = nbi_alloc(&ar->al, (size_t)nt * sizeof *ar->t);
+        if (ar->t == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         ar->cap_t = (size_t)nt;
     }
 
     for (size_t i = 0; i < (size_t)ns; i++) {
         uint64_t kl, vl;
         if (!take_u64(c, &kl))
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
-        int st = check_name(c, kl, "metadata entry", i, path, msg, len);
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
+        int st = check_name(c, kl, "metadata entry", i, path, err);
         if (st != NB_OK) return st;
         const unsigned char *kp = c->p;
         c->p += kl;
         c->left -= (size_t)kl;
         if (!take_u64(c, &vl))
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: truncated", path, i);
         if (vl > NB_ARCHIVE_VALUE_MAX || vl > c->left)
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value of %ju bytes (%zu "
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: value of %ju bytes (%zu "
                         "left, at most %u allowed)", path, i, (uintmax_t)vl, c->left,
                         (unsigned)NB_ARCHIVE_VALUE_MAX);
         if (memchr(c->p, 0, (size_t)vl) != NULL)
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: metadata entry %zu: value holds a NUL byte",
+            return nb_error_set(err, NB_EFORMAT, "%s: metadata entry %zu: value holds a NUL byte",
                         path, i);
-        char *k = astrndup(ar, (const char *)kp, (size_t)kl);
-        char *v = k ? astrndup(ar, (const char *)c->p, (size_t)vl) : NULL;
+        char *k = nbi_strndup(&ar->al, (const char *)kp, (size_t)kl);
+        char *v = k ? nbi_strndup(&ar->al, (const char *)c->p, (size_t)vl) : NULL;
         if (v == NULL) {
-            afree(ar, k);
-            return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+            nbi_free(&ar->al, k);
+            return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         }
         c->p += vl;
         c->left -= (size_t)vl;
@@ -617,47 +589,47 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
     for (size_t i = 0; i < (size_t)nt; i++) {
         uint64_t nl, rows, cols;
         if (!take_u64(c, &nl))
-            return nbi_fail(msg, len, NB_EFORMAT, "%s: tensor %zu: truncated", path, i);
-        int st = check_name(c, nl, "tensor", i, path, msg, len);
+            return nb_error_set(err, NB_EFORMAT, "%s: tensor %zu: truncated", path, i);
+        int st = check_name(c, nl, "tensor", i, path, err);
         if (st != NB_OK) return st;
-        char *name = astrndup(ar, (const char *)c->p, (size_t)nl);
-        if (name == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        char *name = nbi_strndup(&ar->al, (const char *)c->p, (size_t)nl);
+        if (name == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         c->p += nl;
         c->left -= (size_t)nl;
         if (!take_u64(c, &rows) || !take_u64(c, &cols)) {
-            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, name);
-            afree(ar, name);
+            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': truncated shape", path, nbi_echo(en, name));
+            nbi_free(&ar->al, name);
             return st;
         }
         /* rows*cols doubles must fit in what is left: no overflow, no
          * allocation larger than the file. */
         size_t cap = c->left / 8;
         if (rows > SIZE_MAX || cols > SIZE_MAX || (cols != 0 && rows > cap / cols)) {
-            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
-                      "bytes left", path, name, (uintmax_t)rows, (uintmax_t)cols, c->left);
-            afree(ar, name);
+            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s' claims (%jux%ju) values, only %zu "
+                      "bytes left", path, nbi_echo(en, name), (uintmax_t)rows, (uintmax_t)cols, c->left);
+            nbi_free(&ar->al, name);
             return st;
         }
         if (rows != 0 && cols > SIZE_MAX / sizeof(double) / rows) {
-            st = nbi_fail(msg, len, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
-                      name, (uintmax_t)rows, (uintmax_t)cols);
-            afree(ar, name);
+            st = nb_error_set(err, NB_EFORMAT, "%s: tensor '%s': (%jux%ju) is too large", path,
+                      nbi_echo(en, name), (uintmax_t)rows, (uintmax_t)cols);
+            nbi_free(&ar->al, name);
             return st;
         }
         size_t n = (size_t)rows * (size_t)cols;
-        double *data = amalloc(ar, n * sizeof(double));
+        double *data = nbi_alloc(&ar->al, n * sizeof(double));
         if (data == NULL) {
-            afree(ar, name);
-            return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+            nbi_free(&ar->al, name);
+            return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         }
         for (size_t j = 0; j < n; j++) {
             data[j] = bits_double(get_u64(c->p + 8 * j));
             if (!isfinite(data[j])) {
-                st = nbi_fail(msg, len, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
-                          "(%zu, %zu)", path, name, (uintmax_t)rows, (uintmax_t)cols, data[j],
+                st = nb_error_set(err, NB_EDOMAIN, "%s: tensor '%s' (%jux%ju): value %g at "
+                          "(%zu, %zu)", path, nbi_echo(en, name), (uintmax_t)rows, (uintmax_t)cols, data[j],
                           j / (size_t)cols, j % (size_t)cols);
-                afree(ar, name);
-                afree(ar, data);
+                nbi_free(&ar->al, name);
+                nbi_free(&ar->al, data);
                 return st;
             }
         }
@@ -666,60 +638,63 @@ static int parse_body(nb_archive *ar, cursor *c, const char *path, char *msg, si
         ar->t[ar->nt++] = (tensor){ name, (size_t)rows, (size_t)cols, data };
     }
     if (c->left != 0)
-        return nbi_fail(msg, len, NB_EFORMAT, "%s: %zu unexpected bytes after the last tensor",
+        return nb_error_set(err, NB_EFORMAT, "%s: %zu unexpected bytes after the last tensor",
                     path, c->left);
 
     /* Names must be unique (get and put rely on it). */
     size_t most = ar->ns > ar->nt ? ar->ns : ar->nt;
     if (most >= 2) {
-        const char **names = amalloc(ar, most * sizeof *names);
-        if (names == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        const char **names = nbi_alloc(&ar->al, most * sizeof *names);
+        if (names == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", path);
         for (size_t i = 0; i < ar->ns; i++) names[i] = ar->s[i].key;
-        int st = check_unique(ar, names, ar->ns, "metadata key", path, msg, len);
+        int st = check_unique(ar, names, ar->ns, "metadata key", path, err);
         if (st == NB_OK) {
             for (size_t i = 0; i < ar->nt; i++) names[i] = ar->t[i].name;
-            st = check_unique(ar, names, ar->nt, "tensor", path, msg, len);
+            st = check_unique(ar, names, ar->nt, "tensor", path, err);
         }
-        afree(ar, names);
+        nbi_free(&ar->al, names);
         if (st != NB_OK) return st;
     }
     return NB_OK;
 }
 
 int nb_archive_read_with(const char *path, const nb_allocator *allocator,
-                         nb_archive **out, char *msg, size_t len)
+                         nb_archive **out, nb_error *err)
 {
-    clear_msg(msg, len);
     if (out != NULL) *out = NULL;
     if (path == NULL || out == NULL)
-        return nbi_fail(msg, len, NB_EINVAL, "archive read: NULL path or output");
-    nb_allocator al = pick_allocator(allocator);
+        return nb_error_set(err, NB_EINVAL, "archive read: NULL path or output");
+    nb_allocator al = nbi_allocator(allocator);
+    /* Every message names the file as P: escaped, at most
+     * NB_ERROR_ECHO_MAX characters (its end kept). */
+    char ep[NB_ERROR_ECHO_LEN];
+    const char *P = nbi_echo_path(ep, path);
 
     unsigned char *buf;
     size_t size;
-    int st = slurp(path, &al, &buf, &size, msg, len);
+    int st = slurp(path, &al, &buf, &size, err);
     if (st != NB_OK) return st;
 
     if (size < MAGIC_LEN || memcmp(buf, NB_ARCHIVE_MAGIC, MAGIC_LEN) != 0) {
-        st = nbi_fail(msg, len, NB_EFORMAT, "%s: not a nabla archive (%s)", path,
+        st = nb_error_set(err, NB_EFORMAT, "%s: not a nabla archive (%s)", P,
                   size < MAGIC_LEN ? "shorter than the magic" : "magic is not \"NABLAARC\"");
         goto done;
     }
     if (size < MAGIC_LEN + 8) {
-        st = nbi_fail(msg, len, NB_EFORMAT, "%s: truncated before the format version", path);
+        st = nb_error_set(err, NB_EFORMAT, "%s: truncated before the format version", P);
         goto done;
     }
     /* The version comes before the checksum: another version may lay out
      * (and checksum) its bytes differently. */
     uint64_t version = get_u64(buf + MAGIC_LEN);
     if (version != NB_ARCHIVE_VERSION) {
-        st = nbi_fail(msg, len, NB_EVERSION, "%s: archive format version %ju; this nabla reads "
-                  "version %d", path, (uintmax_t)version, NB_ARCHIVE_VERSION);
+        st = nb_error_set(err, NB_EVERSION, "%s: archive format version %ju; this nabla reads "
+                  "version %d", P, (uintmax_t)version, NB_ARCHIVE_VERSION);
         goto done;
     }
     if (size < HEADER_LEN + CRC_LEN) {
-        st = nbi_fail(msg, len, NB_EFORMAT, "%s: truncated: %zu bytes, a valid archive has at "
-                  "least %u", path, size, HEADER_LEN + CRC_LEN);
+        st = nb_error_set(err, NB_EFORMAT, "%s: truncated: %zu bytes, a valid archive has at "
+                  "least %u", P, size, HEADER_LEN + CRC_LEN);
         goto done;
     }
     crc32_state crc;
@@ -728,26 +703,26 @@ int nb_archive_read_with(const char *path, const nb_allocator *allocator,
     uint32_t want = 0;
     for (unsigned i = 0; i < CRC_LEN; i++) want |= (uint32_t)buf[size - CRC_LEN + i] << (8 * i);
     if (crc32_final(&crc) != want) {
-        st = nbi_fail(msg, len, NB_ECHECKSUM, "%s: CRC-32 is %08lx, the file says %08lx (corrupted "
-                  "or truncated)", path, (unsigned long)crc32_final(&crc), (unsigned long)want);
+        st = nb_error_set(err, NB_ECHECKSUM, "%s: CRC-32 is %08lx, the file says %08lx (corrupted "
+                  "or truncated)", P, (unsigned long)crc32_final(&crc), (unsigned long)want);
         goto done;
     }
 
     nb_archive *ar = nb_archive_alloc_with(&al);
     if (ar == NULL) {
-        st = nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
         goto done;
     }
     cursor c = { buf + MAGIC_LEN + 8, size - MAGIC_LEN - 8 - CRC_LEN };
-    st = parse_body(ar, &c, path, msg, len);
+    st = parse_body(ar, &c, P, err);
     if (st != NB_OK) nb_archive_free(ar);
     else *out = ar;
 done:
-    al.free(al.ud, buf);
+    nbi_free(&al, buf);
     return st;
 }
 
-int nb_archive_read(const char *path, nb_archive **out, char *msg, size_t len)
+int nb_archive_read(const char *path, nb_archive **out, nb_error *err)
 {
-    return nb_archive_read_with(path, NULL, out, msg, len);
+    return nb_archive_read_with(path, NULL, out, err);
 }

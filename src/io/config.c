@@ -9,10 +9,11 @@
  * line is valid: a failed load leaves the config as it was, and a key staged
  * twice is a duplicate.
  */
+#include <config.h>
+
 #include <nabla/config.h>
 
 #include <errno.h>
-#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -20,10 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/io.h"
+
 /* Room for the "why" part of a message ("'0.1x' is not a number"). */
 #define WHY_LEN 512
-/* Longest user text quoted verbatim inside a message. */
-#define SHOW_LEN 64
+/* User text inside a message: nbi_echo's budget (escaped, at most
+ * NB_ERROR_ECHO_MAX characters), so the reason after it is never cut. */
+#define SHOW_LEN NB_ERROR_ECHO_LEN
 /* Names longer than this get no did-you-mean (bounded edit-distance rows). */
 #define SUGGEST_MAX 64
 
@@ -57,41 +61,6 @@ struct nb_config {
 };
 
 /* ---- small helpers ----------------------------------------------------- */
-
-static void *sys_alloc(void *ud, size_t size)
-{
-    (void)ud;
-    return malloc(size);
-}
-
-static void sys_free(void *ud, void *ptr)
-{
-    (void)ud;
-    free(ptr);
-}
-
-static const nb_allocator sys_allocator = { sys_alloc, sys_free, NULL };
-
-static void *xalloc(const nb_allocator *al, size_t size)
-{
-    return al->alloc(al->ud, size ? size : 1);
-}
-
-static void xfree(const nb_allocator *al, void *p)
-{
-    if (p != NULL)
-        al->free(al->ud, p);
-}
-
-static char *xstrndup(const nb_allocator *al, const char *s, size_t n)
-{
-    char *p = xalloc(al, n + 1);
-    if (p != NULL) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
 
 #if defined(__GNUC__)
 #define NBI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -134,19 +103,16 @@ static void clearmsg(char *msg, size_t len)
         msg[0] = '\0';
 }
 
-/* User text for a message: at most SHOW_LEN bytes, cut on a UTF-8 character
- * boundary, "..." appended when cut.  buf has SHOW_LEN + 4 bytes. */
+/* User text for a message (nbi_echo); buf has SHOW_LEN bytes. */
 static const char *shown(const char *s, char *buf)
 {
-    size_t n = strlen(s);
-    if (n <= SHOW_LEN)
-        return s;
-    n = SHOW_LEN;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(buf, s, n);
-    memcpy(buf + n, "...", 4);
-    return buf;
+    return nbi_echo(buf, s);
+}
+
+/* A file name for a message: its end kept (nbi_echo_path). */
+static const char *shown_path(const char *path, char *buf)
+{
+    return nbi_echo_path(buf, path);
 }
 
 static int is_space(int c)
@@ -410,13 +376,11 @@ static int parse_sz(const char *s, size_t *out)
 }
 
 /* Decimal floating point: [+-](digits[.digits]|.digits)[(e|E)[+-]digits].
- * No inf, nan or hex: a config says numbers plainly.  strtod is locale
- * dependent, so under a locale whose decimal point is not '.' the point is
- * replaced by the locale's before converting. */
+ * No inf, nan or hex: a config says numbers plainly.  The conversion is
+ * nbi_strtod's ('.' whatever the locale). */
 static int parse_dbl(const char *s, double *out)
 {
     const char *p = s;
-    const char *dp;
     char *end;
     size_t digits = 0;
     double v;
@@ -446,48 +410,12 @@ static int parse_dbl(const char *s, double *out)
     }
     if (*p != '\0')
         return NUM_SYNTAX;
-    dp = localeconv()->decimal_point;
     errno = 0;
-    if (dp == NULL || strcmp(dp, ".") == 0 || strchr(s, '.') == NULL) {
-        v = strtod(s, &end);
-    } else {
-        char buf[NB_CONFIG_MAX_LINE + 16];
-        const char *point = strchr(s, '.');
-        size_t head = (size_t)(point - s), dl = strlen(dp);
-        if (strlen(s) + dl >= sizeof buf)
-            return NUM_RANGE;
-        memcpy(buf, s, head);
-        memcpy(buf + head, dp, dl);
-        strcpy(buf + head + dl, point + 1);
-        v = strtod(buf, &end);
-    }
+    v = nbi_strtod(s, &end);
     if ((errno == ERANGE && fabs(v) == HUGE_VAL) || !isfinite(v))
         return NUM_RANGE;
     *out = v;
     return NUM_OK;
-}
-
-/* Shortest of %.15g, %.16g, %.17g that reads back as exactly x, with '.'
- * as decimal point whatever the locale.  buf has at least 40 bytes. */
-static void format_double(double x, char *buf, size_t cap)
-{
-    const char *dp = localeconv()->decimal_point;
-    int prec;
-    for (prec = 15; prec <= 17; prec++) {
-        double y;
-        snprintf(buf, cap, "%.*g", prec, x);
-        if (dp != NULL && strcmp(dp, ".") != 0 && dp[0] != '\0') {
-            char *at = strstr(buf, dp);
-            if (at != NULL) {
-                size_t dl = strlen(dp);
-                *at = '.';
-                memmove(at + 1, at + dl, strlen(at + dl) + 1);
-            }
-        }
-        if (parse_dbl(buf, &y) == NUM_OK && y == x
-            && signbit(y) == signbit(x))
-            return;
-    }
 }
 
 /* ---- typed values ------------------------------------------------------ */
@@ -539,7 +467,7 @@ static const char *expected(nb_config_type base)
 static int parse_num(nb_config_type base, const char *s, num *out,
                      const char *min, char *why, size_t wlen)
 {
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     long long neg;
     int r;
     if (*s == '\0') {
@@ -586,7 +514,7 @@ static int check_bounds(const nb_config_key *k, const num *v, const char *text,
                         char *why, size_t wlen)
 {
     nb_config_type base = numeric_base(k->type);
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     num b;
     if (k->min != NULL
         && parse_num(base, k->min, &b, NULL, NULL, 0) == NB_OK) {
@@ -624,7 +552,7 @@ static int check_bounds(const nb_config_key *k, const num *v, const char *text,
 static int check_word(const nb_config_key *k, const char *w, size_t *idx,
                       char *why, size_t wlen)
 {
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     if (*w == '\0') {
         setmsg(why, wlen, "empty value (expected a word)");
         return NB_ECONFIG;
@@ -685,8 +613,8 @@ static int parse_bool(const char *s, int *out)
 
 static void cval_clear(const nb_allocator *al, cval *v)
 {
-    xfree(al, v->text);
-    xfree(al, v->list);
+    nbi_free(al, v->text);
+    nbi_free(al, v->list);
     memset(v, 0, sizeof *v);
 }
 
@@ -709,7 +637,7 @@ static int split_list(const nb_allocator *al, const char *text, char ***block,
         count += *p == ',';
     if (count > (SIZE_MAX - tl - 1) / sizeof(char *))
         return NB_ENOMEM;
-    el = xalloc(al, count * sizeof(char *) + tl + 1);
+    el = nbi_alloc(al, count * sizeof(char *) + tl + 1);
     if (el == NULL)
         return NB_ENOMEM;
     copy = (char *)(el + count);
@@ -725,15 +653,15 @@ static int split_list(const nb_allocator *al, const char *text, char ***block,
         trim_end(s);
         if (*s == '\0') {
             setmsg(why, wlen, "element %zu is empty", i + 1);
-            xfree(al, el);
+            nbi_free(al, el);
             return NB_ECONFIG;
         }
         for (q = s; *q != '\0'; q++) {
             if (is_space(*q)) {
-                char sb[SHOW_LEN + 4];
+                char sb[SHOW_LEN];
                 setmsg(why, wlen, "element %zu '%s' contains a blank "
                        "(separate elements with ',')", i + 1, shown(s, sb));
-                xfree(al, el);
+                nbi_free(al, el);
                 return NB_ECONFIG;
             }
         }
@@ -790,7 +718,7 @@ static int parse_list(const nb_allocator *al, const nb_config_key *k,
                                             : sizeof(size_t);
         char *arr = NULL;
         if (n > 0) {
-            arr = xalloc(al, n * size);
+            arr = nbi_alloc(al, n * size);
             if (arr == NULL) {
                 st = NB_ENOMEM;
                 goto fail;
@@ -804,7 +732,7 @@ static int parse_list(const nb_allocator *al, const nb_config_key *k,
                 st = check_bounds(k, &v, el[i], tmp, sizeof tmp);
             if (st != NB_OK) {
                 setmsg(why, wlen, "element %zu: %s", i + 1, tmp);
-                xfree(al, arr);
+                nbi_free(al, arr);
                 goto fail;
             }
             if (base == NB_CONFIG_INT)
@@ -812,13 +740,13 @@ static int parse_list(const nb_allocator *al, const nb_config_key *k,
             else
                 ((size_t *)(void *)arr)[i] = v.z;
         }
-        xfree(al, el);
+        nbi_free(al, el);
         out->list = arr;
         out->n = n;
         return NB_OK;
     }
 fail:
-    xfree(al, el);
+    nbi_free(al, el);
     return st;
 }
 
@@ -828,10 +756,10 @@ fail:
 static int parse_value(const nb_allocator *al, const nb_config_key *k,
                        const char *text, cval *out, char *why, size_t wlen)
 {
-    char sb[SHOW_LEN + 4];
+    char sb[SHOW_LEN];
     int st = NB_OK;
     memset(out, 0, sizeof *out);
-    out->text = xstrndup(al, text, strlen(text));
+    out->text = nbi_strndup(al, text, strlen(text));
     if (out->text == NULL)
         return NB_ENOMEM;
     switch (k->type) {
@@ -1062,10 +990,21 @@ static int check_schema(const nb_allocator *al, const nb_config_key *schema,
     return NB_OK;
 }
 
-int nb_config_schema_check(const nb_config_key *schema, size_t n, char *msg,
-                           size_t len)
+/* Every public call below fills an nb_error from the message its worker
+ * wrote into a local buffer, and only when it failed: a call that succeeds
+ * leaves err untouched. */
+static int report(nb_error *err, int st, const char *msg)
 {
-    return check_schema(&sys_allocator, schema, n, msg, len);
+    if (st != NB_OK)
+        nb_error_set(err, st, "%s", msg[0] ? msg : nb_strerror(st));
+    return st;
+}
+
+int nb_config_schema_check(const nb_config_key *schema, size_t n, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    nb_allocator al = nbi_allocator(NULL);
+    return report(err, check_schema(&al, schema, n, msg, sizeof msg), msg);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -1078,26 +1017,28 @@ nb_config *nb_config_alloc(const nb_config_key *schema, size_t n)
 nb_config *nb_config_alloc_with(const nb_config_key *schema, size_t n,
                                 const nb_allocator *allocator)
 {
-    nb_allocator al = allocator != NULL ? *allocator : sys_allocator;
+    nb_allocator al = nbi_allocator(allocator);
     nb_config *cfg;
     size_t i;
-    if (al.alloc == NULL || al.free == NULL || (schema == NULL && n > 0))
+    /* A half-filled allocator is a caller error, not a request for malloc. */
+    if ((allocator != NULL && (allocator->alloc == NULL || allocator->free == NULL))
+        || (schema == NULL && n > 0))
         return NULL;
     for (i = 0; i < n; i++)
         if (check_entry(schema, i, NULL, 0) != NB_OK)
             return NULL;
     if (n > SIZE_MAX / sizeof(cval))
         return NULL;
-    cfg = xalloc(&al, sizeof *cfg);
+    cfg = nbi_alloc(&al, sizeof *cfg);
     if (cfg == NULL)
         return NULL;
     memset(cfg, 0, sizeof *cfg);
     cfg->al = al;
     cfg->schema = schema;
     cfg->n = n;
-    cfg->vals = xalloc(&al, n * sizeof(cval));
+    cfg->vals = nbi_alloc(&al, n * sizeof(cval));
     if (cfg->vals == NULL) {
-        xfree(&al, cfg);
+        nbi_free(&al, cfg);
         return NULL;
     }
     memset(cfg->vals, 0, n * sizeof(cval));
@@ -1125,17 +1066,18 @@ void nb_config_free(nb_config *cfg)
     for (i = 0; i < cfg->n; i++)
         cval_clear(&al, &cfg->vals[i]);
     for (i = 0; i < cfg->n_files; i++)
-        xfree(&al, cfg->files[i]);
-    xfree(&al, cfg->files);
-    xfree(&al, cfg->vals);
-    xfree(&al, cfg);
+        nbi_free(&al, cfg->files[i]);
+    nbi_free(&al, cfg->files);
+    nbi_free(&al, cfg->vals);
+    nbi_free(&al, cfg);
 }
 
 /* ---- files ------------------------------------------------------------- */
 
 typedef struct parser {
     nb_config *cfg;
-    const char *name;        /* file name for messages */
+    const char *name;        /* file name */
+    char echo[SHOW_LEN];     /* the file name as messages show it */
     size_t file;             /* its index in cfg->files */
     cval *stage;             /* (cfg->n): values of this file */
     char *msg;
@@ -1155,14 +1097,14 @@ static int line_error(parser *ps, size_t lineno, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    setmsg(ps->msg, ps->len, "%s:%zu: %s", ps->name, lineno, why);
+    setmsg(ps->msg, ps->len, "%s:%zu: %s", ps->echo, lineno, why);
     return NB_ECONFIG;
 }
 
 /* Interprets ps->line (len bytes, NUL-terminated, no '\n'). */
 static int parse_line(parser *ps, size_t len, size_t lineno)
 {
-    char why[WHY_LEN], sb[SHOW_LEN + 4];
+    char why[WHY_LEN], sb[SHOW_LEN];
     char *line = ps->line, *p, *eq, *key, *val;
     const char *sug;
     size_t idx;
@@ -1260,7 +1202,7 @@ static int parse_line(parser *ps, size_t len, size_t lineno)
     st = parse_value(&ps->cfg->al, &ps->cfg->schema[idx], val,
                      &ps->stage[idx], why, sizeof why);
     if (st == NB_ENOMEM) {
-        setmsg(ps->msg, ps->len, "%s:%zu: out of memory", ps->name, lineno);
+        setmsg(ps->msg, ps->len, "%s:%zu: out of memory", ps->echo, lineno);
         return st;
     }
     if (st != NB_OK)
@@ -1281,32 +1223,33 @@ static parser *parser_begin(nb_config *cfg, const char *name, char *msg,
     char *copy;
     if (cfg->n_files == cfg->cap_files) {
         size_t cap = cfg->cap_files ? 2 * cfg->cap_files : 4;
-        char **files = xalloc(al, cap * sizeof(char *));
+        char **files = nbi_alloc(al, cap * sizeof(char *));
         if (files == NULL)
             return NULL;
         if (cfg->n_files > 0)
             memcpy(files, cfg->files, cfg->n_files * sizeof(char *));
-        xfree(al, cfg->files);
+        nbi_free(al, cfg->files);
         cfg->files = files;
         cfg->cap_files = cap;
     }
-    copy = xstrndup(al, name, strlen(name));
+    copy = nbi_strndup(al, name, strlen(name));
     if (copy == NULL)
         return NULL;
-    ps = xalloc(al, sizeof *ps);
+    ps = nbi_alloc(al, sizeof *ps);
     if (ps == NULL) {
-        xfree(al, copy);
+        nbi_free(al, copy);
         return NULL;
     }
-    ps->stage = xalloc(al, cfg->n * sizeof(cval));
+    ps->stage = nbi_alloc(al, cfg->n * sizeof(cval));
     if (ps->stage == NULL) {
-        xfree(al, ps);
-        xfree(al, copy);
+        nbi_free(al, ps);
+        nbi_free(al, copy);
         return NULL;
     }
     memset(ps->stage, 0, cfg->n * sizeof(cval));
     ps->cfg = cfg;
     ps->name = copy;
+    nbi_echo_path(ps->echo, copy);
     ps->file = cfg->n_files;
     cfg->files[cfg->n_files++] = copy;
     ps->msg = msg;
@@ -1334,21 +1277,22 @@ static int parser_end(parser *ps, int st)
     }
     if (st != NB_OK) {
         cfg->n_files--;
-        xfree(&cfg->al, cfg->files[cfg->n_files]);
+        nbi_free(&cfg->al, cfg->files[cfg->n_files]);
     } else {
         clearmsg(ps->msg, ps->len);
     }
-    xfree(&cfg->al, ps->stage);
-    xfree(&cfg->al, ps);
+    nbi_free(&cfg->al, ps->stage);
+    nbi_free(&cfg->al, ps);
     return st;
 }
 
-int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
-                           char *msg, size_t len)
+static int parse_string_msg(nb_config *cfg, const char *text, const char *name,
+                            char *msg, size_t len)
 {
     parser *ps;
     size_t lineno = 0;
     int st = NB_OK;
+    char sb[SHOW_LEN];
     if (cfg == NULL || text == NULL) {
         setmsg(msg, len, "nb_config_parse_string: NULL argument");
         return NB_EINVAL;
@@ -1357,7 +1301,7 @@ int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
         name = "<string>";
     ps = parser_begin(cfg, name, msg, len);
     if (ps == NULL) {
-        setmsg(msg, len, "%s: out of memory", name);
+        setmsg(msg, len, "%s: out of memory", shown_path(name, sb));
         return NB_ENOMEM;
     }
     while (*text != '\0') {
@@ -1379,8 +1323,16 @@ int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
     return parser_end(ps, st);
 }
 
-int nb_config_load(nb_config *cfg, const char *path, char *msg, size_t len)
+int nb_config_parse_string(nb_config *cfg, const char *text, const char *name,
+                           nb_error *err)
 {
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, parse_string_msg(cfg, text, name, msg, sizeof msg), msg);
+}
+
+static int load_msg(nb_config *cfg, const char *path, char *msg, size_t len)
+{
+    char sb[SHOW_LEN];
     parser *ps;
     FILE *f;
     size_t lineno = 0;
@@ -1391,13 +1343,13 @@ int nb_config_load(nb_config *cfg, const char *path, char *msg, size_t len)
     }
     f = fopen(path, "rb");
     if (f == NULL) {
-        setmsg(msg, len, "cannot open '%s': %s", path, strerror(errno));
+        setmsg(msg, len, "cannot open '%s': %s", shown_path(path, sb), strerror(errno));
         return NB_EIO;
     }
     ps = parser_begin(cfg, path, msg, len);
     if (ps == NULL) {
         fclose(f);
-        setmsg(msg, len, "%s: out of memory", path);
+        setmsg(msg, len, "%s: out of memory", shown_path(path, sb));
         return NB_ENOMEM;
     }
     while (c != EOF) {
@@ -1427,19 +1379,25 @@ int nb_config_load(nb_config *cfg, const char *path, char *msg, size_t len)
             break;
     }
     if (st == NB_OK && ferror(f)) {
-        setmsg(msg, len, "error reading '%s': %s", path, strerror(errno));
+        setmsg(msg, len, "error reading '%s': %s", shown_path(path, sb), strerror(errno));
         st = NB_EIO;
     }
     fclose(f);
     return parser_end(ps, st);
 }
 
+int nb_config_load(nb_config *cfg, const char *path, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, load_msg(cfg, path, msg, sizeof msg), msg);
+}
+
 /* ---- overrides --------------------------------------------------------- */
 
-int nb_config_set(nb_config *cfg, const char *assignment, char *msg,
-                  size_t len)
+static int set_msg(nb_config *cfg, const char *assignment, char *msg,
+                   size_t len)
 {
-    char why[WHY_LEN], sb[SHOW_LEN + 4];
+    char why[WHY_LEN], sb[SHOW_LEN];
     const char *eq;
     char *buf, *key, *val;
     size_t n, idx;
@@ -1465,7 +1423,7 @@ int nb_config_set(nb_config *cfg, const char *assignment, char *msg,
                shown(assignment, sb));
         return NB_ECONFIG;
     }
-    buf = xstrndup(&cfg->al, assignment, n);
+    buf = nbi_strndup(&cfg->al, assignment, n);
     if (buf == NULL) {
         setmsg(msg, len, "--set: out of memory");
         return NB_ENOMEM;
@@ -1517,11 +1475,17 @@ int nb_config_set(nb_config *cfg, const char *assignment, char *msg,
     cfg->vals[idx] = v;
     clearmsg(msg, len);
 out:
-    xfree(&cfg->al, buf);
+    nbi_free(&cfg->al, buf);
     return st;
 }
 
-int nb_config_validate(const nb_config *cfg, char *msg, size_t len)
+int nb_config_set(nb_config *cfg, const char *assignment, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, set_msg(cfg, assignment, msg, sizeof msg), msg);
+}
+
+static int validate_msg(const nb_config *cfg, char *msg, size_t len)
 {
     size_t i, first = (size_t)-1, missing = 0;
     if (cfg == NULL) {
@@ -1538,8 +1502,9 @@ int nb_config_validate(const nb_config *cfg, char *msg, size_t len)
         clearmsg(msg, len);
         return NB_OK;
     }
+    char sb[SHOW_LEN];
     setmsg(msg, len, "%s%smissing required key '%s'",
-           cfg->n_files > 0 ? cfg->files[cfg->n_files - 1] : "",
+           cfg->n_files > 0 ? shown_path(cfg->files[cfg->n_files - 1], sb) : "",
            cfg->n_files > 0 ? ": " : "", cfg->schema[first].name);
     if (cfg->schema[first].help != NULL)
         catmsg(msg, len, " (%s)", cfg->schema[first].help);
@@ -1548,6 +1513,12 @@ int nb_config_validate(const nb_config *cfg, char *msg, size_t len)
     catmsg(msg, len, "; set it in the config file or with --set %s=VALUE",
            cfg->schema[first].name);
     return NB_ECONFIG;
+}
+
+int nb_config_validate(const nb_config *cfg, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, validate_msg(cfg, msg, sizeof msg), msg);
 }
 
 /* ---- getters ----------------------------------------------------------- */
@@ -1706,12 +1677,13 @@ int nb_config_is_set(const nb_config *cfg, const char *key)
 static void origin_text(const nb_config *cfg, const cval *v, char *buf,
                         size_t len)
 {
+    char sb[SHOW_LEN];
     switch (v->origin) {
     case ORIGIN_DEFAULT:
         setmsg(buf, len, "default");
         break;
     case ORIGIN_FILE:
-        setmsg(buf, len, "%s:%zu", cfg->files[v->file], v->line);
+        setmsg(buf, len, "%s:%zu", shown_path(cfg->files[v->file], sb), v->line);
         break;
     case ORIGIN_SET:
         setmsg(buf, len, "--set");
@@ -1754,14 +1726,14 @@ static void sb_add(strbuf *b, const char *s, size_t n)
         char *p;
         while (cap < b->n + n + 1)
             cap *= 2;
-        p = xalloc(b->al, cap);
+        p = nbi_alloc(b->al, cap);
         if (p == NULL) {
             b->oom = 1;
             return;
         }
         if (b->n > 0)
             memcpy(p, b->p, b->n);
-        xfree(b->al, b->p);
+        nbi_free(b->al, b->p);
         b->p = p;
         b->cap = cap;
     }
@@ -1798,7 +1770,7 @@ static void value_text(const nb_config *cfg, size_t i, strbuf *b)
         sb_str(b, tmp);
         break;
     case NB_CONFIG_DOUBLE:
-        format_double(v->v.d, tmp, sizeof tmp);
+        nbi_format_double(v->v.d, tmp, sizeof tmp);
         sb_str(b, tmp);
         break;
     case NB_CONFIG_BOOL:
@@ -1936,7 +1908,7 @@ int nb_config_write(const nb_config *cfg, FILE *out)
                 write_key(cfg, j, sl + 1, &b, out);
         }
     }
-    xfree(b.al, b.p);
+    nbi_free(b.al, b.p);
     if (b.oom)
         return NB_ENOMEM;
     if (fflush(out) != 0 || ferror(out))
@@ -1944,9 +1916,10 @@ int nb_config_write(const nb_config *cfg, FILE *out)
     return NB_OK;
 }
 
-int nb_config_save(const nb_config *cfg, const char *path, char *msg,
-                   size_t len)
+static int save_msg(const nb_config *cfg, const char *path, char *msg,
+                    size_t len)
 {
+    char sb[SHOW_LEN], sb2[SHOW_LEN];
     char *tmp;
     size_t pl;
     FILE *f;
@@ -1956,32 +1929,32 @@ int nb_config_save(const nb_config *cfg, const char *path, char *msg,
         return NB_EINVAL;
     }
     pl = strlen(path);
-    tmp = xalloc(&cfg->al, pl + 5);
+    tmp = nbi_alloc(&cfg->al, pl + 5);
     if (tmp == NULL) {
-        setmsg(msg, len, "%s: out of memory", path);
+        setmsg(msg, len, "%s: out of memory", shown_path(path, sb));
         return NB_ENOMEM;
     }
     memcpy(tmp, path, pl);
     memcpy(tmp + pl, ".tmp", 5);
     f = fopen(tmp, "w");
     if (f == NULL) {
-        setmsg(msg, len, "cannot create '%s': %s", tmp, strerror(errno));
-        xfree(&cfg->al, tmp);
+        setmsg(msg, len, "cannot create '%s': %s", shown_path(tmp, sb), strerror(errno));
+        nbi_free(&cfg->al, tmp);
         return NB_EIO;
     }
     st = nb_config_write(cfg, f);
     if (st == NB_OK && fsync(fileno(f)) != 0)
         st = NB_EIO;
     if (st == NB_EIO)
-        setmsg(msg, len, "cannot write '%s': %s", tmp, strerror(errno));
+        setmsg(msg, len, "cannot write '%s': %s", shown_path(tmp, sb), strerror(errno));
     else if (st == NB_ENOMEM)
-        setmsg(msg, len, "%s: out of memory", path);
+        setmsg(msg, len, "%s: out of memory", shown_path(path, sb));
     if (fclose(f) != 0 && st == NB_OK) {
-        setmsg(msg, len, "cannot write '%s': %s", tmp, strerror(errno));
+        setmsg(msg, len, "cannot write '%s': %s", shown_path(tmp, sb), strerror(errno));
         st = NB_EIO;
     }
     if (st == NB_OK && rename(tmp, path) != 0) {
-        setmsg(msg, len, "cannot rename '%s' to '%s': %s", tmp, path,
+        setmsg(msg, len, "cannot rename '%s' to '%s': %s", shown_path(tmp, sb), shown_path(path, sb2),
                strerror(errno));
         st = NB_EIO;
     }
@@ -1989,6 +1962,12 @@ int nb_config_save(const nb_config *cfg, const char *path, char *msg,
         remove(tmp);
     else
         clearmsg(msg, len);
-    xfree(&cfg->al, tmp);
+    nbi_free(&cfg->al, tmp);
     return st;
+}
+
+int nb_config_save(const nb_config *cfg, const char *path, nb_error *err)
+{
+    char msg[NB_ERROR_MSG_MAX] = "";
+    return report(err, save_msg(cfg, path, msg, sizeof msg), msg);
 }

@@ -1,5 +1,5 @@
 /* number.c — the one number parser and the one number formatter of the
- * library, both independent of the locale.
+ * library, both independent of the locale (contract: nabla/text.h).
  *
  * A host program may call setlocale(LC_ALL, "") under a locale whose decimal
  * point is a comma; strtod and printf("%g") then read and write "0,5".  Files
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nabla/text.h>
 #include "io/io.h"
 
 static pthread_once_t c_once = PTHREAD_ONCE_INIT;
@@ -36,7 +37,7 @@ static locale_t the_c_locale(void)
     return c_locale;
 }
 
-double nbi_strtod(const char *s, char **end)
+double nb_strtod(const char *s, char **end)
 {
     locale_t c = the_c_locale();
     if (c != (locale_t)0) return strtod_l(s, end, c);
@@ -49,7 +50,7 @@ double nbi_strtod(const char *s, char **end)
     return v;
 }
 
-int nbi_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
+int nb_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
 {
     locale_t c = the_c_locale();
     locale_t old = c != (locale_t)0 ? uselocale(c) : (locale_t)0;
@@ -58,16 +59,16 @@ int nbi_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
     return n;
 }
 
-int nbi_format(char *buf, size_t cap, const char *fmt, ...)
+int nb_format(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = nbi_vformat(buf, cap, fmt, ap);
+    int n = nb_vformat(buf, cap, fmt, ap);
     va_end(ap);
     return n;
 }
 
-int nbi_fprintf(FILE *f, const char *fmt, ...)
+int nb_fprintf(FILE *f, const char *fmt, ...)
 {
     locale_t c = the_c_locale();
     locale_t old = c != (locale_t)0 ? uselocale(c) : (locale_t)0;
@@ -79,16 +80,16 @@ int nbi_fprintf(FILE *f, const char *fmt, ...)
     return n;
 }
 
-const char *nbi_format_double(double x, char *buf, size_t cap)
+const char *nb_format_double(double x, char *buf, size_t cap)
 {
     if (cap == 0) return buf;
     if (!isfinite(x)) {
-        nbi_format(buf, cap, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+        nb_format(buf, cap, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
         return buf;
     }
     for (int prec = 15; prec <= 17; prec++) {
-        nbi_format(buf, cap, "%.*g", prec, x);
-        if (prec == 17 || nbi_strtod(buf, NULL) == x) break;
+        nb_format(buf, cap, "%.*g", prec, x);
+        if (prec == 17 || nb_strtod(buf, NULL) == x) break;
     }
     return buf;
 }

@@ -80,7 +80,7 @@ int nb_dense_init(nb_dense *layer, nb_graph *g, const char *name, size_t in, siz
     const nb_op *op = nb_op_find(activation ? activation : "identity");
     if (!op || op->arity != 1)
         return nbi_graph_error(g, NB_ENOTFOUND, "dense '%s': '%s' is not a unary op of the registry",
-                               name, activation ? activation : "(null)");
+                               NB_ECHO(name), NB_ECHO(activation));
     layer->act = op;
     for (size_t i = 0; i < op->n_hyper; i++) layer->act_hyper[i] = hyper ? hyper[i] : op->hyper_default[i];
     char pname[256];

@@ -9,11 +9,6 @@
 #include <nabla/archive.h>
 #include "train/train.h"
 
-static void clear_msg(char *msg, size_t len)
-{
-    if (msg != NULL && len > 0) msg[0] = '\0';
-}
-
 /* Name of parameter p under prefix into buf; 0 when too long. */
 static int prefixed(char *buf, size_t len, const char *prefix, const char *name)
 {
@@ -38,8 +33,9 @@ int nb_model_put(nb_graph *g, nb_archive *ar, const char *prefix)
 
 /* nb_model_get() with messages starting with where (a path, or "archive"). */
 static int model_get(nb_graph *g, const nb_archive *ar, const char *prefix, const char *where,
-                     char *msg, size_t len)
+                     nb_error *err)
 {
+    char en[NB_ERROR_ECHO_LEN], ex[NB_ERROR_ECHO_LEN];
     char key[NB_ARCHIVE_NAME_MAX + 2];
     size_t np = nb_graph_param_count(g), plen = strlen(prefix);
     /* Every check before the first value is written. */
@@ -48,12 +44,12 @@ static int model_get(nb_graph *g, const nb_archive *ar, const char *prefix, cons
         size_t r, c;
         if (!prefixed(key, sizeof key, prefix, nb_node_name(p)) ||
             nb_archive_get(ar, key, &r, &c) == NULL)
-            return nbi_fail(msg, len, NB_ENOTFOUND, "%s: no tensor '%s%s' for parameter '%s' "
-                        "(%zux%zu)", where, prefix, nb_node_name(p), nb_node_name(p),
+            return nb_error_set(err, NB_ENOTFOUND, "%s: no tensor '%s%s' for parameter '%s' "
+                        "(%zux%zu)", where, nbi_echo(ex, prefix), nbi_echo(en, nb_node_name(p)), nbi_echo(en, nb_node_name(p)),
                         nb_node_rows(p), nb_node_cols(p));
         if (r != nb_node_rows(p) || c != nb_node_cols(p))
-            return nbi_fail(msg, len, NB_ESHAPE, "%s: parameter '%s' is (%zux%zu) in the graph, "
-                        "(%zux%zu) in the file", where, nb_node_name(p), nb_node_rows(p),
+            return nb_error_set(err, NB_ESHAPE, "%s: parameter '%s' is (%zux%zu) in the graph, "
+                        "(%zux%zu) in the file", where, nbi_echo(en, nb_node_name(p)), nb_node_rows(p),
                         nb_node_cols(p), r, c);
     }
     for (size_t i = 0; i < nb_archive_count(ar); i++) {
@@ -62,8 +58,8 @@ static int model_get(nb_graph *g, const nb_archive *ar, const char *prefix, cons
         if (nb_graph_param_find(g, name + plen) == NULL) {
             size_t r, c;
             nb_archive_get(ar, name, &r, &c);
-            return nbi_fail(msg, len, NB_ENOTFOUND, "%s: tensor '%s' (%zux%zu) matches no "
-                        "parameter of the graph", where, name, r, c);
+            return nb_error_set(err, NB_ENOTFOUND, "%s: tensor '%s' (%zux%zu) matches no "
+                        "parameter of the graph", where, nbi_echo(en, name), r, c);
         }
     }
     for (size_t i = 0; i < np; i++) {
@@ -75,26 +71,26 @@ static int model_get(nb_graph *g, const nb_archive *ar, const char *prefix, cons
     return NB_OK;
 }
 
-int nb_model_get(nb_graph *g, const nb_archive *ar, const char *prefix, char *msg, size_t len)
+int nb_model_get(nb_graph *g, const nb_archive *ar, const char *prefix, nb_error *err)
 {
-    clear_msg(msg, len);
     if (g == NULL || ar == NULL)
-        return nbi_fail(msg, len, NB_EINVAL, "model get: NULL graph or archive");
-    return model_get(g, ar, prefix ? prefix : "", "archive", msg, len);
+        return nb_error_set(err, NB_EINVAL, "model get: NULL graph or archive");
+    return model_get(g, ar, prefix ? prefix : "", "archive", err);
 }
 
-int nb_model_save(nb_graph *g, const char *path, char *msg, size_t len)
+int nb_model_save(nb_graph *g, const char *path, nb_error *err)
 {
-    clear_msg(msg, len);
+    char ep[NB_ERROR_ECHO_LEN], en[NB_ERROR_ECHO_LEN];
+    const char *P = path ? nbi_echo_path(ep, path) : "(null)";
     if (g == NULL || path == NULL)
-        return nbi_fail(msg, len, NB_EINVAL, "model save: NULL graph or path");
+        return nb_error_set(err, NB_EINVAL, "model save: NULL graph or path");
     nb_archive *ar = nb_archive_alloc();
-    if (ar == NULL) return nbi_fail(msg, len, NB_ENOMEM, "%s: out of memory", path);
+    if (ar == NULL) return nb_error_set(err, NB_ENOMEM, "%s: out of memory", P);
     int st = nb_archive_put_str(ar, "kind", NB_MODEL_KIND);
     if (st == NB_OK) st = nb_archive_put_str(ar, "nabla_version", PACKAGE_VERSION);
     if (st != NB_OK) {
         nb_archive_free(ar);
-        return nbi_fail(msg, len, st, "%s: %s", path, nb_strerror(st));
+        return nb_error_set(err, st, "%s: %s", P, nb_strerror(st));
     }
     for (size_t i = 0; i < nb_graph_param_count(g); i++) {
         nb_node *p = nb_graph_param_at(g, i);
@@ -103,32 +99,33 @@ int nb_model_save(nb_graph *g, const char *path, char *msg, size_t len)
         if (st != NB_OK) {
             nb_archive_free(ar);
             if (st == NB_EDOMAIN)
-                return nbi_fail(msg, len, st, "%s: parameter '%s' (%zux%zu) holds NaN or infinity",
-                            path, nb_node_name(p), nb_node_rows(p), nb_node_cols(p));
-            return nbi_fail(msg, len, st, "%s: parameter '%s' (%zux%zu): %s", path, nb_node_name(p),
+                return nb_error_set(err, st, "%s: parameter '%s' (%zux%zu) holds NaN or infinity",
+                            P, nbi_echo(en, nb_node_name(p)), nb_node_rows(p), nb_node_cols(p));
+            return nb_error_set(err, st, "%s: parameter '%s' (%zux%zu): %s", P, nbi_echo(en, nb_node_name(p)),
                         nb_node_rows(p), nb_node_cols(p), nb_strerror(st));
         }
     }
-    st = nb_archive_write(ar, path, msg, len);
+    st = nb_archive_write(ar, path, err);
     nb_archive_free(ar);
     return st;
 }
 
-int nb_model_load(nb_graph *g, const char *path, char *msg, size_t len)
+int nb_model_load(nb_graph *g, const char *path, nb_error *err)
 {
-    clear_msg(msg, len);
+    char ep[NB_ERROR_ECHO_LEN], en[NB_ERROR_ECHO_LEN];
+    const char *P = path ? nbi_echo_path(ep, path) : "(null)";
     if (g == NULL || path == NULL)
-        return nbi_fail(msg, len, NB_EINVAL, "model load: NULL graph or path");
+        return nb_error_set(err, NB_EINVAL, "model load: NULL graph or path");
     nb_archive *ar = NULL;
-    int st = nb_archive_read(path, &ar, msg, len);
+    int st = nb_archive_read(path, &ar, err);
     if (st != NB_OK) return st;
     const char *kind = nb_archive_get_str(ar, "kind");
     if (kind == NULL || strcmp(kind, NB_MODEL_KIND) != 0)
-        st = nbi_fail(msg, len, NB_EFORMAT, "%s: not a nabla model (metadata kind is %s%s%s, "
-                  "expected '%s')", path, kind ? "'" : "", kind ? kind : "missing",
+        st = nb_error_set(err, NB_EFORMAT, "%s: not a nabla model (metadata kind is %s%s%s, "
+                  "expected '%s')", P, kind ? "'" : "", kind ? nbi_echo(en, kind) : "missing",
                   kind ? "'" : "", NB_MODEL_KIND);
     else
-        st = model_get(g, ar, "", path, msg, len);
+        st = model_get(g, ar, "", P, err);
     nb_archive_free(ar);
     return st;
 }
