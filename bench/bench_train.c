@@ -125,7 +125,6 @@ static double step_hand(model *m, const unsigned char *x8, const double *t, cons
 
 static int model_init(model *m, nb_rng *rng, int check_finite)
 {
-    char msg[256] = "";
     memset(m, 0, sizeof *m);
     m->g = nb_graph_alloc();
     if (!m->g) return NB_ENOMEM;
@@ -140,11 +139,12 @@ static int model_init(model *m, nb_rng *rng, int check_finite)
     if (st != NB_OK) return st;
     nb_optim_opts o;
     nb_optim_opts_init(&o);
-    o.kind = NB_OPTIM_SGD;
+    o.type = &nb_optim_sgd;
     o.lr = 0.1;
-    m->opt = nb_optim_alloc(m->g, &o, msg, sizeof msg);
+    nb_error err;
+    m->opt = nb_optim_alloc(m->g, &o, &err);
     if (!m->opt) {
-        fprintf(stderr, "bench_train: %s\n", msg);
+        fprintf(stderr, "bench_train: %s\n", err.msg);
         return NB_EINVAL;
     }
     return NB_OK;
@@ -194,10 +194,11 @@ static int step(model *m, const nb_dataset *ds, const unsigned char *x8, const d
     double t1 = bench_now();
     /* Backward and SGD update in one sweep: fc1.W and fc2.W get theirs
      * inside the weight-gradient dgemm (nb_optim_backward). */
-    int st = nb_optim_backward(m->opt, loss, 0);
+    nb_error err;
+    int st = nb_optim_backward(m->opt, loss, &err);
     double t2 = bench_now();
     if (st != NB_OK) {
-        fprintf(stderr, "bench_train: step: %s\n", nb_optim_errmsg(m->opt));
+        fprintf(stderr, "bench_train: step: %s\n", err.msg);
         return st;
     }
     *loss_sum += (double)k * nb_node_scalar(loss);

@@ -66,7 +66,7 @@ run_console() {   # BLOCK WHERE
     i=1
     while [ -f "$work/cmd.$i" ]; do
         cmd=$(cat "$work/cmd.$i")
-        (cd "$work" && PATH="$builddir:$PATH" NB_SRCDIR="$srcdir" sh -c "$cmd") >"$work/got.$i" 2>&1
+        (cd "$work" && PATH="$builddir:$builddir/tests:$PATH" NB_SRCDIR="$srcdir" sh -c "$cmd") >"$work/got.$i" 2>&1
         if awk 'NR == FNR { want[++n] = $0; next } { have[++m] = $0 }
             function match_line(e, g,   parts, k, pos, p) {
                 if (index(e, "…") == 0) return e == g

@@ -541,6 +541,42 @@ START_TEST(test_schema_and_configs)
 }
 END_TEST
 
+/* The optimizer and schedule words come from the optimizer module's tables:
+ * each of their names (and bfgs) is accepted and named in the key's help,
+ * another word is refused with the names listed. */
+START_TEST(test_schema_optimizer_words)
+{
+    size_t n;
+    const nb_config_key *k = nb_experiment_schema(&n);
+    const char *help_kind = NULL, *help_sched = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(k[i].name, "optimizer.kind") == 0) help_kind = k[i].help;
+        if (strcmp(k[i].name, "optimizer.schedule") == 0) help_sched = k[i].help;
+    }
+    ck_assert(help_kind != NULL && help_sched != NULL);
+    nb_config *c = nb_config_alloc(k, n);
+    char set[128];
+    nb_error err;
+    for (size_t i = 0; i <= nb_optim_type_count(); i++) {
+        const char *name = i < nb_optim_type_count() ? nb_optim_type_at(i)->name : "bfgs";
+        snprintf(set, sizeof set, "optimizer.kind=%s", name);
+        ck_assert_msg(nb_config_set(c, set, &err) == NB_OK, "%s", err.msg);
+        ck_assert_msg(strstr(help_kind, name) != NULL, "help lacks %s", name);
+    }
+    for (size_t i = 0; i < nb_schedule_type_count(); i++) {
+        const char *name = nb_schedule_type_at(i)->name;
+        snprintf(set, sizeof set, "optimizer.schedule=%s", name);
+        ck_assert_msg(nb_config_set(c, set, &err) == NB_OK, "%s", err.msg);
+        ck_assert_msg(strstr(help_sched, name) != NULL, "help lacks %s", name);
+    }
+    ck_assert_int_eq(nb_config_set(c, "optimizer.kind=adamw", &err), NB_ECONFIG);
+    ck_assert_msg(strstr(err.msg, "nesterov") && strstr(err.msg, "bfgs"), "%s", err.msg);
+    ck_assert_int_eq(nb_config_set(c, "optimizer.schedule=cosine", &err), NB_ECONFIG);
+    ck_assert_msg(strstr(err.msg, "exp"), "%s", err.msg);
+    nb_config_free(c);
+}
+END_TEST
+
 static void setup(void) { make_tmpdir(); }
 static void teardown(void) { remove_tree(tmpdir); }
 
@@ -551,6 +587,7 @@ static Suite *experiments_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_schema_and_configs);
+    tcase_add_test(tc, test_schema_optimizer_words);
     tcase_add_test(tc, test_neuron);
     tcase_add_test(tc, test_mazur);
     tcase_add_test(tc, test_trask2);

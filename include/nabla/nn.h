@@ -54,6 +54,13 @@ typedef struct nb_dense {
 int nb_dense_init(nb_dense *layer, nb_graph *g, const char *name, size_t in, size_t out,
                   const char *activation, const double *hyper, int bias);
 
+/* Draws the layer's weights W (in, out) with nb_init_fill(kind, a, b) from
+ * rng, as `W = init(in, out)` in NumPy; the bias keeps its value (zeros
+ * after nb_dense_init).  NB_EINVAL for NULL arguments or a layer without
+ * weights; message in err (NULL allowed). */
+int nb_dense_init_weights(nb_dense *layer, nb_init_kind kind, double a, double b, nb_rng *rng,
+                          nb_error *err);
+
 /* y = act(x W + b): x (n, in) -> (n, out), as the nodes affine (or matmul
  * without a bias) and the activation (none for "identity").  NULL on error
  * (graph message). */

@@ -52,6 +52,20 @@ typedef void (*nb_backward_fn)(nb_node *out);
  * forward for backward); NULL means none. */
 typedef size_t (*nb_aux_fn)(const nb_node *out);
 
+/* Optional: dst = beta*dst + alpha*(the gradient of input slot), that is
+ * alpha times the vector-Jacobian product (dL/dout)·(dout/din_slot), as one
+ * computation (matmul and affine: one dgemm), into a (rows, cols) buffer
+ * of the input's shape.  It reads out's gradient and the values of out's
+ * other inputs, never the value of input slot itself, and writes only dst.
+ * NB_OK, or NB_EUNSUPPORTED (dst untouched) for a slot the op cannot do
+ * this for; with dst NULL it only answers that question.  An op that has
+ * it should use it in its own backward (alpha = beta = 1), so that there is
+ * one code path.  nb_optim_backward uses it to run an update rule that is
+ * linear in the gradient (plain SGD) inside the product, into the weight
+ * itself, without a gradient buffer. */
+typedef int (*nb_grad_into_fn)(const nb_node *out, size_t slot, double *dst, double alpha,
+                               double beta);
+
 /* A rectangle of a node's value: rows [r0, r1), columns [c0, c1). */
 typedef struct nb_rect {
     size_t r0, r1, c0, c1;
@@ -111,6 +125,9 @@ struct nb_op {
     /* Optional: partial re-evaluation (pointwise ops have it built in). */
     nb_region_fn region;
     nb_forward_region_fn forward_region;
+    /* Optional: an input's gradient as one computation, scaled and added
+     * into a buffer (see nb_grad_into_fn). */
+    nb_grad_into_fn grad_into;
 };
 
 /* ---- the registry ------------------------------------------------------ */

@@ -893,7 +893,7 @@ static int check_log(run *r, const char *ck, const char *name, const char *heade
  * and with the files in the run directory. */
 static int restore(run *r, long *costs_len, long *gc_len)
 {
-    char path[PATH_MAX], amsg[400] = "", ck[PATH_MAX + 16], e1[NB_ERROR_ECHO_LEN];
+    char path[PATH_MAX], ck[PATH_MAX + 16], e1[NB_ERROR_ECHO_LEN];
     nb_error ae;
     nb_error_clear(&ae);
     path_join(path, sizeof path, r->dir, "checkpoint.nbk");
@@ -958,8 +958,8 @@ static int restore(run *r, long *costs_len, long *gc_len)
                       c[CK_GC_LEN]);
     }
     /* The parts restored by their owners check themselves first. */
-    if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", amsg, sizeof amsg)) != NB_OK)
-        fail(r, st, "resume: %s: %s", ck, amsg);
+    if (st == NB_OK && r->optim && (st = nb_optim_restore(r->optim, ar, "optim/", &ae)) != NB_OK)
+        fail(r, st, "resume: %s: %s", ck, nb_error_message(&ae));
     if (st == NB_OK && (st = nb_model_get(r->g, ar, "param/", &ae)) != NB_OK)
         fail(r, st, "resume: %s: %s", ck, nb_error_message(&ae));
     if (st == NB_OK) {
@@ -1099,6 +1099,9 @@ static int train_loop(run *r)
                 if ((st = costs_row(r, cost, acc, mae, vt)) != NB_OK) goto done;
             }
             ecost += cost * (double)m, eacc += acc * (double)m, emae += mae * (double)m;
+            nb_error oerr;
+            nb_error_clear(&oerr);
+            nb_optim_set_epoch(r->optim, r->epoch);   /* the schedule's epoch */
             if (gradcheck_due(r)) {   /* the check reads the gradients: the three calls */
                 nb_graph_zero_grad(r->g);
                 if ((st = nb_backward(r->g, L)) != NB_OK) {
@@ -1106,12 +1109,12 @@ static int train_loop(run *r)
                     goto done;
                 }
                 if ((st = maybe_gradcheck(r, L)) != NB_OK) goto done;
-                st = nb_optim_step(r->optim, r->epoch);
+                st = nb_optim_step(r->optim, &oerr);
             } else {   /* plain SGD fuses weight updates into the backward products */
-                st = nb_optim_backward(r->optim, L, r->epoch);
+                st = nb_optim_backward(r->optim, L, &oerr);
             }
             if (st != NB_OK) {
-                fail(r, st, "step %zu: optimizer: %s", r->step, nb_optim_errmsg(r->optim));
+                fail(r, st, "step %zu: optimizer: %s", r->step, nb_error_message(&oerr));
                 goto done;
             }
             r->step++;
@@ -1632,12 +1635,13 @@ static int setup_training(run *r)
 {
     r->best_val = INFINITY;
     if (r->S.optimizer.bfgs) return NB_OK;
-    char omsg[256] = "";
-    r->optim = nb_optim_alloc(r->g, &r->S.optimizer.opts, omsg, sizeof omsg);
-    if (!r->optim) return fail(r, NB_ECONFIG, "optimizer: %s", omsg);
+    nb_error oerr;
+    nb_error_clear(&oerr);
+    r->optim = nb_optim_alloc(r->g, &r->S.optimizer.opts, &oerr);
+    if (!r->optim) return fail(r, oerr.status == NB_ENOMEM ? NB_ENOMEM : NB_ECONFIG, "optimizer: %s", nb_error_message(&oerr));
     if (!r->S.optimizer.update_biases)
         for (size_t l = 0; l < r->S.model.n_layers; l++)
-            if (r->layer[l].b) nb_optim_set_trainable(r->optim, nb_node_name(r->layer[l].b), 0);
+            if (r->layer[l].b) nb_optim_set_trainable(r->optim, nb_node_name(r->layer[l].b), 0, NULL);
     return NB_OK;
 }
 

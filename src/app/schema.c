@@ -7,6 +7,7 @@
 
 #include <nabla/experiment.h>
 #include <nabla/op.h>
+#include <nabla/optim.h>
 #include "app/app.h"
 
 /* Activations are checked against the op registry, so a newly registered
@@ -20,6 +21,32 @@ static int is_unary_op(const char *word, void *ud, char *why, size_t len)
     return 1;
 }
 
+/* Optimizers and schedules come from the optimizer module's tables
+ * (nb_optim_type_at, nb_schedule_type_at), so a new one is usable from
+ * configs at once; "bfgs" is the runner's own (GSL's vector_bfgs2). */
+static int is_optimizer(const char *word, void *ud, char *why, size_t len)
+{
+    (void)ud;
+    if (nb_optim_type_find(word) || strcmp(word, "bfgs") == 0) return 0;
+    size_t n = (size_t)snprintf(why, len, "'%s' is not an optimizer (", word);
+    for (size_t i = 0; i < nb_optim_type_count() && n < len; i++)
+        n += (size_t)snprintf(why + n, len - n, "%s, ", nb_optim_type_at(i)->name);
+    if (n < len) snprintf(why + n, len - n, "bfgs)");
+    return 1;
+}
+
+static int is_schedule(const char *word, void *ud, char *why, size_t len)
+{
+    (void)ud;
+    if (nb_schedule_type_find(word)) return 0;
+    size_t n = (size_t)snprintf(why, len, "'%s' is not a schedule (", word);
+    for (size_t i = 0; i < nb_schedule_type_count() && n < len; i++)
+        n += (size_t)snprintf(why + n, len - n, "%s%s", i ? ", " : "",
+                              nb_schedule_type_at(i)->name);
+    if (n < len) snprintf(why + n, len - n, ")");
+    return 1;
+}
+
 const char *const nbi_source_words[] = { "inline", "truth_table", "moons", "spirals", "blobs",
                                        "csv", "idx", "fashion_mnist", NULL };
 static const char *const inits[] = { "zeros", "uniform", "normal", "lecun_normal",
@@ -28,8 +55,6 @@ static const char *const inits[] = { "zeros", "uniform", "normal", "lecun_normal
 static const char *const bias_inits[] = { "zeros", "same", NULL };
 const char *const nbi_loss_words[] = { "softmax_ce", "bce_logits", "bce", "mse", "half_sse", NULL };
 static const char *const reductions[] = { "mean", "sum", NULL };
-static const char *const optimizers[] = { "sgd", "momentum", "nesterov", "adam", "bfgs", NULL };
-static const char *const schedules[] = { "constant", "step", "exp", NULL };
 static const char *const metrics[] = { "accuracy", "mae", NULL };
 
 static const nb_config_key schema[] = {
@@ -108,7 +133,7 @@ static const nb_config_key schema[] = {
     { .name = "loss.l2", .type = NB_CONFIG_DOUBLE, .def = "0", .min = "0",
       .help = "lambda of the penalty lambda/2 sum W^2 over weights (not biases)" },
 
-    { .name = "optimizer.kind", .type = NB_CONFIG_ENUM, .def = "sgd", .words = optimizers,
+    { .name = "optimizer.kind", .type = NB_CONFIG_ENUM, .def = "sgd", .check = is_optimizer,
       .help = "sgd|momentum|nesterov|adam|bfgs (GSL's vector_bfgs2, full batch)" },
     { .name = "optimizer.lr", .type = NB_CONFIG_DOUBLE, .def = "0.01", .min = "0",
       .flags = NB_CONFIG_MIN_EXCLUSIVE, .help = "learning rate" },
@@ -122,8 +147,8 @@ static const nb_config_key schema[] = {
       .flags = NB_CONFIG_MIN_EXCLUSIVE, .help = "adam epsilon" },
     { .name = "optimizer.weight_decay", .type = NB_CONFIG_DOUBLE, .def = "0", .min = "0",
       .help = "weight decay (adam: decoupled, AdamW)" },
-    { .name = "optimizer.schedule", .type = NB_CONFIG_ENUM, .def = "constant", .words = schedules,
-      .help = "learning-rate schedule over epochs" },
+    { .name = "optimizer.schedule", .type = NB_CONFIG_ENUM, .def = "constant", .check = is_schedule,
+      .help = "learning-rate schedule over epochs: constant, step, exp" },
     { .name = "optimizer.gamma", .type = NB_CONFIG_DOUBLE, .def = "0.1", .min = "0",
       .flags = NB_CONFIG_MIN_EXCLUSIVE, .help = "schedule factor" },
     { .name = "optimizer.step_size", .type = NB_CONFIG_SIZE, .def = "10", .min = "1",

@@ -275,9 +275,9 @@ static int fill_training(const nb_config *cfg, nb_run_spec *s, nb_error *err)
         (st = get_double(cfg, err, "optimizer.bfgs_tol", &s->optimizer.bfgs_tol)) != NB_OK)
         return st;
     s->optimizer.bfgs = strcmp(kind, "bfgs") == 0;
-    if (!s->optimizer.bfgs && nb_optim_kind_parse(kind, &o->kind) != NB_OK)
+    if (!s->optimizer.bfgs && (o->type = nb_optim_type_find(kind)) == NULL)
         return bad(cfg, err, "optimizer.kind", "unknown optimizer");
-    if (nb_schedule_kind_parse(sched, &o->schedule) != NB_OK)
+    if ((o->schedule = nb_schedule_type_find(sched)) == NULL)
         return bad(cfg, err, "optimizer.schedule", "unknown schedule");
 
     if ((st = get_size(cfg, err, "train.epochs", &s->train.epochs)) != NB_OK ||

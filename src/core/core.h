@@ -151,26 +151,32 @@ nb_node *nbi_apply(nb_graph *g, const nb_op *op, nb_node *const *inputs, const d
 /* Writes "(RxC)" into buf. */
 const char *nbi_shape_str(const nb_node *n, char *buf, size_t len);
 
-/* Optimizer updates fused into the backward sweep (nb_optim_backward).
+/* Facts about a tape for the layers above, and a sweep that leaves some
+ * parameters alone.  The tape knows no optimizer: src/train/optim.c decides
+ * from these facts which updates it can run inside a backward product
+ * (nb_optim_backward; docs/architecture.md, "The optimizer owns its fused
+ * updates").
  *
- * nbi_backward_fused is nb_graph_zero_grad + nb_backward(g, loss), except
- * for each parameter with index k < n and want[k] != 0 that has exactly one
- * consumer on the tape up to loss whose op can produce that gradient as one
- * product on demand (nbi_grad_product): its gradient is not computed, its
- * grad buffer is left as it was, and fused[k].node / .slot name the consumer
- * and the input, for the caller to apply later.  fused[k].node is NULL for
- * every other parameter.  The tape must not change before the caller is
- * done: the deferred product reads the consumer's output gradient and its
- * other operand. */
-typedef struct nbi_fused {
-    nb_node *node;   /* the consumer, or NULL: gradient computed as usual */
-    size_t slot;     /* the parameter is node->in[slot] */
-    size_t uses;     /* consumers on the tape up to the loss */
-    double *grad;    /* the parameter's grad buffer, set aside for the sweep */
-} nbi_fused;
+ * nbi_param_uses: for every parameter k < n (n at most the parameter
+ * count), how many times it is an input of a tape node up to and including
+ * out (a node using it twice counts twice), and the node and input slot of
+ * the last such use (the only one when count == 1; node NULL when count ==
+ * 0).  NB_EINVAL, every count 0, when out is NULL or not on g's tape
+ * (nothing recorded on g). */
+typedef struct nbi_param_use {
+    nb_node *node;   /* the consumer: node->in[slot] is the parameter */
+    size_t slot;
+    size_t count;
+} nbi_param_use;
 
-int nbi_backward_fused(nb_graph *g, nb_node *loss, const unsigned char *want,
-                       nbi_fused *fused, size_t n);
+int nbi_param_uses(const nb_graph *g, const nb_node *out, nbi_param_use *uses, size_t n);
+
+/* nb_graph_zero_grad(g) then nb_backward(g, loss), except for each
+ * parameter k < n with skip[k] != 0: its gradient buffer is neither cleared
+ * nor accumulated into (the ops of the sweep see it as an input that needs
+ * no gradient), so afterwards it holds whatever it held before.  The same
+ * statuses as nb_backward. */
+int nbi_backward_skip(nb_graph *g, nb_node *loss, const unsigned char *skip, size_t n);
 
 /* 1 when every v[0..n) is finite.  A double is NaN or infinite when its
  * exponent bits are all ones; adding one unit of the exponent to the masked

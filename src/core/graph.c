@@ -13,7 +13,7 @@
 #include <nabla/graph.h>
 #include <nabla/op.h>
 #include "core/core.h"
-#include "ops/ops.h" /* FIXME(layering): the apply and sweep fast paths and the fusion plan still reach into ops */
+#include "ops/ops.h" /* FIXME(layering): the apply and sweep fast paths still reach into ops */
 
 #define NBI_BLOCK_MIN ((size_t)1 << 16)   /* 64 KiB */
 
@@ -703,52 +703,35 @@ static int check_loss(nb_graph *g, const nb_node *loss)
     return NB_OK;
 }
 
-/* Decides which parameters nbi_backward_fused leaves to their consumer: a
- * wanted parameter used by exactly one tape node up to out, whose op can
- * produce that gradient as one product (nbi_grad_product), and only one such
- * parameter per node (the deferred product reads the node's other operand,
- * which must still hold its forward value).  Fused parameters get grad NULL
- * for the sweep (backward skips inputs without a gradient); the others are
- * zeroed as nb_graph_zero_grad does. */
-static void plan_fused(nb_graph *g, const nb_node *out, const unsigned char *want,
-                       nbi_fused *fused, size_t n)
+int nbi_param_uses(const nb_graph *g, const nb_node *out, nbi_param_use *uses, size_t n)
 {
-    for (size_t k = 0; k < n; k++) fused[k] = (nbi_fused){ NULL, 0, 0, NULL };
+    for (size_t k = 0; k < n; k++) uses[k] = (nbi_param_use){ NULL, 0, 0 };
+    if (!g || !out || (out->flags & NB_NODE_PARAM) || out->index >= g->n_tape ||
+        g->tape[out->index] != out)
+        return NB_EINVAL;
+    if (n > g->n_params) n = g->n_params;
     for (size_t i = 0; i <= out->index; i++) {
         nb_node *t = g->tape[i];
         if (!t->op) continue;
         for (size_t s = 0; s < t->op->arity; s++) {
             const nb_node *p = t->in[s];
-            if (!(p->flags & NB_NODE_PARAM) || p->index >= n || !want[p->index]) continue;
-            nbi_fused *f = &fused[p->index];
-            f->uses++;
-            f->node = t;
-            f->slot = s;
+            if (!(p->flags & NB_NODE_PARAM) || p->index >= n) continue;
+            nbi_param_use *u = &uses[p->index];
+            u->count++;
+            u->node = t;
+            u->slot = s;
         }
     }
-    for (size_t k = 0; k < n; k++) {
-        nbi_fused *f = &fused[k];
-        int ok = f->uses == 1 && nbi_grad_product(f->node, f->slot, NULL, 0.0, 0.0);
-        for (size_t j = 0; ok && j < k; j++)
-            if (fused[j].grad && fused[j].node == f->node) ok = 0;
-        if (!ok) {
-            f->node = NULL;
-            continue;
-        }
-        nb_node *p = g->params[k];
-        f->grad = p->grad;
-        p->grad = NULL;
-    }
-    for (size_t k = 0; k < g->n_params; k++) {
-        nb_node *p = g->params[k];
-        if (p->grad) memset(p->grad, 0, p->rows * p->cols * sizeof(double));
-    }
+    return NB_OK;
 }
 
-/* The reverse sweep from out (seeded with seed, or ones); with fused != NULL
- * the parameter plan of nbi_backward_fused. */
-static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned char *want,
-                 nbi_fused *fused, size_t n_fused)
+/* The reverse sweep from out (seeded with seed, or ones).  With skip !=
+ * NULL, first what nb_graph_zero_grad does, except that each parameter k <
+ * n_skip with skip[k] keeps its buffer as it is and is hidden from the
+ * sweep (grad NULL, its buffer parked in the otherwise unused aux field of
+ * the parameter node), so no op accumulates into it. */
+static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned char *skip,
+                 size_t n_skip)
 {
     if (!g) return NB_EINVAL;
     if (g->status != NB_OK) return g->status;
@@ -772,7 +755,17 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
         }
         zero_doubles(n->grad, sz);
     }
-    if (fused) plan_fused(g, out, want, fused, n_fused);
+    if (skip) {
+        for (size_t k = 0; k < g->n_params; k++) {
+            nb_node *p = g->params[k];
+            if (k < n_skip && skip[k]) {
+                p->aux = p->grad;
+                p->grad = NULL;
+            } else {
+                memset(p->grad, 0, p->rows * p->cols * sizeof(double));
+            }
+        }
+    }
     if (out->flags & NB_NODE_NEEDS_GRAD) {   /* else nothing depends on a variable */
         size_t sz = out->rows * out->cols;
         for (size_t k = 0; k < sz; k++) out->grad[k] = seed ? seed[k] : 1.0;
@@ -784,23 +777,26 @@ static int sweep(nb_graph *g, nb_node *out, const double *seed, const unsigned c
             else n->op->backward(n);
         }
     }
-    for (size_t k = 0; fused && k < n_fused; k++)
-        if (fused[k].grad) g->params[k]->grad = fused[k].grad;
+    for (size_t k = 0; skip && k < n_skip && k < g->n_params; k++) {
+        nb_node *p = g->params[k];
+        if (skip[k]) {
+            p->grad = p->aux;
+            p->aux = NULL;
+        }
+    }
     return NB_OK;
 }
 
-int nbi_backward_fused(nb_graph *g, nb_node *loss, const unsigned char *want,
-                       nbi_fused *fused, size_t n)
+int nbi_backward_skip(nb_graph *g, nb_node *loss, const unsigned char *skip, size_t n)
 {
-    if (g && n > g->n_params) n = g->n_params;
     int st = check_loss(g, loss);
-    return st != NB_OK ? st : sweep(g, loss, NULL, want, fused, n);
+    return st != NB_OK ? st : sweep(g, loss, NULL, skip, n);
 }
 
 int nb_backward(nb_graph *g, nb_node *loss)
 {
     int st = check_loss(g, loss);
-    return st != NB_OK ? st : sweep(g, loss, NULL, NULL, NULL, 0);
+    return st != NB_OK ? st : sweep(g, loss, NULL, NULL, 0);
 }
 
 int nb_backward_seed(nb_graph *g, nb_node *out, const double *seed)
@@ -809,7 +805,7 @@ int nb_backward_seed(nb_graph *g, nb_node *out, const double *seed)
         if (check_data_finite(g, "backward seed", out->rows, out->cols, seed) != NB_OK)
             return g->status;
     }
-    return sweep(g, out, seed, NULL, NULL, 0);
+    return sweep(g, out, seed, NULL, 0);
 }
 
 /* ---- node access ------------------------------------------------------- */

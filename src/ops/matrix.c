@@ -43,39 +43,34 @@ static void matmul_forward(nb_node *out)
     gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &A.matrix, &B.matrix, 0.0, &C.matrix);
 }
 
-/* matmul's backward products into dst with alpha and beta.  alpha = beta =
- * 1 accumulates a gradient; alpha = -lr, beta = 1 - lr*wd applies an SGD
- * step to a weight without a gradient buffer (nb_optim_backward). */
-int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, double beta)
+/* matmul's grad_into: the input's gradient as one dgemm into dst with
+ * alpha and beta; slot 0: dA (m,k) = G (m,n) B^T (n,k), slot 1: dB (k,n) =
+ * A^T (k,m) G (m,n).  alpha = beta = 1 accumulates a gradient (backward);
+ * alpha = -lr, beta = 1 - lr*wd is an SGD step into the weight itself
+ * (nb_optim_backward).  affine shares it for X and W. */
+static int matmul_grad_into(const nb_node *out, size_t slot, double *dst, double alpha,
+                            double beta)
 {
-    /* matmul and affine share these two products */
-    if (!n || i > 1 ||
-        (n->op != &nbi_ops_matrix[NBI_OP_MATMUL] && n->op != &nbi_ops_matrix[NBI_OP_AFFINE]))
-        return 0;
-    if (!dst) return 1;
-    const nb_node *a = n->in[0], *b = n->in[1];
-    gsl_matrix_view G = view(n->grad, n->rows, n->cols);
-    gsl_matrix_view D = view(dst, n->in[i]->rows, n->in[i]->cols);
-    if (i == 0) {   /* dA (m,k) = G (m,n) B^T (n,k) */
+    if (slot > 1) return NB_EUNSUPPORTED;
+    if (!dst) return NB_OK;
+    const nb_node *a = out->in[0], *b = out->in[1];
+    gsl_matrix_view G = view(out->grad, out->rows, out->cols);
+    gsl_matrix_view D = view(dst, out->in[slot]->rows, out->in[slot]->cols);
+    if (slot == 0) {
         gsl_matrix_view B = view(b->value, b->rows, b->cols);
         gsl_blas_dgemm(CblasNoTrans, CblasTrans, alpha, &G.matrix, &B.matrix, beta, &D.matrix);
-    } else {        /* dB (k,n) = A^T (k,m) G (m,n) */
+    } else {
         gsl_matrix_view A = view(a->value, a->rows, a->cols);
         gsl_blas_dgemm(CblasTrans, CblasNoTrans, alpha, &A.matrix, &G.matrix, beta, &D.matrix);
     }
-    return 1;
+    return NB_OK;
 }
 
-void nbi_grad_product_operands(const nb_node *n, size_t i, const nb_node **x)
-{
-    *x = n->in[1 - i];
-}
-
-/* dA += G B^T, dB += A^T G: the products of nbi_grad_product with beta = 1. */
+/* dA += G B^T, dB += A^T G: grad_into with alpha = beta = 1. */
 static void matmul_backward(nb_node *out)
 {
-    if (out->in[0]->grad) nbi_grad_product(out, 0, out->in[0]->grad, 1.0, 1.0);
-    if (out->in[1]->grad) nbi_grad_product(out, 1, out->in[1]->grad, 1.0, 1.0);
+    if (out->in[0]->grad) matmul_grad_into(out, 0, out->in[0]->grad, 1.0, 1.0);
+    if (out->in[1]->grad) matmul_grad_into(out, 1, out->in[1]->grad, 1.0, 1.0);
 }
 
 /* A change of rows R of A reaches rows R of C; of columns K of B, columns K. */
@@ -324,7 +319,8 @@ static void col_sums_backward(nb_node *out)
 const nb_op nbi_ops_matrix[] = {
     [NBI_OP_MATMUL] = { .name = "matmul", .maths = "C = A B, (m,k)x(k,n); dA = G B^T, dB = A^T G", .arity = 2,
       .shape = matmul_shape, .forward = matmul_forward, .backward = matmul_backward,
-      .region = matmul_region, .forward_region = matmul_forward_region },
+      .region = matmul_region, .forward_region = matmul_forward_region,
+      .grad_into = matmul_grad_into },
     [NBI_OP_TRANSPOSE] = { .name = "transpose", .maths = "Y = X^T; dX = G^T", .arity = 1,
       .shape = transpose_shape, .forward = transpose_forward, .backward = transpose_backward,
       .region = transpose_region, .forward_region = transpose_forward_region },
@@ -340,6 +336,7 @@ const nb_op nbi_ops_matrix[] = {
       .region = col_sums_region, .forward_region = col_sums_forward_region },
     [NBI_OP_AFFINE] = { .name = "affine", .maths = "Y = X W + b, (m,k)x(k,n)+(1,n); dX = G W^T, dW = X^T G, db = sum_i G_i",
       .arity = 3, .shape = affine_shape, .forward = affine_forward, .backward = affine_backward,
-      .region = affine_region, .forward_region = affine_forward_region },
+      .region = affine_region, .forward_region = affine_forward_region,
+      .grad_into = matmul_grad_into },
 };
 const size_t nbi_n_ops_matrix = sizeof nbi_ops_matrix / sizeof nbi_ops_matrix[0];

@@ -1,6 +1,5 @@
 /* ops.h — the op layer's private header: the helpers op families share
- * (pointwise forward/backward, broadcasting, products on demand).  Never
- * installed. */
+ * (pointwise forward/backward, broadcasting).  Never installed. */
 #ifndef NABLA_OPS_PRIVATE_H
 #define NABLA_OPS_PRIVATE_H
 
@@ -38,17 +37,6 @@ static inline void nbi_pointwise_backward(nb_node *out)
     nbi_pointwise_backward_loop(out);
 }
 void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r);
-
-/* dst = beta*dst + alpha*(gradient of input i of node n) in one BLAS call,
- * for the ops that can (matmul); returns 1 then, 0 (dst untouched) for the
- * others.  With dst NULL only answers whether it can.  Reads n's output
- * gradient and the value of n's other input. */
-int nbi_grad_product(const nb_node *n, size_t i, double *dst, double alpha, double beta);
-
-/* The operands nbi_grad_product reads for input i of n: the output gradient
- * (*g, rows*cols of n) and the other input's value (*x); for finiteness
- * checks before an update. */
-void nbi_grad_product_operands(const nb_node *n, size_t i, const nb_node **x);
 
 /* Broadcasting helpers for binary element-wise ops.  For an (R,C) result,
  * the element (i,j) of input x is x->value[i*rs + j*cs].  Inline: for the 1x1

@@ -93,6 +93,20 @@ int nb_dense_init(nb_dense *layer, nb_graph *g, const char *name, size_t in, siz
     return nb_graph_status(g);
 }
 
+int nb_dense_init_weights(nb_dense *layer, nb_init_kind kind, double a, double b, nb_rng *rng,
+                          nb_error *err)
+{
+    if (!layer || !layer->W || !rng)
+        return nb_error_set(err, NB_EINVAL, "dense init: %s is NULL",
+                            !layer ? "layer" : !layer->W ? "layer's W (not initialised)" : "rng");
+    int st = nb_init_fill(nb_node_value(layer->W), nb_node_rows(layer->W), nb_node_cols(layer->W),
+                          kind, a, b, rng);
+    if (st != NB_OK)
+        return nb_error_set(err, st, "dense init %s: %s", NB_ECHO(nb_node_name(layer->W)),
+                            nb_strerror(st));
+    return NB_OK;
+}
+
 nb_node *nb_dense_forward(nb_graph *g, const nb_dense *layer, nb_node *x)
 {
     if (!g || nb_graph_status(g) != NB_OK) return NULL;

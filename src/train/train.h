@@ -2,6 +2,7 @@
 #ifndef NABLA_TRAIN_PRIVATE_H
 #define NABLA_TRAIN_PRIVATE_H
 
+#include "io/io.h"
 #include "ops/ops.h"
 
 #endif
