@@ -1,9 +1,21 @@
 /* bench_gradcheck.c — throughput of nb_gradcheck_graph on the MLP
  * 784-128-10 (ReLU, softmax cross-entropy, float64) with a batch of the
  * first 4 Fashion-MNIST training images: per-coordinate mode over all
- * 101,770 parameters, and directional mode.
+ * 101,770 parameters, and directional mode; the per-coordinate check on 2
+ * threads against 1 (opts.threads); and the growth with the width, MLP
+ * 784-H-10 for H = 32, 128, 512, 2048 (25k to 1.63M parameters), one
+ * thread.
  *
- *     bench_gradcheck [--cap SECONDS] [--stride K] [--full 0|1] [--only dir|coord]
+ *     bench_gradcheck [--cap SECONDS] [--stride K] [--full 0|1]
+ *                     [--only dir|coord|threads|width] [--reps N] [--widths H,H,...]
+ *
+ * Threads.  The full per-coordinate check runs --reps times (default 5) on
+ * 1 and on 2 threads, alternating, and reports the median wall time and
+ * the median CPU time (CLOCK_PROCESS_CPUTIME_ID) of each, and whether the
+ * reports were the same (they must be, bit for bit).  On a machine shared
+ * with other work the wall-time ratio says little (the second thread waits
+ * for a core); the CPU times say how much work the second thread added
+ * (their ratio near 1: none).
  *
  * Time cap.  Before the full per-coordinate check, its time is estimated
  * from two checks of the very same loss at the very same point:
@@ -30,6 +42,8 @@
 #include <config.h>
 
 #include <errno.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 
@@ -44,12 +58,21 @@ typedef struct problem {
     double b2[BENCH_OUT];                          /* (1, 10) */
 } problem;
 
-/* What nb_gradcheck_graph reported, and how long it took. */
+/* What nb_gradcheck_graph reported, and how long it took (wall and CPU
+ * time of the process, all threads). */
 typedef struct gc_run {
-    double seconds;
-    size_t n_checked, n_failed, n_kinks, n_evals;
+    double seconds, cpu_seconds;
+    size_t n_checked, n_failed, n_kinks, n_evals, worst_index;
+    double worst_ratio;
     int passed;
 } gc_run;
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static nb_node *head(nb_graph *g, nb_node *z1, nb_node *b1, nb_node *w2, nb_node *b2,
                      const problem *p)
@@ -127,15 +150,18 @@ static nb_node *build_units(nb_graph *g, const problem *p, size_t stride, size_t
     return loss;
 }
 
-static int check(nb_graph *g, nb_node *loss, nb_gradcheck_mode mode, gc_run *out)
+static int check_threads(nb_graph *g, nb_node *loss, nb_gradcheck_mode mode, size_t threads,
+                         gc_run *out)
 {
     nb_gradcheck_opts o;
     nb_gradcheck_opts_init(&o);
     o.mode = mode;
+    o.threads = threads;
     nb_gradcheck_report r;
-    double t0 = bench_now();
+    double c0 = cpu_now(), t0 = bench_now();
     int st = nb_gradcheck_graph(g, loss, &o, &r);
     out->seconds = bench_now() - t0;
+    out->cpu_seconds = cpu_now() - c0;
     if (st != NB_OK) {
         fprintf(stderr, "bench_gradcheck: could not check: %s\n", r.error);
         nb_gradcheck_report_free(&r);
@@ -145,10 +171,17 @@ static int check(nb_graph *g, nb_node *loss, nb_gradcheck_mode mode, gc_run *out
     out->n_failed = r.n_failed;
     out->n_kinks = r.n_kinks;
     out->n_evals = r.n_evals;
+    out->worst_index = r.worst_index;
+    out->worst_ratio = r.worst_ratio;
     out->passed = r.passed;
     if (!r.passed) nb_gradcheck_report_print(stderr, &r);
     nb_gradcheck_report_free(&r);
     return NB_OK;
+}
+
+static int check(nb_graph *g, nb_node *loss, nb_gradcheck_mode mode, gc_run *out)
+{
+    return check_threads(g, loss, mode, 1, out);
 }
 
 /* Builds a fresh graph with build() and checks it. */
@@ -182,6 +215,137 @@ static double eval_time(const problem *p)
     return bench_median(v, 9);
 }
 
+/* Busy time of all CPUs so far, seconds (/proc/stat; NaN if unknown). */
+static double busy_now(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long u, n, sy, idle, io, irq, sirq, st;
+    int got = f && fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &u, &n, &sy, &idle, &io,
+                          &irq, &sirq, &st) == 8;
+    if (f) fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    return got && hz > 0 ? (double)(u + n + sy + irq + sirq) / (double)hz : NAN;
+}
+
+/* The per-coordinate check of the full network on 1 and on 2 threads,
+ * reps times each, alternating (so that a change of the machine's load
+ * falls on both alike). */
+static int bench_threads(const problem *p, size_t reps)
+{
+    double w[2][32], c[2][32];
+    gc_run first[2], run;
+    int same = 1;
+    if (reps > 32) reps = 32;
+    double b0 = busy_now(), c0 = cpu_now(), t0 = bench_now();
+    for (size_t k = 0; k < reps; k++)
+        for (size_t t = 0; t < 2; t++) {
+            nb_graph *g = nb_graph_alloc();
+            nb_node *loss = g ? build_full(g, p) : NULL;
+            if (!loss || check_threads(g, loss, NB_GC_PER_COORD, t + 1, &run) != NB_OK) {
+                if (g) fprintf(stderr, "bench_gradcheck: %s\n", nb_graph_errmsg(g));
+                nb_graph_free(g);
+                return 1;
+            }
+            nb_graph_free(g);
+            w[t][k] = run.seconds;
+            c[t][k] = run.cpu_seconds;
+            if (k == 0) first[t] = run;
+            else if (run.n_evals != first[t].n_evals) same = 0;
+        }
+    /* The counts, the worst coordinate and its ratio, on 2 threads as on 1
+     * (the test suite compares whole reports bit for bit). */
+    if (first[0].n_checked != first[1].n_checked || first[0].n_failed != first[1].n_failed ||
+        first[0].n_kinks != first[1].n_kinks || first[0].n_evals != first[1].n_evals ||
+        first[0].worst_index != first[1].worst_index ||
+        memcmp(&first[0].worst_ratio, &first[1].worst_ratio, sizeof(double)) != 0)
+        same = 0;
+    /* CPUs kept busy by other processes meanwhile: all the busy time less
+     * this process's own, over the wall time. */
+    double others = (busy_now() - b0 - (cpu_now() - c0)) / (bench_now() - t0);
+    double w1 = bench_median(w[0], reps), w2 = bench_median(w[1], reps);
+    double c1 = bench_median(c[0], reps), c2 = bench_median(c[1], reps);
+    bench_result("threads_reps", (double)reps);
+    bench_result("threads_same_report", same);
+    bench_result("t1_wall_s", w1);
+    bench_result("t1_wall_s_min", w[0][0]);   /* bench_median sorted them */
+    bench_result("t1_cpu_s", c1);
+    bench_result("t2_wall_s", w2);
+    bench_result("t2_wall_s_min", w[1][0]);
+    bench_result("t2_cpu_s", c2);
+    bench_result("threads_speedup_wall", w1 / w2);
+    bench_result("threads_speedup_wall_best", w[0][0] / w[1][0]);
+    bench_result("threads_cpu_ratio", c2 / c1);
+    bench_result("threads_others_busy_cpus", others);
+    return 0;
+}
+
+/* MLP 784-hid-10 on the same batch, W1 and W2 drawn as bench_init_weights
+ * draws them (for hid = 128, the very same weights), biases zero. */
+static nb_node *build_width(nb_graph *g, const problem *p, size_t hid)
+{
+    double *w1 = malloc(BENCH_IN * hid * sizeof *w1), *w2 = malloc(hid * BENCH_OUT * sizeof *w2);
+    double *b1 = calloc(hid, sizeof *b1), b2[BENCH_OUT] = { 0 };
+    nb_node *loss = NULL;
+    nb_rng rng;
+    nb_rng_seed(&rng, BENCH_SEED);
+    double s1 = 1.0 / sqrt((double)BENCH_IN), s2 = 1.0 / sqrt((double)hid);
+    if (w1 && w2 && b1 &&
+        nb_init_fill(w1, BENCH_IN, hid, NB_INIT_UNIFORM, -s1, s1, &rng) == NB_OK &&
+        nb_init_fill(w2, hid, BENCH_OUT, NB_INIT_UNIFORM, -s2, s2, &rng) == NB_OK) {
+        nb_node *x = nb_input(g, NB4, BENCH_IN, p->x);
+        nb_node *W1 = nb_param(g, "fc1.W", BENCH_IN, hid, w1);
+        nb_node *B1 = nb_param(g, "fc1.b", 1, hid, b1);
+        nb_node *W2 = nb_param(g, "fc2.W", hid, BENCH_OUT, w2);
+        nb_node *B2 = nb_param(g, "fc2.b", 1, BENCH_OUT, b2);
+        loss = head(g, nb_matmul(g, x, W1), B1, W2, B2, p);
+    }
+    free(w1);
+    free(w2);
+    free(b1);
+    return loss;
+}
+
+/* The per-coordinate check of MLP 784-H-10 for each H, one thread. */
+static int bench_width(const problem *p, const char *widths)
+{
+    const char *s = widths;
+    while (*s) {
+        char *end;
+        unsigned long hid = strtoul(s, &end, 10);
+        if (end == s || hid == 0) {
+            fprintf(stderr, "bench_gradcheck: --widths: '%s' is not a list of widths\n", widths);
+            return 2;
+        }
+        s = *end == ',' ? end + 1 : end;
+        nb_graph *g = nb_graph_alloc();
+        nb_node *loss = g ? build_width(g, p, hid) : NULL;
+        gc_run run;
+        if (!loss || check(g, loss, NB_GC_PER_COORD, &run) != NB_OK) {
+            if (g) fprintf(stderr, "bench_gradcheck: H = %lu: %s\n", hid, nb_graph_errmsg(g));
+            nb_graph_free(g);
+            return 1;
+        }
+        nb_graph_free(g);
+        char key[64];
+        snprintf(key, sizeof key, "width_%lu_params", hid);
+        bench_result(key, (double)run.n_checked);
+        snprintf(key, sizeof key, "width_%lu_s", hid);
+        bench_result(key, run.seconds);
+        snprintf(key, sizeof key, "width_%lu_cpu_s", hid);
+        bench_result(key, run.cpu_seconds);
+        snprintf(key, sizeof key, "width_%lu_us_per_coord", hid);
+        bench_result(key, 1e6 * run.seconds / (double)run.n_checked);
+        snprintf(key, sizeof key, "width_%lu_evals", hid);
+        bench_result(key, (double)run.n_evals);
+        snprintf(key, sizeof key, "width_%lu_passed", hid);
+        bench_result(key, run.passed);
+        fprintf(stderr, "bench_gradcheck: H = %lu: %zu parameters in %.2f s\n", hid, run.n_checked,
+                run.seconds);
+    }
+    bench_result_str("widths", widths);
+    return 0;
+}
+
 static double arg_d(const char *s, const char *name)
 {
     char *end;
@@ -201,18 +365,24 @@ int main(int argc, char **argv)
     if (env && *env) cap = arg_d(env, "NB_BENCH_GC_CAP");
     size_t stride = 8;
     int force_full = 0;
-    const char *only = "";   /* "dir" or "coord": one mode only (for profiling) */
+    const char *only = "";   /* "dir", "coord", "threads" or "width": one part only */
+    const char *widths = "32,128,512,2048";
+    size_t reps = 5;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--cap") == 0) cap = arg_d(argv[++i], "--cap");
         else if (i + 1 < argc && strcmp(argv[i], "--stride") == 0) stride = (size_t)arg_d(argv[++i], "--stride");
         else if (i + 1 < argc && strcmp(argv[i], "--full") == 0) force_full = arg_d(argv[++i], "--full") != 0;
         else if (i + 1 < argc && strcmp(argv[i], "--only") == 0) only = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0) reps = (size_t)arg_d(argv[++i], "--reps");
+        else if (i + 1 < argc && strcmp(argv[i], "--widths") == 0) widths = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_gradcheck [--cap SECONDS] [--stride K] [--full 0|1] [--only dir|coord]\n");
+            fprintf(stderr, "usage: bench_gradcheck [--cap SECONDS] [--stride K] [--full 0|1]\n"
+                            "       [--only dir|coord|threads|width] [--reps N] [--widths H,H,...]\n");
             return 2;
         }
     }
     if (stride < 1) stride = 1;
+    if (reps < 1) reps = 1;
 
     nb_dataset ds = { 0 };
     if (bench_load_fashion(&ds) != 0) return 77;
@@ -224,6 +394,9 @@ int main(int argc, char **argv)
     if (bench_init_weights(&rng, p.w1, p.w2) != NB_OK) return 1;
     const size_t n_w1 = BENCH_IN * BENCH_HID;
     const size_t n_all = n_w1 + BENCH_HID + BENCH_HID * BENCH_OUT + BENCH_OUT;
+
+    if (strcmp(only, "threads") == 0) return bench_threads(&p, reps);
+    if (strcmp(only, "width") == 0) return bench_width(&p, widths);
 
     double t_eval = eval_time(&p);
     bench_result("eval_us", 1e6 * t_eval);
@@ -303,6 +476,10 @@ per_coord:;
         bench_result("coord_kinks", (double)(rest.n_kinks + units.n_kinks));
         bench_result("coord_passed", rest.passed && units.passed);
         bench_result("coord_per_s", (double)n_all / est);
+    }
+    if (strcmp(only, "coord") != 0) {
+        if (bench_threads(&p, reps) != 0) return 1;
+        if (bench_width(&p, widths) != 0) return 1;
     }
     bench_result("maxrss_kib", (double)bench_maxrss_kib());
     return 0;

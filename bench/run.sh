@@ -15,14 +15,20 @@
 #   NB_BENCH_EPOCHS  timed epochs per training figure, median taken (default 5)
 #   NB_BENCH_GC_CAP  seconds the full per-coordinate check may take before it
 #                    is extrapolated from a subset instead (default 120)
-#   NB_BENCH_QUICK   1: one timed epoch, no PyTorch full gradcheck (a smoke
-#                    test of the script, not a measurement)
+#   NB_BENCH_GC_REPS runs of the per-coordinate check on 1 and on 2 threads,
+#                    median taken (default 5)
+#   NB_BENCH_GC_WIDTHS widths H of the gradcheck width table, MLP 784-H-10
+#                    (default 32,128,512,2048)
+#   NB_BENCH_QUICK   1: one timed epoch, no PyTorch full gradcheck, widths 32
+#                    and 128 only (a smoke test of the script, not a
+#                    measurement)
 #   NB_BENCH_OUT     file to keep the raw "key value" results in
 #
 # Threads: nabla's only threads are OpenBLAS's, set through
 # OPENBLAS_NUM_THREADS in the environment of each program; NumPy gets the
 # same; PyTorch gets torch.set_num_threads(T) plus OMP_NUM_THREADS=T.
-# Gradient checks run on one thread.  Every program runs in its own process,
+# Gradient checks run on one thread, except the figure of opts.threads = 2
+# (pthreads of the checker's own, OpenBLAS still on one).  Every program runs in its own process,
 # so each peak RSS (getrusage ru_maxrss) is that program's alone.
 set -u
 
@@ -118,12 +124,13 @@ done
 t1=$(echo "$threads" | cut -d' ' -f1)
 run "train.nabla_nocheck.$t1" "$t1" "$bin/bench_train" --epochs "$epochs" --check-finite 0
 if [ "$quick" = 1 ]; then
-    run "gc.nabla" 1 "$bin/bench_gradcheck" --cap 0
+    run "gc.nabla" 1 "$bin/bench_gradcheck" --cap 0 --reps 1 --widths 32,128
     echo "gc.torch.skipped NB_BENCH_QUICK=1" >> "$res"
 else
     NB_BENCH_GC_CAP=${NB_BENCH_GC_CAP:-120}
     export NB_BENCH_GC_CAP
-    run "gc.nabla" 1 "$bin/bench_gradcheck"
+    run "gc.nabla" 1 "$bin/bench_gradcheck" --reps "${NB_BENCH_GC_REPS:-5}" \
+        --widths "${NB_BENCH_GC_WIDTHS:-32,128,512,2048}"
     runpy "gc.torch" 1 "$here/ref_torch.py" gradcheck --threads 1
 fi
 run "scalar.nabla" 1 "$bin/bench_scalar"
@@ -208,7 +215,7 @@ END {
             fig("numpy np.dot", "gemm.numpy." t, "samples_per_s"), (frac[t] > 0) ? sprintf("%.2f", frac[t]) : "n/a"
     }
     print ""
-    print "3. gradient check, all 101,770 parameters, batch of 4, one thread"
+    print "3. gradient check, all 101,770 parameters, batch of 4, one thread (except the 2-thread figure)"
     p = "gc.nabla"
     if (has(p ".coord_s")) {
         printf "gradcheck per-coordinate   nabla %s (%s coords/s, %s evaluations, %s)%s   pytorch fast_mode=False %s   nabla/pytorch speed %s\n", \
@@ -226,6 +233,28 @@ END {
             v(p ".dir_passed") == 1 ? "pass" : "FAIL", \
             has("gc.torch.fast_s") ? sprintf("%s (%s coords/s)", secs(v("gc.torch.fast_s")), commas(v("gc.torch.fast_coords_per_s"))) : why("gc.torch"), \
             ratio(v("gc.torch.fast_s"), v(p ".dir_s"))
+        if (has(p ".t1_wall_s")) {
+            printf "gradcheck per-coordinate on 2 threads (opts.threads = 2) vs 1, median of %d each, alternating: 1 thread %s wall (%s CPU), 2 threads %s wall (%s CPU): speed-up %.2fx (best runs %.2fx); CPU time 2 threads / 1: %.2f; same report: %s\n", \
+                v(p ".threads_reps"), secs(v(p ".t1_wall_s")), secs(v(p ".t1_cpu_s")), secs(v(p ".t2_wall_s")), secs(v(p ".t2_cpu_s")), \
+                v(p ".threads_speedup_wall"), v(p ".threads_speedup_wall_best"), v(p ".threads_cpu_ratio"), v(p ".threads_same_report") == 1 ? "yes" : "NO"
+            if (v(p ".threads_others_busy_cpus") > 0.3)
+                printf "  (other processes kept %.1f of the %d CPUs busy meanwhile: the wall-time speed-up is not a measurement of the threads)\n", v(p ".threads_others_busy_cpus"), ncores
+        }
+        nw = split(V[p ".widths"], W, ",")
+        if (nw > 0 && has(p ".width_" W[1] "_s")) {
+            print "gradcheck growth with width: MLP 784-H-10, batch 4, per-coordinate over all parameters, one thread"
+            printf "  %6s %12s %10s %10s %16s %s\n", "H", "parameters", "time", "CPU", "us/coordinate", "verdict"
+            for (i = 1; i <= nw; i++) {
+                q = p ".width_" W[i]
+                if (has(q "_s"))
+                    printf "  %6d %12s %10s %10s %16.2f %s\n", W[i], commas(v(q "_params")), secs(v(q "_s")), secs(v(q "_cpu_s")), \
+                        v(q "_us_per_coord"), v(q "_passed") == 1 ? "pass" : "FAIL"
+            }
+            wl = W[nw]; wf = W[1]
+            if (nw > 1 && v(p ".width_" wf "_cpu_s") > 0)
+                printf "  %s times the parameters (H = %d to %d) cost %.1f times the CPU time\n", \
+                    sprintf("%.0f", v(p ".width_" wl "_params") / v(p ".width_" wf "_params")), wf, wl, v(p ".width_" wl "_cpu_s") / v(p ".width_" wf "_cpu_s")
+        }
     } else print "gradcheck   nabla " why(p)
     print ""
     print "4. scalar graphs: acc = sum of tanh(x_i w + b), 1024 units, 4,095 1x1 op nodes, rebuilt each iteration, forward + backward"
@@ -266,6 +295,14 @@ END {
     }
     c = v("gc.nabla.coord_s"); ok = c < 0 ? -1 : (c < 2)
     printf "%sper-coordinate gradcheck of all parameters < 2 s (stretch): %s%s\n", mark(ok), c < 0 ? "n/a" : secs(c), v("gc.nabla.coord_measured") == 0 ? " (extrapolated)" : ""
+    # Not decidable while others keep a CPU busy: the second thread then
+    # waits for a core, and a miss would measure the other processes.
+    sp = v("gc.nabla.threads_speedup_wall"); ok = sp < 0 ? -1 : (sp >= 1.8)
+    if (ok == 0 && v("gc.nabla.threads_others_busy_cpus") > 0.3) ok = -1
+    printf "%sper-coordinate gradcheck on 2 threads >= 1.8x faster than on 1: %s%s\n", mark(ok), sp < 0 ? "n/a" : sprintf("%.2fx", sp), \
+        (sp >= 0 && v("gc.nabla.threads_others_busy_cpus") > 0.3) ? sprintf(" (other processes kept %.1f CPUs busy: re-measure on a quiet machine)", v("gc.nabla.threads_others_busy_cpus")) : ""
+    w = v("gc.nabla.width_2048_s"); ok = w < 0 ? -1 : (w < 10)
+    printf "%sper-coordinate gradcheck of 1.63M parameters (784-2048-10) < 10 s on one thread: %s\n", mark(ok), w < 0 ? "n/a" : secs(w)
     d = v("gc.nabla.dir_s"); ok = d < 0 ? -1 : (d < 0.1)
     printf "%sdirectional gradcheck < 0.1 s: %s\n", mark(ok), d < 0 ? "n/a" : secs(d)
     s = v("scalar.nabla.default.node_ops_per_s"); ok = s < 0 ? -1 : (s >= 2e7)

@@ -59,6 +59,17 @@ typedef struct nb_gradcheck_opts {
     int detect_kinks;        /* compare one-sided derivatives (default 1) */
     size_t max_report;       /* worst coordinates kept in the report (default 10) */
     size_t n_shapes;         /* op checks: random shapes tried (default 4) */
+    /* Per-coordinate checks: threads deciding coordinates side by side
+     * (default 1; 0 means 1; at most 64 are used).  The report is the same
+     * bit for bit whatever the number.  Graph targets give each thread a
+     * private copy of what it evaluates (the ops' forward functions must
+     * only read their inputs and write their node, as every registry op
+     * does).  For nb_gradcheck_fdf
+     * and nb_jaccheck_fdf, threads > 1 is the caller's promise that the
+     * callbacks (f, df, fdf) are thread-safe: they are called from several
+     * threads at once, each with its own copy of x, so they must not write
+     * shared state (fdf->params included) without their own locking. */
+    size_t threads;
 } nb_gradcheck_opts;
 
 /* One checked coordinate (or direction, in directional mode). */

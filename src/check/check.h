@@ -4,6 +4,8 @@
 #ifndef NABLA_GRADCHECK_INTERNAL_H
 #define NABLA_GRADCHECK_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <gsl/gsl_rng.h>
 #include <nabla/gradcheck.h>
 #include "ops/ops.h"
@@ -23,6 +25,12 @@ typedef struct nbi_objective {
     /* Optional: x = xs + t u for every coordinate at once (directional
      * mode), instead of n calls of set. */
     void (*set_line)(void *ctx, const double *xs, const double *u, double t);
+    /* Optional, for threads (opts.threads > 1): a private copy of ctx that
+     * another thread uses side by side with ctx (its own x and scratch,
+     * the same point), or NULL when out of memory; release frees it.
+     * Without it, per-coordinate checks run on the calling thread. */
+    void *(*clone)(void *ctx);
+    void (*release)(void *copy);
 } nbi_objective;
 
 /* Decides coordinate i with analytic derivative a; restores x_i after. */
@@ -53,23 +61,70 @@ int nbi_report_error(nb_gradcheck_report *r, int status, const char *fmt, ...)
 /* Effective options (defaults when o is NULL). */
 nb_gradcheck_opts nbi_opts(const nb_gradcheck_opts *o);
 
-/* Partial re-evaluation for per-coordinate checks: with one element of a
- * parameter in focus, only the regions of the tape it reaches are
- * recomputed; unfocus restores their values bit for bit. */
+/* Threads (parallel.c).  nbi_parallel_run runs fn(arg, t) for t = 0 ..
+ * n_threads - 1 at once, t = 0 on the calling thread, and returns when all
+ * have returned; it returns how many ran (fewer when a thread could not be
+ * created), so fn takes its work from an nbi_work counter rather than
+ * assuming every t runs. */
+size_t nbi_parallel_run(size_t n_threads, void (*fn)(void *arg, size_t t), void *arg);
+
+/* Chunks [begin, end) of [0, n), chunk items each, handed out in order to
+ * whichever thread asks. */
+typedef struct nbi_work {
+    atomic_size_t next;
+    size_t n, chunk;
+} nbi_work;
+void nbi_work_init(nbi_work *w, size_t n, size_t chunk);
+/* The next chunk: 1, or 0 when none is left. */
+int nbi_work_next(nbi_work *w, size_t *begin, size_t *end);
+
+/* Threads a per-coordinate check of n items uses: opts.threads, at most
+ * NBI_MAX_THREADS and one per NBI_COORD_CHUNK items, 1 without obj->clone. */
+size_t nbi_check_threads(const nbi_objective *obj, const nb_gradcheck_opts *o, size_t n);
+#define NBI_MAX_THREADS 64
+#define NBI_COORD_CHUNK 32
+#define NBI_COORD_WINDOW 16384
+
+/* Partial re-evaluation for per-coordinate checks (partial.c): a private
+ * copy of the tape up to the loss, whose parameters and dependent values
+ * belong to it alone; the graph's own values are the base point, read and
+ * never written, so one copy per thread evaluates side by side.  With one
+ * element of a parameter in focus, only the regions of the tape it reaches
+ * are recomputed (products by an update from the base value); unfocus puts
+ * the base values back. */
 typedef struct nbi_partial {
-    nb_graph *g;
-    size_t n;            /* tape nodes covered */
-    nb_rect *rect;       /* (n) dirty region per node, r0 == r1 when clean */
-    double *save;        /* saved values of the dirty regions */
-    size_t cap_save, used_save;
-    size_t first;        /* first dirty node (n when none) */
+    nb_graph *g;          /* the base point, read only */
+    size_t n;             /* tape nodes covered */
+    size_t np;            /* parameters */
+    nb_node *node;        /* (n) copies of the tape nodes */
+    nb_node *param;       /* (np) copies of the parameters: this copy's x */
+    double *mem;          /* values and workspaces of the copies that change */
+    nb_rect *rect;        /* (n) dirty region per node, empty when clean */
+    nb_rect *in_rect;     /* (n) dirty region of the one input that moved */
+    int *dirty_in;        /* (n) that input, -1 when more than one moved */
+    nbi_region_update_fn *update;   /* (n) the op's update from the base, or NULL */
+    size_t first;         /* first dirty node (n when none) */
+    nb_node *focus;       /* parameter copy in focus, or NULL */
+    size_t focus_k;       /* its element in focus */
+    int stale;            /* values left by nbi_partial_eval_all, not the base */
 } nbi_partial;
 
-/* Covers the first n tape nodes (up to the loss). */
+/* Covers the first n tape nodes (up to the loss).  NB_OK or NB_ENOMEM. */
 int nbi_partial_init(nbi_partial *P, nb_graph *g, size_t n);
 void nbi_partial_free(nbi_partial *P);
-void nbi_partial_focus(nbi_partial *P, const nb_node *param, size_t row, size_t col);
+/* The copy of parameter k (NULL when k is out of range). */
+nb_node *nbi_partial_param(nbi_partial *P, size_t k);
+/* The copy of tape node n (NULL when n is not covered). */
+nb_node *nbi_partial_node(nbi_partial *P, const nb_node *n);
+/* Element (row, col) of parameter k in focus: marks what it reaches. */
+void nbi_partial_focus(nbi_partial *P, size_t param, size_t row, size_t col);
+/* Recomputes what the element in focus reaches, at its current value. */
 void nbi_partial_eval(nbi_partial *P);
+/* Puts the base values back, the element in focus included. */
 void nbi_partial_unfocus(nbi_partial *P);
+/* A whole forward pass of the copy at its parameters' current values (no
+ * element in focus: several may have moved); the next focus puts the base
+ * values back first. */
+void nbi_partial_eval_all(nbi_partial *P);
 
 #endif

@@ -55,6 +55,7 @@ void nb_gradcheck_opts_init(nb_gradcheck_opts *o)
     o->detect_kinks = 1;
     o->max_report = 10;
     o->n_shapes = 4;
+    o->threads = 1;
 }
 
 nb_gradcheck_opts nbi_opts(const nb_gradcheck_opts *o)
@@ -75,6 +76,7 @@ nb_gradcheck_opts nbi_opts(const nb_gradcheck_opts *o)
     if (!(d.step >= 0) || !isfinite(d.step)) d.step = 0.0;
     if (d.n_directions == 0) d.n_directions = def.n_directions;
     if (d.n_shapes == 0) d.n_shapes = def.n_shapes;
+    if (d.threads == 0) d.threads = 1;
     if (d.mode != NB_GC_DIRECTIONAL) d.mode = NB_GC_PER_COORD;
     return d;
 }
@@ -528,19 +530,100 @@ static void compare_second(nb_gradcheck_report *r, const nb_gradcheck_entry *e, 
     r->n_fdf_mismatch++;
 }
 
+size_t nbi_check_threads(const nbi_objective *obj, const nb_gradcheck_opts *o, size_t n)
+{
+    if (!obj->clone || !obj->release || o->threads <= 1) return 1;
+    size_t t = o->threads < NBI_MAX_THREADS ? o->threads : NBI_MAX_THREADS;
+    size_t most = (n + NBI_COORD_CHUNK - 1) / NBI_COORD_CHUNK;
+    return t < most ? t : (most ? most : 1);
+}
+
+/* The per-coordinate loop, on one thread or several.  Coordinates are
+ * decided a window at a time: the threads take chunks of the window, each
+ * with its own copy of the objective, and write each entry to the slot of
+ * its coordinate; then the calling thread merges the slots in coordinate
+ * order.  Whatever the number of threads, every coordinate is decided from
+ * the same state by the same arithmetic and merged in the same order, so
+ * the report is the same bit for bit (docs/gradcheck.md, "Threads"). */
+typedef struct coords_job {
+    nbi_objective obj;          /* ctx replaced by each thread's own */
+    void **ctx;                 /* (threads) */
+    size_t *n_evals;            /* (threads) */
+    const double *grad;
+    const nb_gradcheck_opts *o;
+    double f0;
+    size_t begin;               /* first coordinate of the window */
+    nb_gradcheck_entry *slot;   /* (window) */
+    nbi_work work;
+} coords_job;
+
+static void coords_worker(void *arg, size_t t)
+{
+    coords_job *J = arg;
+    nbi_objective obj = J->obj;
+    obj.ctx = J->ctx[t];
+    size_t b, e;
+    while (nbi_work_next(&J->work, &b, &e))
+        for (size_t k = b; k < e; k++) {
+            size_t i = J->begin + k;
+            check_coord_at(&obj, i, J->grad[i], J->f0, J->o, &J->slot[k], &J->n_evals[t]);
+        }
+}
+
 /* nbi_check_coords, with grad2 (NULL: none) compared along the way. */
 static int check_coords(const nbi_objective *obj, const double *grad, const double *grad2,
                         const nb_gradcheck_opts *o, size_t index_offset,
                         nb_gradcheck_report *report)
 {
     double f0 = objective_at(obj, &report->n_evals);   /* the same for every coordinate */
-    for (size_t i = 0; i < obj->n; i++) {
-        nb_gradcheck_entry e;
-        check_coord_at(obj, i, grad[i], f0, o, &e, &report->n_evals);
-        e.index += index_offset;
-        if (grad2) compare_second(report, &e, grad2[i], o);
-        nbi_report_add(report, &e, o->max_report);
+    size_t n = obj->n, T = nbi_check_threads(obj, o, n);
+    size_t window = n < NBI_COORD_WINDOW ? n : NBI_COORD_WINDOW;
+    nb_gradcheck_entry one;
+    void *ctx1[1] = { obj->ctx };
+    size_t evals1[1] = { 0 };
+    coords_job J = { *obj, ctx1, evals1, grad, o, f0, 0, malloc(window * sizeof(nb_gradcheck_entry)),
+                     { 0 } };
+    if (T > 1) {
+        J.ctx = malloc(T * sizeof *J.ctx);
+        J.n_evals = calloc(T, sizeof *J.n_evals);
+        if (!J.ctx || !J.n_evals) {
+            free(J.ctx);
+            free(J.n_evals);
+            J.ctx = ctx1;
+            J.n_evals = evals1;
+            T = 1;
+        } else {
+            J.ctx[0] = obj->ctx;
+            for (size_t t = 1; t < T; t++)
+                if (!(J.ctx[t] = obj->clone(obj->ctx))) {
+                    T = t;   /* out of memory: fewer threads */
+                    break;
+                }
+        }
     }
+    if (!J.slot) {   /* out of memory: one coordinate at a time */
+        J.slot = &one;
+        window = 1;
+    }
+    for (size_t begin = 0; begin < n; begin += window) {
+        size_t cnt = n - begin < window ? n - begin : window;
+        J.begin = begin;
+        nbi_work_init(&J.work, cnt, NBI_COORD_CHUNK);
+        nbi_parallel_run(T, coords_worker, &J);
+        for (size_t k = 0; k < cnt; k++) {
+            nb_gradcheck_entry *e = &J.slot[k];
+            e->index += index_offset;
+            if (grad2) compare_second(report, e, grad2[begin + k], o);
+            nbi_report_add(report, e, o->max_report);
+        }
+    }
+    for (size_t t = 0; t < T; t++) report->n_evals += J.n_evals[t];
+    if (J.ctx != ctx1) {
+        for (size_t t = 1; t < T; t++) obj->release(J.ctx[t]);
+        free(J.ctx);
+        free(J.n_evals);
+    }
+    if (J.slot != &one) free(J.slot);
     return NB_OK;
 }
 
@@ -741,6 +824,28 @@ static gsl_vector *vec_copy(const gsl_vector *x)
     return v;
 }
 
+/* Another thread's fdf_ctx: its own copy of x (opts.threads > 1, where the
+ * caller promised thread-safe callbacks). */
+static void *fdf_clone(void *p)
+{
+    const fdf_ctx *c = p;
+    fdf_ctx *d = malloc(sizeof *d);
+    if (!d) return NULL;
+    d->fdf = c->fdf;
+    if (!(d->x = vec_copy(c->x))) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void fdf_release(void *p)
+{
+    fdf_ctx *c = p;
+    gsl_vector_free(c->x);
+    free(c);
+}
+
 static int vec_all_finite(const gsl_vector *v, size_t *bad)
 {
     for (size_t i = 0; i < v->size; i++)
@@ -807,7 +912,7 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
     /* Re-read x into the private copy: df might have written into it. */
     gsl_vector_memcpy(xc, x);
     fdf_ctx c = { fdf, xc };
-    nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c, NULL, NULL };
+    nbi_objective obj = { n, vec_get, vec_set, fdf_eval, &c, NULL, NULL, fdf_clone, fdf_release };
     if (fdf->fdf && !fdf_same_value(&obj, f0, f2, o, &r->n_evals)) {
         r->n_fdf_mismatch++;
         snprintf(r->error, sizeof r->error, "fdf() returns f = %.17g but f() returns %.17g", f2,
@@ -945,6 +1050,120 @@ static int jac_eval(void *p, double *out)
     return isfinite(*out) ? NB_OK : NB_EDOMAIN;
 }
 
+/* Another thread's jac_ctx: its own x, residuals and cache (opts.threads >
+ * 1, where the caller promised thread-safe callbacks). */
+static jac_ctx *jac_clone(const jac_ctx *c)
+{
+    jac_ctx *d = malloc(sizeof *d);
+    if (!d) return NULL;
+    *d = *c;
+    d->x = vec_copy(c->x);
+    d->f = gsl_vector_alloc(c->fdf->n);
+    d->val = malloc(NBI_JAC_CACHE * c->fdf->n * sizeof *d->val);
+    if (!d->x || !d->f || !d->val) {
+        if (d->x) gsl_vector_free(d->x);
+        if (d->f) gsl_vector_free(d->f);
+        free(d->val);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void jac_release(jac_ctx *c)
+{
+    gsl_vector_free(c->x);
+    gsl_vector_free(c->f);
+    free(c->val);
+    free(c);
+}
+
+/* Per-coordinate Jacobian check, on one thread or several: the columns of
+ * a window are handed out to the threads, each with its own jac_ctx, and
+ * the entries merged in the order of one thread (column by column, rows in
+ * order), as in check_coords. */
+typedef struct jac_job {
+    jac_ctx **ctx;             /* (threads) */
+    size_t *n_evals;           /* (threads) */
+    const gsl_matrix *J;
+    const nb_gradcheck_opts *o;
+    size_t col0;               /* first column of the window */
+    nb_gradcheck_entry *slot;  /* (columns of the window, n) */
+    nbi_work work;
+} jac_job;
+
+static void jac_worker(void *arg, size_t t)
+{
+    jac_job *W = arg;
+    jac_ctx *c = W->ctx[t];
+    size_t n = c->fdf->n, p = c->fdf->p, b, e;
+    c->n_evals = &W->n_evals[t];
+    nbi_objective obj = { p, jac_get, jac_set, jac_eval, c, NULL, NULL, NULL, NULL };
+    while (nbi_work_next(&W->work, &b, &e))
+        for (size_t q = b; q < e; q++) {
+            size_t j = W->col0 + q;
+            c->col = j;
+            c->n_cached = c->next = 0;
+            for (size_t i = 0; i < n; i++) {
+                nb_gradcheck_entry *en = &W->slot[q * n + i];
+                c->row = i;
+                nbi_check_coord(&obj, j, gsl_matrix_get(W->J, i, j), W->o, en, c->n_evals);
+                en->index = i * p + j;
+            }
+        }
+}
+
+static int jac_coords(jac_ctx *c, const gsl_matrix *J, const nb_gradcheck_opts *o,
+                      nb_gradcheck_report *r)
+{
+    size_t n = c->fdf->n, p = c->fdf->p;
+    size_t T = o->threads < NBI_MAX_THREADS ? o->threads : NBI_MAX_THREADS;
+    if (T > p) T = p;
+    if (T < 1) T = 1;
+    size_t cols = NBI_COORD_WINDOW / n;
+    if (cols < T) cols = T;
+    if (cols > p) cols = p;
+    jac_ctx *ctx1[1] = { c };
+    size_t evals1[1] = { 0 };
+    jac_job W = { ctx1, evals1, J, o, 0, malloc(cols * n * sizeof(nb_gradcheck_entry)), { 0 } };
+    if (!W.slot) return NB_ENOMEM;
+    if (T > 1) {
+        W.ctx = malloc(T * sizeof *W.ctx);
+        W.n_evals = calloc(T, sizeof *W.n_evals);
+        if (!W.ctx || !W.n_evals) {
+            free(W.ctx);
+            free(W.n_evals);
+            W.ctx = ctx1;
+            W.n_evals = evals1;
+            T = 1;
+        } else {
+            W.ctx[0] = c;
+            for (size_t t = 1; t < T; t++)
+                if (!(W.ctx[t] = jac_clone(c))) {
+                    T = t;   /* out of memory: fewer threads */
+                    break;
+                }
+        }
+    }
+    size_t *own = c->n_evals;
+    for (size_t j0 = 0; j0 < p; j0 += cols) {
+        size_t cnt = p - j0 < cols ? p - j0 : cols;
+        W.col0 = j0;
+        nbi_work_init(&W.work, cnt, 1);
+        nbi_parallel_run(T, jac_worker, &W);
+        for (size_t k = 0; k < cnt * n; k++) nbi_report_add(r, &W.slot[k], o->max_report);
+    }
+    c->n_evals = own;
+    for (size_t t = 0; t < T; t++) r->n_evals += W.n_evals[t];
+    if (W.ctx != ctx1) {
+        for (size_t t = 1; t < T; t++) jac_release(W.ctx[t]);
+        free(W.ctx);
+        free(W.n_evals);
+    }
+    free(W.slot);
+    return NB_OK;
+}
+
 static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
                         const nb_gradcheck_opts *o, nb_gradcheck_report *r)
 {
@@ -979,7 +1198,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
     }
     gsl_vector_memcpy(xc, x);
     jac_ctx c = { fdf, xc, f, 0, v, 0, { 0 }, val, 0, 0, &r->n_evals };
-    nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c, NULL, NULL };
+    nbi_objective obj = { p, jac_get, jac_set, jac_eval, &c, NULL, NULL, NULL, NULL };
     if (o->mode == NB_GC_DIRECTIONAL) {
         /* One fresh pair (v, u) per direction: v^T J u against d/dt <v, f(x + t u)>. */
         nb_gradcheck_opts one = *o;
@@ -995,17 +1214,9 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
             st = nbi_check_directions(&obj, jtv, &one, rng, d, r);
         }
     } else {
-        for (size_t j = 0; j < p; j++) {
-            c.col = j;
-            c.n_cached = c.next = 0;
-            for (size_t i = 0; i < n; i++) {
-                c.row = i;
-                nb_gradcheck_entry e;
-                nbi_check_coord(&obj, j, gsl_matrix_get(J, i, j), o, &e, &r->n_evals);
-                e.index = i * p + j;
-                nbi_report_add(r, &e, o->max_report);
-            }
-        }
+        st = jac_coords(&c, J, o, r);
+        if (st != NB_OK)
+            nbi_report_error(r, st, "jaccheck_fdf: out of memory (n = %zu, p = %zu)", n, p);
     }
 done:
     if (xc) gsl_vector_free(xc);
@@ -1054,13 +1265,20 @@ typedef struct graph_ctx {
     nb_node *loss;
     size_t *offset;   /* (n_params + 1) cumulative sizes */
     size_t np;
+    /* Per-coordinate mode: a private copy of the tape (partial.c), whose
+     * parameters are this context's x; one context per thread.  Without it
+     * (directional mode, or no memory for it) x is the graph's parameters
+     * and every evaluation a full forward pass. */
     nbi_partial partial;
-    int partial_ok;   /* partial re-evaluation available */
-    int focused;      /* a coordinate is in focus */
+    int partial_ok;
+    nb_node *loss_copy;   /* the loss in the copy */
+    size_t focused;       /* coordinate in focus, or SIZE_MAX */
+    double *slot;         /* its value */
 } graph_ctx;
 
-/* The parameter holding coordinate i, and i's offset *k inside it. */
-static nb_node *graph_locate(const graph_ctx *c, size_t i, size_t *k)
+/* The parameter holding coordinate i: its number, and i's offset *k inside
+ * it. */
+static size_t graph_locate(const graph_ctx *c, size_t i, size_t *k)
 {
     size_t lo = 0, hi = c->np;   /* offset[lo] <= i < offset[hi] */
     while (hi - lo > 1) {
@@ -1069,13 +1287,15 @@ static nb_node *graph_locate(const graph_ctx *c, size_t i, size_t *k)
         else hi = mid;
     }
     *k = i - c->offset[lo];
-    return nb_graph_param_at(c->g, lo);
+    return lo;
 }
 
 static double *graph_slot(graph_ctx *c, size_t i)
 {
-    size_t k;
-    return &graph_locate(c, i, &k)->value[k];
+    if (i == c->focused) return c->slot;
+    size_t k, pk = graph_locate(c, i, &k);
+    nb_node *pn = c->partial_ok ? nbi_partial_param(&c->partial, pk) : nb_graph_param_at(c->g, pk);
+    return &pn->value[k];
 }
 
 /* Per-coordinate mode re-evaluates only what the coordinate reaches: the
@@ -1087,13 +1307,14 @@ static void graph_focus(void *p, size_t i, int on)
     if (!c->partial_ok) return;
     if (!on) {
         nbi_partial_unfocus(&c->partial);
-        c->focused = 0;
+        c->focused = SIZE_MAX;
         return;
     }
-    size_t k;
-    nb_node *pn = graph_locate(c, i, &k);
-    nbi_partial_focus(&c->partial, pn, k / pn->cols, k % pn->cols);
-    c->focused = 1;
+    size_t k, pk = graph_locate(c, i, &k);
+    nb_node *pn = nbi_partial_param(&c->partial, pk);
+    nbi_partial_focus(&c->partial, pk, k / pn->cols, k % pn->cols);
+    c->slot = &pn->value[k];
+    c->focused = i;
 }
 
 static double graph_get(void *p, size_t i) { return *graph_slot(p, i); }
@@ -1112,11 +1333,17 @@ static void graph_set(void *p, size_t i, double v) { *graph_slot(p, i) = v; }
 static int graph_eval(void *p, double *f)
 {
     graph_ctx *c = p;
-    if (c->focused) {
+    if (c->focused != SIZE_MAX) {
         nbi_partial_eval(&c->partial);
-        *f = c->loss->value[0];
+        *f = c->loss_copy->value[0];
         return isfinite(*f) ? NB_OK : NB_EDOMAIN;
     }
+    if (c->partial_ok) {   /* unfocused: a whole pass of the copy, at its x */
+        nbi_partial_eval_all(&c->partial);
+        *f = c->loss_copy->value[0];
+        return isfinite(*f) ? NB_OK : NB_EDOMAIN;
+    }
+    /* Without a copy, x is the graph's parameters (one thread only). */
     int st = nb_graph_forward(c->g);
     if (st != NB_OK) {
         nb_graph_clear_error(c->g);   /* a perturbed point left the domain */
@@ -1124,6 +1351,37 @@ static int graph_eval(void *p, double *f)
     }
     *f = c->loss->value[0];
     return NB_OK;
+}
+
+/* Sets up c's private copy of the tape; 0 when there is no memory for it. */
+static int graph_partial(graph_ctx *c)
+{
+    c->focused = SIZE_MAX;
+    c->partial_ok = nbi_partial_init(&c->partial, c->g, c->loss->index + 1) == NB_OK;
+    if (c->partial_ok) c->loss_copy = nbi_partial_node(&c->partial, c->loss);
+    return c->partial_ok;
+}
+
+/* Another thread's context: a copy of the tape of its own. */
+static void *graph_clone(void *p)
+{
+    const graph_ctx *c = p;
+    if (!c->partial_ok) return NULL;   /* the graph itself cannot be shared */
+    graph_ctx *d = malloc(sizeof *d);
+    if (!d) return NULL;
+    *d = *c;
+    if (!graph_partial(d)) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void graph_release(void *p)
+{
+    graph_ctx *c = p;
+    nbi_partial_free(&c->partial);
+    free(c);
 }
 
 int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts,
@@ -1177,9 +1435,11 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
     c.loss = loss;
     c.offset = offset;
     c.np = np;
+    c.focused = SIZE_MAX;
     /* Without memory for it, every evaluation is a full forward pass. */
-    c.partial_ok = o.mode == NB_GC_PER_COORD && nbi_partial_init(&c.partial, g, loss->index + 1) == NB_OK;
-    nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c, graph_focus, graph_set_line };
+    if (o.mode == NB_GC_PER_COORD) graph_partial(&c);
+    nbi_objective obj = { n, graph_get, graph_set, graph_eval, &c, graph_focus, graph_set_line,
+                          graph_clone, graph_release };
     handler_guard h = guard_on();
     if (o.mode == NB_GC_DIRECTIONAL) {
         rng = gsl_rng_alloc(gsl_rng_mt19937);

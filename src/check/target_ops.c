@@ -210,7 +210,7 @@ static int run_trial(const nb_op *op, const double *hp, const size_t *rows, cons
         memcpy(grad + c.offset[i], c.leaf[i]->grad, rows[i] * cols[i] * sizeof(double));
     if (!kink) accumulate_probe(op, &c, grad, rng, index_offset, o, r);
     c.v = v;
-    nbi_objective obj = { n, op_get, op_set, op_eval, &c, NULL, NULL };
+    nbi_objective obj = { n, op_get, op_set, op_eval, &c, NULL, NULL, NULL, NULL };
     /* Kink trials are per-coordinate in every mode: with all inputs on the
      * kink, a random direction crosses every kink at once, and the
      * convention value need not lie between the one-sided directional

@@ -105,6 +105,68 @@ static void matmul_forward_region(nb_node *out, const nb_rect *r)
     }
 }
 
+/* The checker's update from a base point (nbi_region_update_fn), for matmul
+ * and affine.  With C0 = A0 B0 (+ b0) the base value, a change of A inside
+ * rows R and columns K, of B inside rows K and columns J, or of the bias
+ * inside columns J moves the result by the change times the other operand:
+ *     C[R,:] = C0[R,:] + (A - A0)[R,K] B[K,:]
+ *     C[:,J] = C0[:,J] + A[:,K] (B - B0)[K,J]
+ *     C[:,J] = C0[:,J] + (b - b0)[J]
+ * |R| |K| n or m |K| |J| multiply-adds instead of the |R| k n or m k |J| of
+ * the product over the whole inner size k: a coordinate of a first-layer
+ * weight costs the same whatever the width of the layers after it.  The
+ * value differs from the recomputed product in rounding only (both are
+ * rounded at the scale of C; docs/gradcheck.md).  Outside the changed part
+ * the change is zero, and a zero change is skipped, so at the base point
+ * the update returns C0 exactly.  Declines (returns 0) when K is more than
+ * half of the inner size, where recomputing costs no more. */
+static int product_region_update(nb_node *out, const nb_node *base, size_t i, const nb_rect *in,
+                                 const nb_rect *res)
+{
+    const nb_node *a = out->in[0], *b = out->in[1];
+    size_t k = a->cols, n = out->cols;
+    const double *c0 = base->value;
+    if (i > 2 || (i == 2 && out->op != &nbi_ops_matrix[NBI_OP_AFFINE])) return 0;
+    if (i < 2 && 2 * (i == 0 ? in->c1 - in->c0 : in->r1 - in->r0) > k) return 0;
+    for (size_t r = res->r0; r < res->r1; r++) {
+        double *restrict y = out->value + r * n;
+        const double *restrict y0 = c0 + r * n;
+        for (size_t j = res->c0; j < res->c1; j++) y[j] = y0[j];
+        if (i == 0) {          /* y += (A - A0)[r,K] B[K,:] */
+            const double *ar = a->value + r * k, *ar0 = base->in[0]->value + r * k;
+            for (size_t q = in->c0; q < in->c1; q++) {
+                double d = ar[q] - ar0[q];
+                if (d == 0.0) continue;
+                const double *restrict bq = b->value + q * n;
+                for (size_t j = res->c0; j < res->c1; j++) y[j] += d * bq[j];
+            }
+        } else if (i == 1) {   /* y += A[r,K] (B - B0)[K,:] */
+            const double *ar = a->value + r * k;
+            for (size_t q = in->r0; q < in->r1; q++) {
+                const double *restrict bq = b->value + q * n, *restrict bq0 = base->in[1]->value + q * n;
+                for (size_t j = res->c0; j < res->c1; j++) {
+                    double d = bq[j] - bq0[j];
+                    if (d != 0.0) y[j] += ar[q] * d;
+                }
+            }
+        } else {               /* y += (b - b0)[J] */
+            const double *restrict c = out->in[2]->value, *restrict cb0 = base->in[2]->value;
+            for (size_t j = res->c0; j < res->c1; j++) {
+                double d = c[j] - cb0[j];
+                if (d != 0.0) y[j] += d;
+            }
+        }
+    }
+    return 1;
+}
+
+nbi_region_update_fn nbi_op_region_update(const nb_op *op)
+{
+    if (op == &nbi_ops_matrix[NBI_OP_MATMUL] || op == &nbi_ops_matrix[NBI_OP_AFFINE])
+        return product_region_update;
+    return NULL;
+}
+
 /* affine: Y = X W + b, (m,k)x(k,n) + (1,n) -> (m,n);  dX = G W^T,
  * dW = X^T G, db_j = sum_i G_ij.  A dense layer in one node: the product
  * through dgemm, then the bias added row by row in the same order as

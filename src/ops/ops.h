@@ -38,6 +38,19 @@ static inline void nbi_pointwise_backward(nb_node *out)
 }
 void nbi_pointwise_forward_region(nb_node *out, const nb_rect *r);
 
+/* Partial re-evaluation from a base point (the gradient checker's, per
+ * coordinate): out and base are two copies of one product node, base holding
+ * the values at the base point (base->value, base->in[j]->value) and out the
+ * current ones, which differ from the base only in input i, inside *in.
+ * Writes out's value over *res as the base value plus the change of the
+ * product (a rank-|in| update), at a cost independent of the inner size;
+ * returns 1, or 0 (nothing written) when the change is too wide for an
+ * update to pay.  NULL for ops without one (only matmul and affine have
+ * one): chosen once per node by nbi_op_region_update. */
+typedef int (*nbi_region_update_fn)(nb_node *out, const nb_node *base, size_t i,
+                                    const nb_rect *in, const nb_rect *res);
+nbi_region_update_fn nbi_op_region_update(const nb_op *op);
+
 /* Broadcasting helpers for binary element-wise ops.  For an (R,C) result,
  * the element (i,j) of input x is x->value[i*rs + j*cs].  Inline: for the 1x1
  * nodes of scalar graphs a call costs more than the work. */
