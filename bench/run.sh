@@ -119,6 +119,14 @@ for t in $threads; do
     run "train.nabla.$t" "$t" "$bin/bench_train" --epochs "$epochs"
     run "train.handc.$t" "$t" "$bin/bench_train" --epochs "$epochs" --handwritten 1
     runpy "train.torch.$t" "$t" "$here/ref_torch.py" train --threads "$t" --epochs "$epochs"
+    # OpenMP's threads spin while they wait (OMP_WAIT_POLICY=ACTIVE is
+    # libgomp's default for a while), competing with OpenBLAS's own threads;
+    # a user who sees that sets PASSIVE, so both are reported.
+    if [ "$t" -gt 1 ] && command -v "$py" > /dev/null 2>&1; then
+        run "train.torch_passive.$t" "$t" env OMP_WAIT_POLICY=PASSIVE "$py" "$here/ref_torch.py" train \
+            --threads "$t" --epochs "$epochs"
+    fi
+    runpy "train.torch32.$t" "$t" "$here/ref_torch.py" train --threads "$t" --epochs "$epochs" --dtype float32
     runpy "train.numpy.$t" "$t" "$here/ref_numpy.py" train --epochs "$epochs"
 done
 t1=$(echo "$threads" | cut -d' ' -f1)
@@ -187,6 +195,17 @@ END {
             printf "  the same step written by hand in C (same five dgemm, plain loops, no checks), %d thread%s: %s samples/s, bound fraction %.2f; nabla/hand-written %s\n", \
                 t, t == 1 ? "" : "s", commas(v(p ".samples_per_s")), v(p ".bound_fraction"), \
                 ratio(v("train.nabla." t ".samples_per_s"), v(p ".samples_per_s"))
+    }
+    for (i = 1; i <= n; i++) {
+        t = T[i]
+        if (has("train.torch_passive." t ".samples_per_s"))
+            printf "  pytorch with OMP_WAIT_POLICY=PASSIVE (OpenMP threads sleep instead of spinning), %d threads: %s samples/s; nabla/pytorch %s\n", \
+                t, commas(v("train.torch_passive." t ".samples_per_s")), \
+                ratio(v("train.nabla." t ".samples_per_s"), v("train.torch_passive." t ".samples_per_s"))
+        if (has("train.torch32." t ".samples_per_s"))
+            printf "  pytorch in float32 (what float64 costs), %d thread%s: %s samples/s; nabla (float64)/pytorch (float32) %s\n", \
+                t, t == 1 ? "" : "s", commas(v("train.torch32." t ".samples_per_s")), \
+                ratio(v("train.nabla." t ".samples_per_s"), v("train.torch32." t ".samples_per_s"))
     }
     t = T[1]
     if (has("train.nabla_nocheck." t ".samples_per_s"))

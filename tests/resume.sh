@@ -31,7 +31,7 @@ cmp -s "$tmp/ref/costs.csv" "$tmp/cut/costs.csv" && ok "costs.csv identical" || 
 cmp -s "$tmp/ref/results.txt" "$tmp/cut/results.txt" && ok "results.txt identical" || bad "results.txt differs"
 grep -q '"status": "finished"' "$tmp/cut/meta.json" && ok "meta.json says finished" || bad "meta.json status"
 [ ! -f "$tmp/cut/checkpoint.nbk" ] && ok "checkpoint removed at the end" || bad "checkpoint left behind"
-"$bin" run --resume "$tmp/nowhere" --quiet 2>"$tmp/err"; [ $? -eq 1 ] && grep -q "no run" "$tmp/err" \
-    && ok "resume of nothing: exit 1 with a message" || bad "resume of nothing"
+"$bin" run --resume "$tmp/nowhere" --quiet 2>"$tmp/err"; [ $? -eq 2 ] && grep -q "no run" "$tmp/err" \
+    && ok "resume of nothing: exit 2 with a message" || bad "resume of nothing"
 echo "$((checks - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

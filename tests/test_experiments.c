@@ -400,6 +400,126 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Rewrites counter idx of DIR/checkpoint.nbk through the archive API, so
+ * that the file is well formed and its CRC valid: only its sense is wrong. */
+static void forge_counter(const char *dir, size_t idx, double v)
+{
+    char path[600];
+    nb_error err;
+    nb_error_clear(&err);
+    const char *msg = err.msg;
+    snprintf(path, sizeof path, "%s/%s/checkpoint.nbk", tmpdir, dir);
+    nb_archive *ar = NULL;
+    ck_assert_msg(nb_archive_read(path, &ar, &err) == NB_OK, "%s", msg);
+    size_t rows, cols;
+    const double *c = nb_archive_get(ar, "state", &rows, &cols);
+    ck_assert(c != NULL && rows == 1 && cols == 8 && idx < cols);
+    double cc[8];
+    memcpy(cc, c, sizeof cc);
+    cc[idx] = v;
+    ck_assert_int_eq(nb_archive_put(ar, "state", 1, 8, cc), NB_OK);
+    ck_assert_msg(nb_archive_write(ar, path, &err) == NB_OK, "%s", msg);
+    nb_archive_free(ar);
+}
+
+/* A checkpoint is untrusted input even with a valid CRC: forged counters
+ * and a log shorter than recorded are refused before any file is touched
+ * (issue #9.3: 1e12 grew costs.csv into a 1 TB sparse file, -5 dropped
+ * every row, 1e300 was cast to size_t, a short log was padded with NULs). */
+START_TEST(test_forged_checkpoints)
+{
+    const char *s[] = { "train.epochs=200", "train.checkpoint_every=50", "log.every=1",
+                        "log.gradcheck_every=40", "log.plot=false" };
+    struct {
+        size_t idx;      /* counter; 99: cut costs.csv instead */
+        double v;
+        const char *says;
+    } cases[] = {
+        { 2, 1e12, "the file has" },            /* costs.csv length beyond the file */
+        { 2, -5, "not a byte count" },          /* negative length (NaN cannot be stored: archives refuse it) */
+        { 2, 100.5, "not a byte count" },
+        { 2, 20, "not a byte count" },          /* shorter than the header */
+        { 2, 2000, "not the end of a row" },    /* inside a row */
+        { 3, 1e12, "gradcheck.log" },
+        { 0, 1e300, "step" },                   /* was cast to size_t: UB */
+        { 0, 7, "step" },                       /* not epoch x steps per epoch */
+        { 1, 1e300, "epoch" },
+        { 1, 500, "epoch" },                    /* beyond train.epochs */
+        { 5, 3, "without improvement" },        /* bad epochs without patience */
+        { 6, 1, "best-parameters" },
+        { 99, 0, "the file has" },              /* costs.csv cut after the checkpoint */
+    };
+    nb_error err;
+    const char *msg = err.msg;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[32];
+        snprintf(dir, sizeof dir, "forged%zu", i);
+        nb_error_clear(&err);
+        ck_assert_msg(run_exp("moons", dir, s, 5, 120, 0, &err) == NB_OK, "%s", msg);
+        if (cases[i].idx == 99) {
+            char p[600];
+            snprintf(p, sizeof p, "%s/%s/costs.csv", tmpdir, dir);
+            struct stat st;
+            ck_assert_int_eq(stat(p, &st), 0);
+            /* the checkpoint was taken at step 100; rows to 120 follow: cut
+             * into the checkpointed part */
+            size_t n;
+            char *text = slurp(dir, "costs.csv", &n);
+            char *row = strstr(text, "\n90,90,");
+            ck_assert_ptr_nonnull(row);
+            ck_assert_int_eq(truncate(p, (off_t)(row - text + 1)), 0);
+            free(text);
+        } else {
+            forge_counter(dir, cases[i].idx, cases[i].v);
+        }
+        size_t nc0, ng0, nm0;
+        char *c0 = slurp(dir, "costs.csv", &nc0), *g0 = slurp(dir, "gradcheck.log", &ng0),
+             *m0 = slurp(dir, "meta.json", &nm0);
+        int st = run_exp("moons", dir, NULL, 0, 0, 1, &err);
+        ck_assert_msg(st == NB_EFORMAT, "case %zu: status %s (%s)", i, nb_status_name(st), msg);
+        ck_assert_msg(strstr(msg, cases[i].says) != NULL, "case %zu: '%s' lacks '%s'", i, msg, cases[i].says);
+        size_t nc1, ng1, nm1;
+        char *c1 = slurp(dir, "costs.csv", &nc1), *g1 = slurp(dir, "gradcheck.log", &ng1),
+             *m1 = slurp(dir, "meta.json", &nm1);
+        ck_assert_msg(nc0 == nc1 && memcmp(c0, c1, nc0) == 0, "case %zu: costs.csv changed", i);
+        ck_assert_msg(ng0 == ng1 && memcmp(g0, g1, ng0) == 0, "case %zu: gradcheck.log changed", i);
+        ck_assert_msg(nm0 == nm1 && memcmp(m0, m1, nm0) == 0, "case %zu: meta.json changed", i);
+        free(c0), free(g0), free(m0), free(c1), free(g1), free(m1);
+    }
+    /* The same run, unforged, resumes to the uninterrupted run's files. */
+    run_ok("moons", "forged-ref", s, 5);
+    ck_assert_msg(run_exp("moons", "forged-ok", s, 5, 120, 0, &err) == NB_OK, "%s", msg);
+    ck_assert_msg(run_exp("moons", "forged-ok", NULL, 0, 0, 1, &err) == NB_OK, "%s", msg);
+    size_t na, nb;
+    char *a = slurp("forged-ref", "costs.csv", &na), *b = slurp("forged-ok", "costs.csv", &nb);
+    ck_assert(na == nb && memcmp(a, b, na) == 0);
+    free(a), free(b);
+}
+END_TEST
+
+/* --resume of a finished run changes nothing and succeeds (issue #12.4:
+ * it trained the run again from step 0). */
+START_TEST(test_resume_finished)
+{
+    const char *s[] = { "train.epochs=30", "log.plot=false" };
+    run_ok("moons", "done", s, 2);
+    const char *files[] = { "costs.csv", "results.txt", "meta.json", "model.nbm", "config.conf", "timing.log" };
+    char *before[6];
+    size_t nb4[6];
+    for (int i = 0; i < 6; i++) before[i] = slurp("done", files[i], &nb4[i]);
+    nb_error err;
+    nb_error_clear(&err);
+    ck_assert_msg(run_exp("moons", "done", NULL, 0, 0, 1, &err) == NB_OK, "%s", err.msg);
+    for (int i = 0; i < 6; i++) {
+        size_t n;
+        char *after = slurp("done", files[i], &n);
+        ck_assert_msg(n == nb4[i] && memcmp(after, before[i], n) == 0, "%s changed", files[i]);
+        free(after);
+        free(before[i]);
+    }
+}
+END_TEST
+
 /* Every key of the schema is valid, and every reference config parses. */
 START_TEST(test_schema_and_configs)
 {
@@ -526,6 +646,8 @@ static Suite *experiments_suite(void)
     tcase_add_test(tr, test_resume_minibatch_adam);
     tcase_add_test(tr, test_gradcheck_during_training);
     tcase_add_test(tr, test_errors);
+    tcase_add_test(tr, test_forged_checkpoints);
+    tcase_add_test(tr, test_resume_finished);
     suite_add_tcase(s, tr);
     return s;
 }

@@ -52,6 +52,16 @@ void nb_run_opts_init(nb_run_opts *o);
  * allowed; see nabla/error.h). */
 int nb_experiment_run(const nb_run_opts *o, nb_error *err);
 
+/* Checks a config loaded and validated over the experiment schema the way
+ * nb_experiment_run does before it reads any data: every rule between keys
+ * (a csv or idx source needs its files, inline targets the output width per
+ * row, softmax_ce two outputs, train.patience a validation set, bfgs the
+ * full batch, model.weights the model's parameter count).  NB_OK, or
+ * NB_ECONFIG with a message naming the origin and the key ("moons.conf:12:
+ * key 'loss.kind': ..."); NB_EINVAL for NULL cfg; NB_ENOMEM.  err may be
+ * NULL.  Nothing is read but cfg. */
+int nb_experiment_check_config(const nb_config *cfg, nb_error *err);
+
 /* The experiment schema, for tools and tests (nb_config_alloc(schema, n)). */
 const nb_config_key *nb_experiment_schema(size_t *n);
 

@@ -9,6 +9,7 @@
 #include <nabla/nn.h>
 #include <nabla/op.h>
 #include <nabla/optim.h>
+#include "app/app.h"
 
 /* Word lists come from the modules that own the words: activations and
  * losses from the op registry (so a newly registered op is usable from
@@ -70,7 +71,7 @@ static int is_schedule(const char *word, void *ud, char *why, size_t len)
     return 1;
 }
 
-static const char *const sources[] = { "inline", "truth_table", "moons", "spirals", "blobs",
+const char *const nbi_source_words[] = { "inline", "truth_table", "moons", "spirals", "blobs",
                                        "csv", "idx", "fashion_mnist", NULL };
 static const char *const bias_inits[] = { "zeros", "same", NULL };
 static const char *const reductions[] = { "mean", "sum", NULL };
@@ -82,7 +83,7 @@ static const nb_config_key schema[] = {
     { .name = "experiment.seed", .type = NB_CONFIG_INT, .def = "0", .min = "0",
       .max = "4294967295", .help = "seed of the NumPy-compatible stream (numpy.random.seed)" },
 
-    { .name = "data.source", .type = NB_CONFIG_ENUM, .required = 1, .words = sources,
+    { .name = "data.source", .type = NB_CONFIG_ENUM, .required = 1, .words = nbi_source_words,
       .help = "inline|truth_table|moons|spirals|blobs|csv|idx|fashion_mnist" },
     { .name = "data.table", .type = NB_CONFIG_STRING, .def = "xor",
       .help = "truth_table: trask2, trask3, xor, and, or" },

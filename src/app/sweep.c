@@ -1837,35 +1837,6 @@ static int read_costs(const nb_sweep *sw, const cell *x, double **step, double *
     return 0;
 }
 
-static int on_path(const char *prog, char *out, size_t len)
-{
-    const char *path = getenv("PATH");
-    if (!path) path = "/usr/bin:/bin";
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        if (snprintf(out, len, "%.*s/%s", (int)n, path, prog) < (int)len && access(out, X_OK) == 0) return 1;
-        path += n + (path[n] == ':');
-    }
-    return 0;
-}
-
-/* gnuplot SCRIPT in dir, in a child process (the sweep's cwd is untouched). */
-static void run_gnuplot(const char *exe, const char *dir, const char *script)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-        if (chdir(dir) != 0) _exit(127);
-        char *argv[] = { (char *)"gnuplot", (char *)script, NULL };
-        execve(exe, argv, environ);
-        _exit(127);
-    }
-    int status;
-    if (pid > 0) waitpid(pid, &status, 0);
-}
-
 static int write_text(const char *dir, const char *name, const char *buf, size_t n, nb_error *err)
 {
     char p[PATH_MAX];
@@ -2042,11 +2013,11 @@ int nb_sweep_report(nb_sweep *sw, nb_error *err)
     free_groups(g, ng);
     if (st != NB_OK) return st;
     char exe[PATH_MAX];
-    if (!on_path("gnuplot", exe, sizeof exe)) {
+    if (!nbi_find_program("gnuplot", exe, sizeof exe)) {
         const char *note = "gnuplot is not installed: no PNG was made.\n"
                            "Install it (apt-get install gnuplot-nox) and run `gnuplot NAME.gp` here for each script.\n";
         return write_text(pdir, "plot.txt", note, strlen(note), err);
     }
-    for (size_t k = 0; k < ns; k++) run_gnuplot(exe, pdir, scripts[k]);
+    for (size_t k = 0; k < ns; k++) (void)nbi_gnuplot(exe, pdir, scripts[k]);
     return NB_OK;
 }

@@ -8,11 +8,13 @@
  *                                 gradient-check the demo network's graph
  *   nabla demo [--seed N]         train a 2-4-1 tanh network on XOR and show it learn
  *   nabla run CONFIG [--seed N] [--out DIR] [--set key=value ...] [--quiet]
- *   nabla run --resume DIR        continue a killed run
+ *   nabla run --resume DIR        continue a killed run (a finished one is left alone)
  *   nabla keys                    every config key with its default and meaning
  *   nabla sweep SWEEP [options]   many runs from one sweep file (cli/sweep_cli.c)
  *
- * Exit status: 0 success, 1 a check failed, 2 usage or runtime error. */
+ * Exit status: 0 success (for run --resume: also a run that had already
+ * finished); 1 a check failed (check, demo); 2 usage or runtime error: a bad
+ * command line, config or data set, a refused run directory, a failed run. */
 #include <config.h>
 
 #include <errno.h>
@@ -420,7 +422,8 @@ static int cmd_run(int argc, char **argv)
     int st = nb_experiment_run(&o, &err);
     if (st != NB_OK) {
         fprintf(stderr, "nabla run: %s\n", err.status ? nb_error_message(&err) : nb_strerror(st));
-        rc = 1;
+        /* 2 for every error (nabla(1)): 1 is kept for a failed check */
+        rc = 2;
     } else {
         rc = 0;
     }
@@ -440,8 +443,9 @@ static int cmd_keys(void)
 }
 
 /* nabla keys --check FILE...: each file parsed and validated against the
- * experiment schema (syntax, unknown keys, types, ranges, required keys),
- * without running anything; tests/docs.sh checks every config in docs/ so. */
+ * experiment schema (syntax, unknown keys, types, ranges, required keys)
+ * and the rules between keys (nb_experiment_check_config), without reading
+ * data or running anything; tests/docs.sh checks every config in docs/ so. */
 static int cmd_keys_check(int n, char **files)
 {
     size_t nk;
@@ -453,6 +457,8 @@ static int cmd_keys_check(int n, char **files)
         nb_config *cfg = nb_config_alloc(k, nk);
         int st = cfg ? nb_config_load(cfg, files[i], &err) : NB_ENOMEM;
         if (st == NB_OK) st = nb_config_validate(cfg, &err);
+        /* the rules between keys, as `nabla run` checks them */
+        if (st == NB_OK) st = nb_experiment_check_config(cfg, &err);
         nb_config_free(cfg);
         if (st == NB_OK) {
             printf("%s: ok\n", files[i]);
