@@ -951,6 +951,28 @@ static int dir_path(const nb_sweep *sw, char *out, size_t len, const char *a, co
     return b ? path_join(out, len, t, b) : (snprintf(out, len, "%s", t) >= (int)len ? -1 : 0);
 }
 
+/* Closes the memory stream f, which holds *buf (*n bytes), and writes its
+ * text to DIR/name atomically.  glibc's memory stream reports a failed
+ * allocation only through its error flag or a NULL buffer after fclose
+ * (fclose itself returns 0), so all three are tested. */
+static int finish_text(const nb_sweep *sw, FILE *f, char **buf, size_t *n, const char *name,
+                       nb_error *err)
+{
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    int st;
+    if (bad || !*buf) {
+        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", name);
+    } else {
+        char p[PATH_MAX];
+        st = dir_path(sw, p, sizeof p, name, NULL) != 0 ? nb_error_set(err, NB_EIO, "%s: path too long", name)
+                                                         : write_atomic(p, *buf, *n, err);
+    }
+    free(*buf);
+    *buf = NULL;
+    return st;
+}
+
 /* The base config with relative data paths made absolute (they were
  * relative to the file that set them), saved as DIR/base.conf. */
 static int save_base(nb_sweep *sw, nb_error *err)
@@ -1023,14 +1045,7 @@ static int save_sweep(nb_sweep *sw, nb_error *err)
             fprintf(f, "%s = %s\n", sw->ax[i].key, sw->ax[i].spec);
         }
     }
-    if (fclose(f) != 0) {
-        free(buf);
-        return nb_error_set(err, NB_ENOMEM, "out of memory");
-    }
-    char p[PATH_MAX];
-    int st = dir_path(sw, p, sizeof p, "sweep.conf", NULL) != 0 ? nb_error_set(err, NB_EIO, "path too long")
-                                                                 : write_atomic(p, buf, n, err);
-    free(buf);
+    int st = finish_text(sw, f, &buf, &n, "sweep.conf", err);
     return st;
 }
 
@@ -1074,14 +1089,7 @@ static int write_cells_csv(nb_sweep *sw, nb_error *err)
         csv_field(f, x->msg ? x->msg : "");
         fputc('\n', f);
     }
-    if (fclose(f) != 0) {
-        free(buf);
-        return nb_error_set(err, NB_ENOMEM, "out of memory");
-    }
-    char p[PATH_MAX];
-    int st = dir_path(sw, p, sizeof p, "cells.csv", NULL) != 0 ? nb_error_set(err, NB_EIO, "path too long")
-                                                                : write_atomic(p, buf, n, err);
-    free(buf);
+    int st = finish_text(sw, f, &buf, &n, "cells.csv", err);
     sw->t_last_csv = now_seconds();
     return st;
 }
@@ -1768,14 +1776,7 @@ static int write_summary(const nb_sweep *sw, group *g, size_t ng, nb_error *err)
         }
         fputc('\n', f);
     }
-    if (fclose(f) != 0) {
-        free(buf);
-        return nb_error_set(err, NB_ENOMEM, "out of memory");
-    }
-    char p[PATH_MAX];
-    int st = dir_path(sw, p, sizeof p, "summary.csv", NULL) != 0 ? nb_error_set(err, NB_EIO, "path too long")
-                                                                  : write_atomic(p, buf, n, err);
-    free(buf);
+    int st = finish_text(sw, f, &buf, &n, "summary.csv", err);
     return st;
 }
 
