@@ -52,7 +52,7 @@ static int is_optimizer(const char *word, void *ud, char *why, size_t len)
 {
     (void)ud;
     if (nb_optim_type_find(word) || strcmp(word, "bfgs") == 0) return 0;
-    size_t n = (size_t)snprintf(why, len, "'%s' is not an optimizer (", word);
+    size_t n = (size_t)snprintf(why, len, "'%s' is not an optimizer (", NB_ECHO(word));
     for (size_t i = 0; i < nb_optim_type_count() && n < len; i++)
         n += (size_t)snprintf(why + n, len - n, "%s, ", nb_optim_type_at(i)->name);
     if (n < len) snprintf(why + n, len - n, "bfgs)");
@@ -63,7 +63,7 @@ static int is_schedule(const char *word, void *ud, char *why, size_t len)
 {
     (void)ud;
     if (nb_schedule_type_find(word)) return 0;
-    size_t n = (size_t)snprintf(why, len, "'%s' is not a schedule (", word);
+    size_t n = (size_t)snprintf(why, len, "'%s' is not a schedule (", NB_ECHO(word));
     for (size_t i = 0; i < nb_schedule_type_count() && n < len; i++)
         n += (size_t)snprintf(why + n, len - n, "%s%s", i ? ", " : "",
                               nb_schedule_type_at(i)->name);
