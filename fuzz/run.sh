@@ -8,6 +8,12 @@
 #   NB_FUZZ_RESULTS  when set, a NAME.log/NAME.trs pair per harness is
 #                    written there, so tests/summary.sh counts the harnesses
 #   NB_FUZZ_ONLY     run only these harnesses (e.g. "csv idx")
+#   NB_FUZZ_RUNS     when set, a fixed number of inputs per harness instead
+#                    of a time budget: with the fixed seed below the run is
+#                    then the same on every machine (what CI uses, so that a
+#                    CI run cannot fail on a path no other run took; the
+#                    time budget stays as a cap)
+#   NB_FUZZ_SEED     libFuzzer's random seed (default 2385)
 # A crash, leak, timeout or out-of-memory stops that harness; the input
 # that caused it is kept as $NB_FUZZ_WORK/NAME/crash-... and printed in
 # hex.  Fix the bug, then copy the input into fuzz/corpus/NAME/ (and add a
@@ -32,13 +38,14 @@ for name in $only; do
     # -rss_limit_mb: a reader must not allocate gigabytes on a small file's
     # word; -timeout: nor loop.  Leak detection is on (ASan's default).
     "$exe" "$dir/corpus" "$src/corpus/$name" -dict="$src/$name.dict" \
+        ${NB_FUZZ_RUNS:+-runs="$NB_FUZZ_RUNS"} -seed="${NB_FUZZ_SEED:-2385}" \
         -max_total_time="$budget" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$dir/artifacts/" -print_final_stats=1 >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1)); result=PASS
-        line="fuzz_$name: ok, ${runs:-?} inputs in ${budget} s, corpus $(ls "$dir/corpus" | wc -l) files"
+        line="fuzz_$name: ok, ${runs:-?} inputs (at most ${budget} s), corpus $(ls "$dir/corpus" | wc -l) files"
     else
         failed=$((failed + 1)); result=FAIL
         line="fuzz_$name: FAILED (exit $rc), log $log"

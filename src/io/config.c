@@ -825,9 +825,12 @@ static char *unquote(char *s, char *dst, char *why, size_t wlen)
                 if (p[1] == '\0')
                     setmsg(why, wlen, "unterminated quoted string "
                            "(missing '\"')");
-                else
-                    setmsg(why, wlen, "unknown escape '\\%c' in quoted string "
-                           "(only \\\" and \\\\ are allowed)", p[1]);
+                else {
+                    char c[16];   /* the character escaped: it may be a tab */
+                    nb_error_escape(c, sizeof c, p + 1, 1, 4);
+                    setmsg(why, wlen, "unknown escape '\\%s' in quoted string "
+                           "(only \\\" and \\\\ are allowed)", c);
+                }
                 return NULL;
             }
             p++;
