@@ -77,14 +77,6 @@ struct nb_graph {
 #define NBI_ALWAYS_INLINE inline
 #endif
 
-/* Writes a formatted message into msg[len] (when msg && len) and returns
- * status: the detailed-message convention of calls without a graph. */
-int nbi_fail(char *msg, size_t len, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
 /* An excerpt of user input (a file name, key, value, field, tensor name)
  * for a message: nb_error_escape with nabla's budget of NB_ERROR_ECHO_MAX
  * printed characters, so that the reason after it is never cut off and a

@@ -32,17 +32,6 @@ const char *nb_status_name(int status)
     return nb_names[status];
 }
 
-int nbi_fail(char *msg, size_t len, int status, const char *fmt, ...)
-{
-    if (msg != NULL && len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 void nb_error_clear(nb_error *err)
 {
     if (err == NULL) return;
