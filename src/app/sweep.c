@@ -951,23 +951,33 @@ static int dir_path(const nb_sweep *sw, char *out, size_t len, const char *a, co
     return b ? path_join(out, len, t, b) : (snprintf(out, len, "%s", t) >= (int)len ? -1 : 0);
 }
 
-/* Closes the memory stream f, which holds *buf (*n bytes), and writes its
- * text to DIR/name atomically.  glibc's memory stream reports a failed
- * allocation only through its error flag or a NULL buffer after fclose
- * (fclose itself returns 0), so all three are tested. */
-static int finish_text(const nb_sweep *sw, FILE *f, char **buf, size_t *n, const char *name,
-                       nb_error *err)
+static int write_text(const char *dir, const char *name, const char *buf, size_t n, nb_error *err)
+{
+    char p[PATH_MAX];
+    if (path_join(p, sizeof p, dir, name) != 0) return nb_error_set(err, NB_EIO, "%s: path too long", dir);
+    return write_atomic(p, buf, n, err);
+}
+
+/* Closes the memory stream f, which holds *buf, and says whether its text
+ * is whole.  glibc's memory stream reports a failed allocation only through
+ * its error flag or a NULL buffer after fclose (fclose itself returns 0), so
+ * all three are tested.  On failure *buf is freed and NULL. */
+static int close_text(FILE *f, char **buf, const char *name, nb_error *err)
 {
     int bad = ferror(f);
     bad |= fclose(f) != 0;
-    int st;
-    if (bad || !*buf) {
-        st = nb_error_set(err, NB_ENOMEM, "%s: out of memory", name);
-    } else {
-        char p[PATH_MAX];
-        st = dir_path(sw, p, sizeof p, name, NULL) != 0 ? nb_error_set(err, NB_EIO, "%s: path too long", name)
-                                                         : write_atomic(p, *buf, *n, err);
-    }
+    if (!bad && *buf) return NB_OK;
+    free(*buf);
+    *buf = NULL;
+    return nb_error_set(err, NB_ENOMEM, "%s: out of memory", name);
+}
+
+/* close_text, then the text written to DIR/name atomically; *buf is freed. */
+static int finish_text(const nb_sweep *sw, FILE *f, char **buf, size_t *n, const char *name,
+                       nb_error *err)
+{
+    int st = close_text(f, buf, name, err);
+    if (st == NB_OK) st = write_text(sw->dir, name, *buf, *n, err);
     free(*buf);
     *buf = NULL;
     return st;
@@ -1838,13 +1848,6 @@ static int read_costs(const nb_sweep *sw, const cell *x, double **step, double *
     return 0;
 }
 
-static int write_text(const char *dir, const char *name, const char *buf, size_t n, nb_error *err)
-{
-    char p[PATH_MAX];
-    if (path_join(p, sizeof p, dir, name) != 0) return nb_error_set(err, NB_EIO, "%s: path too long", dir);
-    return write_atomic(p, buf, n, err);
-}
-
 /* plots/cost-bands.{dat,gp,png}: per group, the cost per logged step, mean
  * and mean ± one sd over the group's finished cells. */
 static int plot_bands(const nb_sweep *sw, const char *pdir, group *g, size_t ng, nb_error *err)
@@ -1920,8 +1923,10 @@ static int plot_bands(const nb_sweep *sw, const char *pdir, group *g, size_t ng,
         fputs("set label 1 'no finished cell' at graph 0.5, 0.5 center\nplot [0:1] [0:1] NaN notitle\n", s);
     }
     free(labels);
-    fclose(d), fclose(s);
-    int st = write_text(pdir, "cost-bands.dat", dat, dn, err);
+    int st = close_text(d, &dat, "cost-bands.dat", err);
+    int st_gp = close_text(s, &gp, "cost-bands.gp", st == NB_OK ? err : NULL);
+    if (st == NB_OK) st = st_gp;
+    if (st == NB_OK) st = write_text(pdir, "cost-bands.dat", dat, dn, err);
     if (st == NB_OK) st = write_text(pdir, "cost-bands.gp", gp, gn, err);
     free(dat), free(gp);
     return st;
@@ -1974,12 +1979,14 @@ static int plot_axis(const nb_sweep *sw, const char *pdir, group *g, size_t ng, 
                "     '%s.dat' index 1 using 1:2:3 with yerrorbars pt 5 ps 1.1 lc rgb '#08519c' title 'mean +/- 1 sd over seeds'\n",
             name, name, metric_names[m], ax->key, ax->key, logx ? " (log scale)" : "", metric_names[m],
             logx ? "set logscale x\n" : "", name, name);
-    fclose(d), fclose(s);
-    char fn[160];
+    char fn[160], fg[160];
     snprintf(fn, sizeof fn, "%s.dat", name);
-    int st = write_text(pdir, fn, dat, dn, err);
-    snprintf(fn, sizeof fn, "%s.gp", name);
-    if (st == NB_OK) st = write_text(pdir, fn, gp, gn, err);
+    snprintf(fg, sizeof fg, "%s.gp", name);
+    int st = close_text(d, &dat, fn, err);
+    int st_gp = close_text(s, &gp, fg, st == NB_OK ? err : NULL);
+    if (st == NB_OK) st = st_gp;
+    if (st == NB_OK) st = write_text(pdir, fn, dat, dn, err);
+    if (st == NB_OK) st = write_text(pdir, fg, gp, gn, err);
     free(dat), free(gp);
     return st;
 }
