@@ -432,7 +432,7 @@ void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, 
         group g = { (long)b, s->name, idx, 0, s->rows, s->cols, s->col_major, 1 };
         for (size_t k = 0; k < s->rows * s->cols; k++) {
             size_t i = s->offset + k;
-            if (i < lo || i >= hi || res->e[i].verdict < 0) {
+            if (i < lo || i >= hi || !res->e[i].checked) {
                 g.complete = 0;
                 continue;
             }
@@ -444,7 +444,7 @@ void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, 
     /* The coordinates outside every block, as one column "x". */
     group g = { -1, "x", idx, 0, 0, 1, 0, 1 };
     for (size_t i = lo; i < hi; i++)
-        if (!in_block[i - lo] && res->e[i].verdict >= 0) idx[g.n++] = i;
+        if (!in_block[i - lo] && res->e[i].checked) idx[g.n++] = i;
     g.rows = g.n;
     if (g.n) diagnose_group(&c, &g);
 done:

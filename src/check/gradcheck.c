@@ -23,6 +23,7 @@
  */
 #include <config.h>
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -588,20 +589,35 @@ typedef struct coords_job {
     double f0;
     size_t begin;               /* first coordinate of the window */
     nb_gradcheck_entry *slot;   /* (window) */
+    nbi_result *res;            /* (index_offset + n) results, or NULL */
+    size_t index_offset;
     nbi_work work;
 } coords_job;
+
+static_assert(NBI_COORD_CHUNK * sizeof(nb_gradcheck_entry) % NBI_CACHE_LINE == 0,
+              "a chunk of slots fills whole cache lines");
 
 static void coords_worker(void *arg, size_t t)
 {
     coords_job *J = arg;
+    /* What the loop reads, copied to this thread's stack, and what it
+     * counts, kept there: the only line of J written by all the threads is
+     * the work counter's (nbi_work), so none of them stalls on another's
+     * writes (check.h, NBI_CACHE_LINE). */
     nbi_objective obj = J->obj;
     obj.ctx = J->ctx[t];
-    size_t b, e;
+    const double *grad = J->grad;
+    const nb_gradcheck_opts *o = J->o;
+    double f0 = J->f0;
+    size_t begin = J->begin, b, e, evals = 0;
+    nb_gradcheck_entry *slot = J->slot;
+    nbi_result *res = J->res ? J->res + J->index_offset + begin : NULL;
     while (nbi_work_next(&J->work, &b, &e))
         for (size_t k = b; k < e; k++) {
-            size_t i = J->begin + k;
-            check_coord_at(&obj, i, J->grad[i], J->f0, J->o, &J->slot[k], &J->n_evals[t]);
+            check_coord_at(&obj, begin + k, grad[begin + k], f0, o, &slot[k], &evals);
+            if (res) nbi_result_set(&res[k], &slot[k]);
         }
+    J->n_evals[t] += evals;
 }
 
 /* nbi_check_coords, with grad2 (NULL: none) compared along the way. */
@@ -615,8 +631,12 @@ static int check_coords(const nbi_objective *obj, const double *grad, const doub
     nb_gradcheck_entry one;
     void *ctx1[1] = { obj->ctx };
     size_t evals1[1] = { 0 };
-    coords_job J = { *obj, ctx1, evals1, grad, o, f0, 0, malloc(window * sizeof(nb_gradcheck_entry)),
-                     { 0 } };
+    /* The slots of a chunk fill whole cache lines (NBI_COORD_CHUNK entries
+     * of a size that is a multiple of 8 bytes, from an aligned start): the
+     * threads never write one line. */
+    coords_job J = { *obj, ctx1, evals1, grad, o, f0, 0,
+                     nbi_line_alloc(window * sizeof(nb_gradcheck_entry)),
+                     nbi_results_room(res, index_offset + n), index_offset, { 0 } };
     if (T > 1) {
         J.ctx = malloc(T * sizeof *J.ctx);
         J.n_evals = calloc(T, sizeof *J.n_evals);
@@ -649,7 +669,6 @@ static int check_coords(const nbi_objective *obj, const double *grad, const doub
             e->index += index_offset;
             if (grad2) compare_second(report, e, grad2[begin + k], o);
             nbi_report_add(report, e, o->max_report);
-            nbi_results_put(res, e);
         }
     }
     for (size_t t = 0; t < T; t++) report->n_evals += J.n_evals[t];
@@ -896,11 +915,22 @@ static handler_guard guard_on(void)
 
 static void guard_off(handler_guard h) { gsl_set_error_handler(h.saved); }
 
-/* Makes a gsl_vector that owns a copy of x's elements (contiguous). */
+/* A copy of x that owns its memory (gsl_vector_free releases it) and sits
+ * on cache lines of its own: x is written for every coordinate, while the
+ * other threads write their copies (check.h, NBI_CACHE_LINE). */
 static gsl_vector *vec_copy(const gsl_vector *x)
 {
-    gsl_vector *v = gsl_vector_alloc(x->size);
-    if (v) gsl_vector_memcpy(v, x);
+    const size_t per_line = NBI_CACHE_LINE / sizeof(double);
+    gsl_block *b = gsl_block_alloc(x->size + 2 * per_line);
+    if (!b) return NULL;
+    size_t skip = (NBI_CACHE_LINE - (uintptr_t)b->data % NBI_CACHE_LINE) % NBI_CACHE_LINE;
+    gsl_vector *v = gsl_vector_alloc_from_block(b, skip / sizeof(double), x->size, 1);
+    if (!v) {
+        gsl_block_free(b);
+        return NULL;
+    }
+    v->owner = 1;   /* gsl_vector_free frees the block too */
+    gsl_vector_memcpy(v, x);
     return v;
 }
 
@@ -909,7 +939,7 @@ static gsl_vector *vec_copy(const gsl_vector *x)
 static void *fdf_clone(void *p)
 {
     const fdf_ctx *c = p;
-    fdf_ctx *d = malloc(sizeof *d);
+    fdf_ctx *d = nbi_line_alloc(sizeof *d);
     if (!d) return NULL;
     d->fdf = c->fdf;
     if (!(d->x = vec_copy(c->x))) {
@@ -1143,7 +1173,7 @@ static int jac_eval(void *p, double *out)
  * 1, where the caller promised thread-safe callbacks). */
 static jac_ctx *jac_clone(const jac_ctx *c)
 {
-    jac_ctx *d = malloc(sizeof *d);
+    jac_ctx *d = nbi_line_alloc(sizeof *d);   /* written per coordinate */
     if (!d) return NULL;
     *d = *c;
     d->x = vec_copy(c->x);
@@ -1185,8 +1215,9 @@ static void jac_worker(void *arg, size_t t)
 {
     jac_job *W = arg;
     jac_ctx *c = W->ctx[t];
-    size_t n = c->fdf->n, p = c->fdf->p, b, e;
-    c->n_evals = &W->n_evals[t];
+    size_t n = c->fdf->n, p = c->fdf->p, b, e, evals = 0;
+    size_t *keep = c->n_evals;
+    c->n_evals = &evals;   /* counted on this thread's stack (coords_worker) */
     nbi_objective obj = { p, jac_get, jac_set, jac_eval, c, NULL, NULL, NULL, NULL };
     while (nbi_work_next(&W->work, &b, &e))
         for (size_t q = b; q < e; q++) {
@@ -1200,6 +1231,8 @@ static void jac_worker(void *arg, size_t t)
                 en->index = i * p + j;
             }
         }
+    c->n_evals = keep;
+    W->n_evals[t] += evals;
 }
 
 static int jac_coords(jac_ctx *c, const gsl_matrix *J, const nb_gradcheck_opts *o,
@@ -1215,7 +1248,8 @@ static int jac_coords(jac_ctx *c, const gsl_matrix *J, const nb_gradcheck_opts *
     if (cols > p) cols = p;
     jac_ctx *ctx1[1] = { c };
     size_t evals1[1] = { 0 };
-    jac_job W = { ctx1, evals1, J, o, 0, malloc(cols * n * sizeof(nb_gradcheck_entry)), { 0 } };
+    jac_job W = { ctx1, evals1, J, o, 0, nbi_line_alloc(cols * n * sizeof(nb_gradcheck_entry)),
+                  { 0 } };
     if (!W.slot) return NB_ENOMEM;
     if (T > 1) {
         W.ctx = malloc(T * sizeof *W.ctx);
@@ -1469,7 +1503,7 @@ static void *graph_clone(void *p)
 {
     const graph_ctx *c = p;
     if (!c->partial_ok) return NULL;   /* the graph itself cannot be shared */
-    graph_ctx *d = malloc(sizeof *d);
+    graph_ctx *d = nbi_line_alloc(sizeof *d);   /* written per coordinate */
     if (!d) return NULL;
     *d = *c;
     if (!graph_partial(d)) {

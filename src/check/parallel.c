@@ -13,9 +13,17 @@
 #include <config.h>
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "check/check.h"
+
+void *nbi_line_alloc(size_t bytes)
+{
+    if (bytes > SIZE_MAX - NBI_CACHE_LINE) return NULL;
+    size_t lines = bytes / NBI_CACHE_LINE + (bytes % NBI_CACHE_LINE != 0);
+    return aligned_alloc(NBI_CACHE_LINE, (lines ? lines : 1) * NBI_CACHE_LINE);
+}
 
 void nbi_work_init(nbi_work *w, size_t n, size_t chunk)
 {

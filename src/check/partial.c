@@ -83,13 +83,15 @@ int nbi_partial_init(nbi_partial *P, nb_graph *g, size_t n)
     }
     for (size_t k = 0; k < P->np; k++) total += g->params[k]->rows * g->params[k]->cols;
     size_t nn = P->n ? P->n : 1;
-    P->node = malloc(nn * sizeof *P->node);
-    P->param = malloc((P->np ? P->np : 1) * sizeof *P->param);
-    P->rect = malloc(nn * sizeof *P->rect);
-    P->in_rect = malloc(nn * sizeof *P->in_rect);
-    P->dirty_in = malloc(nn * sizeof *P->dirty_in);
-    P->update = malloc(nn * sizeof *P->update);
-    P->mem = malloc((total ? total : 1) * sizeof *P->mem);
+    /* Every array is written while other threads evaluate their own copies:
+     * none shares a cache line with theirs (nbi_line_alloc). */
+    P->node = nbi_line_alloc(nn * sizeof *P->node);
+    P->param = nbi_line_alloc((P->np ? P->np : 1) * sizeof *P->param);
+    P->rect = nbi_line_alloc(nn * sizeof *P->rect);
+    P->in_rect = nbi_line_alloc(nn * sizeof *P->in_rect);
+    P->dirty_in = nbi_line_alloc(nn * sizeof *P->dirty_in);
+    P->update = nbi_line_alloc(nn * sizeof *P->update);
+    P->mem = nbi_line_alloc((total ? total : 1) * sizeof *P->mem);
     if (!P->node || !P->param || !P->rect || !P->in_rect || !P->dirty_in || !P->update ||
         !P->mem) {
         nbi_partial_free(P);

@@ -24,15 +24,16 @@ static int grow(nbi_results *res, size_t need)
     if (need <= res->cap) return 1;
     size_t cap = res->cap ? res->cap : 64;
     while (cap < need) cap *= 2;
-    nbi_result *ne = realloc(res->e, cap * sizeof *ne);
+    /* Zeroed memory reads as never written (checked = 0).  calloc's fresh
+     * pages cost nothing until they are written, so the threads of a check
+     * that write their own coordinates (check_coords) fault them in side by
+     * side rather than the calling thread clearing them all first. */
+    nbi_result *ne = res->e ? realloc(res->e, cap * sizeof *ne) : calloc(cap, sizeof *ne);
     if (!ne) {
         res->lost = 1;
         return 0;
     }
-    for (size_t k = res->cap; k < cap; k++) {
-        memset(&ne[k], 0, sizeof ne[k]);
-        ne[k].verdict = -1;
-    }
+    if (res->e) memset(ne + res->cap, 0, (cap - res->cap) * sizeof *ne);
     res->e = ne;
     res->cap = cap;
     return 1;
@@ -43,19 +44,28 @@ void nbi_results_reserve(nbi_results *res, size_t n)
     if (res && !res->lost) grow(res, n);
 }
 
-void nbi_results_put(nbi_results *res, const nb_gradcheck_entry *e)
+nbi_result *nbi_results_room(nbi_results *res, size_t n)
 {
-    if (!res || res->lost) return;
-    size_t i = e->index;
-    if (!grow(res, i + 1)) return;
-    nbi_result *d = &res->e[i];
+    if (!res || res->lost || !grow(res, n)) return NULL;
+    if (n > res->n) res->n = n;
+    return res->e;
+}
+
+void nbi_result_set(nbi_result *d, const nb_gradcheck_entry *e)
+{
     d->x = e->x;
     d->analytic = e->analytic;
     d->numeric = e->numeric;
     d->tol = e->tol;
     d->ratio = e->ratio;
     d->verdict = e->verdict;
-    if (i + 1 > res->n) res->n = i + 1;
+    d->checked = 1;
+}
+
+void nbi_results_put(nbi_results *res, const nb_gradcheck_entry *e)
+{
+    nbi_result *d = nbi_results_room(res, e->index + 1);
+    if (d) nbi_result_set(&d[e->index], e);
 }
 
 void nbi_results_free(nbi_results *res)
@@ -145,7 +155,7 @@ static double rel_diff(double ss_diff, double ss_sum)
 static void tally(nb_gradcheck_block_summary *s, const nbi_result *e, double *ssd,
                   double *sss)
 {
-    if (e->verdict < 0) return;
+    if (!e->checked) return;
     s->n_checked++;
     if (e->verdict == NB_GC_FAIL) s->n_failed++;
     if (e->verdict == NB_GC_KINK) s->n_kinks++;
