@@ -9,13 +9,15 @@
  *     bench_gradcheck [--cap SECONDS] [--stride K] [--full 0|1]
  *                     [--only dir|coord|threads|width] [--reps N] [--widths H,H,...]
  *
- * Threads.  The full per-coordinate check runs --reps times (default 5) on
- * 1 and on 2 threads, alternating, and reports the median wall time and
- * the median CPU time (CLOCK_PROCESS_CPUTIME_ID) of each, and whether the
- * reports were the same (they must be, bit for bit).  On a machine shared
- * with other work the wall-time ratio says little (the second thread waits
- * for a core); the CPU times say how much work the second thread added
- * (their ratio near 1: none).
+ * Threads.  The full per-coordinate check runs --reps times (default 9) on
+ * 1 and on 2 threads, in turn with its reference, and reports the median
+ * wall time and the median CPU time (CLOCK_PROCESS_CPUTIME_ID) of each, and
+ * whether the reports were the same (they must be, bit for bit).  The
+ * reference is what a second core is worth on this machine: two 1-thread
+ * checks at once in two processes, which share nothing but the machine
+ * (pair_check).  On a machine shared with other work the wall-time ratio
+ * says little (the second thread waits for a core); the CPU times say how
+ * much work the second thread added (their ratio near 1: none).
  *
  * Time cap.  Before the full per-coordinate check, its time is estimated
  * from two checks of the very same loss at the very same point:
@@ -42,6 +44,8 @@
 #include <config.h>
 
 #include <errno.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,17 +231,85 @@ static double busy_now(void)
     return got && hz > 0 ? (double)(u + n + sy + irq + sirq) / (double)hz : NAN;
 }
 
-/* The per-coordinate check of the full network on 1 and on 2 threads,
- * reps times each, alternating (so that a change of the machine's load
- * falls on both alike). */
+/* CPU time of the children waited for so far (pair_check's), seconds. */
+static double children_cpu(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_CHILDREN, &u) != 0) return NAN;
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+/* The reference of the 2-thread figure: two 1-thread checks of the same
+ * network at once, each in a process of its own, so that they share
+ * nothing but the machine.  The time the pair takes from a common start
+ * (the slower of the two) against one check alone is the speed-up this
+ * machine gives work that needs no coordination at all: what a second
+ * core is worth here, measured in the same run. */
+static int pair_check(const problem *p, double *seconds)
+{
+    int go[2], back[2];
+    if (pipe(go) != 0) return -1;
+    if (pipe(back) != 0) {
+        close(go[0]);
+        close(go[1]);
+        return -1;
+    }
+    pid_t pid[2] = { -1, -1 };
+    for (size_t k = 0; k < 2; k++) {
+        fflush(stdout);
+        pid[k] = fork();
+        if (pid[k] == 0) {   /* the child: build, warm up, wait for the start, check, report */
+            nb_graph *g = nb_graph_alloc();
+            nb_node *loss = g ? build_full(g, p) : NULL;
+            gc_run run;
+            char start;
+            double s = -1.0;
+            close(go[1]);
+            close(back[0]);
+            /* One check before the start: a fresh process would otherwise
+             * page-fault in the memory that the long-lived process measured
+             * against already has (glibc keeps freed blocks of that size
+             * for reuse). */
+            if (loss && check_threads(g, loss, NB_GC_PER_COORD, 1, &run) == NB_OK &&
+                read(go[0], &start, 1) == 1 &&
+                check_threads(g, loss, NB_GC_PER_COORD, 1, &run) == NB_OK)
+                s = run.seconds;
+            ssize_t wr = write(back[1], &s, sizeof s);
+            _exit(wr == (ssize_t)sizeof s ? 0 : 1);
+        }
+    }
+    close(go[0]);
+    close(back[1]);
+    int ok = pid[0] > 0 && pid[1] > 0;
+    if (ok && write(go[1], "gg", 2) != 2) ok = 0;
+    close(go[1]);
+    double s[2] = { -1.0, -1.0 };
+    for (size_t k = 0; k < 2 && ok; k++)
+        if (read(back[0], &s[k], sizeof s[k]) != (ssize_t)sizeof s[k] || s[k] < 0) ok = 0;
+    close(back[0]);
+    for (size_t k = 0; k < 2; k++)
+        if (pid[k] > 0) waitpid(pid[k], NULL, 0);
+    *seconds = s[0] > s[1] ? s[0] : s[1];
+    return ok ? 0 : -1;
+}
+
+/* The per-coordinate check of the full network on 1 and on 2 threads, and
+ * the pair of 1-thread checks in two processes (pair_check), reps times
+ * each, in turn (so that a change of the machine's load falls on all three
+ * alike). */
 static int bench_threads(const problem *p, size_t reps)
 {
-    double w[2][32], c[2][32];
+    double w[2][32], c[2][32], pair[32];
     gc_run first[2], run;
     int same = 1;
     if (reps > 32) reps = 32;
-    double b0 = busy_now(), c0 = cpu_now(), t0 = bench_now();
-    for (size_t k = 0; k < reps; k++)
+    double b0 = busy_now(), c0 = cpu_now(), k0 = children_cpu(), t0 = bench_now();
+    for (size_t k = 0; k < reps; k++) {
+        if (pair_check(p, &pair[k]) != 0) {
+            fprintf(stderr, "bench_gradcheck: the pair of 1-thread checks failed\n");
+            return 1;
+        }
         for (size_t t = 0; t < 2; t++) {
             nb_graph *g = nb_graph_alloc();
             nb_node *loss = g ? build_full(g, p) : NULL;
@@ -252,6 +324,7 @@ static int bench_threads(const problem *p, size_t reps)
             if (k == 0) first[t] = run;
             else if (run.n_evals != first[t].n_evals) same = 0;
         }
+    }
     /* The counts, the worst coordinate and its ratio, on 2 threads as on 1
      * (the test suite compares whole reports bit for bit). */
     if (first[0].n_checked != first[1].n_checked || first[0].n_failed != first[1].n_failed ||
@@ -261,7 +334,7 @@ static int bench_threads(const problem *p, size_t reps)
         same = 0;
     /* CPUs kept busy by other processes meanwhile: all the busy time less
      * this process's own, over the wall time. */
-    double others = (busy_now() - b0 - (cpu_now() - c0)) / (bench_now() - t0);
+    double others = (busy_now() - b0 - (cpu_now() - c0) - (children_cpu() - k0)) / (bench_now() - t0);
     double w1 = bench_median(w[0], reps), w2 = bench_median(w[1], reps);
     double c1 = bench_median(c[0], reps), c2 = bench_median(c[1], reps);
     bench_result("threads_reps", (double)reps);
@@ -276,6 +349,13 @@ static int bench_threads(const problem *p, size_t reps)
     bench_result("threads_speedup_wall_best", w[0][0] / w[1][0]);
     bench_result("threads_cpu_ratio", c2 / c1);
     bench_result("threads_others_busy_cpus", others);
+    /* The machine's own speed-up: two checks in the time the pair took,
+     * against one alone (both medians). */
+    double wp = bench_median(pair, reps);
+    bench_result("pair_wall_s", wp);
+    bench_result("pair_wall_s_min", pair[0]);
+    bench_result("pair_speedup", 2.0 * w1 / wp);
+    bench_result("pair_speedup_best", 2.0 * w[0][0] / pair[0]);
     return 0;
 }
 
@@ -367,7 +447,7 @@ int main(int argc, char **argv)
     int force_full = 0;
     const char *only = "";   /* "dir", "coord", "threads" or "width": one part only */
     const char *widths = "32,128,512,2048";
-    size_t reps = 5;
+    size_t reps = 9;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--cap") == 0) cap = arg_d(argv[++i], "--cap");
         else if (i + 1 < argc && strcmp(argv[i], "--stride") == 0) stride = (size_t)arg_d(argv[++i], "--stride");
