@@ -400,6 +400,46 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* experiment.name names the default run directory runs/<name>-seed<seed>
+ * and titles the plots: a name that is not one printable directory name is
+ * refused with the reason, before anything is written; a quote in it is
+ * doubled inside gnuplot's quotes (it used to end the title's string, and
+ * gnuplot then failed on the rest of the script). */
+START_TEST(test_run_name)
+{
+    nb_error err = {0};
+    char *msg = err.msg;
+    const char *empty[] = { "experiment.name=" };
+    ck_assert_int_eq(run_exp("moons", "n1", empty, 1, 0, 0, &err), NB_ECONFIG);
+    ck_assert_msg(strstr(msg, "experiment.name") && strstr(msg, "is empty"), "%s", msg);
+    const char *slash[] = { "experiment.name=lr/2.385" };
+    ck_assert_int_eq(run_exp("moons", "n2", slash, 1, 0, 0, &err), NB_ECONFIG);
+    ck_assert_msg(strstr(msg, "contains '/'"), "%s", msg);
+    const char *tab[] = { "experiment.name=lr\t2.385" };
+    ck_assert_int_eq(run_exp("moons", "n3", tab, 1, 0, 0, &err), NB_ECONFIG);
+    ck_assert_msg(strstr(msg, "control character 0x09"), "%s", msg);
+    char longname[300] = "experiment.name=";
+    memset(longname + strlen(longname), 'n', 201);
+    const char *longset[] = { longname };
+    ck_assert_int_eq(run_exp("moons", "n4", longset, 1, 0, 0, &err), NB_ECONFIG);
+    ck_assert_msg(strstr(msg, "201 bytes long; at most 200"), "%s", msg);
+    char p[600];
+    for (int i = 1; i <= 4; i++) {
+        snprintf(p, sizeof p, "%s/n%d", tmpdir, i);
+        ck_assert_msg(access(p, F_OK) != 0, "%s was created", p);
+    }
+    const char *quoted[] = { "experiment.name=\"it's 2.385\"", "train.epochs=2" };
+    run_ok("moons", "quoted", quoted, 2);
+    size_t n;
+    char *gp = slurp("quoted", "cost.gp", &n);
+    ck_assert_msg(strstr(gp, "set title 'nabla run it''s 2.385 (seed "), "%s", gp);
+    free(gp);
+    gp = slurp("quoted", "boundary.gp", &n);
+    ck_assert_msg(strstr(gp, "set title 'nabla run it''s 2.385: decision boundary'"), "%s", gp);
+    free(gp);
+}
+END_TEST
+
 /* Rewrites counter idx of DIR/checkpoint.nbk through the archive API, so
  * that the file is well formed and its CRC valid: only its sense is wrong. */
 static void forge_counter(const char *dir, size_t idx, double v)
@@ -646,6 +686,7 @@ static Suite *experiments_suite(void)
     tcase_add_test(tr, test_resume_minibatch_adam);
     tcase_add_test(tr, test_gradcheck_during_training);
     tcase_add_test(tr, test_errors);
+    tcase_add_test(tr, test_run_name);
     tcase_add_test(tr, test_forged_checkpoints);
     tcase_add_test(tr, test_resume_finished);
     suite_add_tcase(s, tr);

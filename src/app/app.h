@@ -97,8 +97,17 @@ typedef struct nb_run_spec {
 int nbi_run_spec_fill(const nb_config *cfg, const char *cfgdir, nb_run_spec *spec, nb_error *err);
 void nbi_run_spec_free(nb_run_spec *spec);
 
+/* Longest experiment.name (bytes): runs/<name>-seed<seed> stays one file
+ * name (at most 255 bytes) with the longest seed. */
+#define NBI_RUN_NAME_MAX 200
+
 /* plot.c: the path of prog on $PATH into out (1), or 0 when absent. */
 int nbi_find_program(const char *prog, char *out, size_t len);
+
+/* s as the inside of a gnuplot single-quoted string (a title): a quote
+ * doubled, control characters as spaces, at most max bytes of s (cut at a
+ * UTF-8 character boundary, "..." appended).  out holds 2 * max + 4 bytes. */
+void nbi_gnuplot_text(char *out, const char *s, size_t max);
 
 /* Runs gnuplot (exe) on script inside dir, without changing this process's
  * working directory (gnuplot's own `cd` moves the child), its output sent

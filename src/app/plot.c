@@ -30,6 +30,22 @@ int nbi_find_program(const char *prog, char *out, size_t len)
     return 0;
 }
 
+void nbi_gnuplot_text(char *out, const char *s, size_t max)
+{
+    size_t n = strlen(s), o = 0, cut = n > max;
+    if (cut) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;   /* a whole character */
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\'') out[o++] = '\'';
+        out[o++] = c < 0x20 || c == 0x7F ? ' ' : (char)c;
+    }
+    if (cut) out[o++] = '.', out[o++] = '.', out[o++] = '.';
+    out[o] = '\0';
+}
+
 /* The scripts name their files relatively, so gnuplot must run inside dir.
  * gnuplot's own `cd`, given on its command line before the script, moves
  * the child alone; a quote in the directory's name is doubled, as gnuplot's

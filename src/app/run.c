@@ -1376,7 +1376,10 @@ static int write_meta(run *r, const char *status)
  * noted in plot.txt, not an error: the scripts are there to run by hand. */
 static int plot(run *r)
 {
-    char script[2048];
+    char script[2048], name[2 * 200 + 4];
+    /* The name goes inside gnuplot's quotes: a quote in it would end the
+     * string and the script with it. */
+    nbi_gnuplot_text(name, r->S.experiment.name, 200);
     int n = snprintf(script, sizeof script,
                      "# gnuplot script: the cost curve of this run (gnuplot cost.gp)\n"
                      "set terminal pngcairo size 900,560 noenhanced\n"
@@ -1386,7 +1389,7 @@ static int plot(run *r)
                      "set xlabel 'step'\nset ylabel 'cost per example'\n"
                      "set logscale y\nset grid\n"
                      "plot 'costs.csv' using 1:3 skip 1 with lines lw 2 title 'cost'\n",
-                     r->S.experiment.name, r->S.experiment.seed);
+                     name, r->S.experiment.seed);
     if (n < 0 || (size_t)n >= sizeof script) return fail(r, NB_ERANGE, "cost.gp: experiment.name is too long");
     int st = write_atomic(r, "cost.gp", script, (size_t)n);
     if (st != NB_OK) return st;
@@ -1438,7 +1441,7 @@ static int plot(run *r)
                      "set view map\nunset colorbox\nset palette defined (0 '#fde0c5', 1 '#c6dbef', 2 '#d9f0d3', 3 '#e7d4e8')\n"
                      "plot 'boundary.dat' index 0 using 1:2:3 with image notitle, \\\n"
                      "     'boundary.dat' index 1 using 1:2:3 with points pt 7 ps 0.7 lc variable notitle\n",
-                     r->S.experiment.name);
+                     name);
         if (n < 0 || (size_t)n >= sizeof script) return fail(r, NB_ERANGE, "boundary.gp: experiment.name is too long");
         if ((st = write_atomic(r, "boundary.gp", script, (size_t)n)) != NB_OK) return st;
     }

@@ -79,7 +79,8 @@ static const char *const metrics[] = { "accuracy", "mae", NULL };
 
 static const nb_config_key schema[] = {
     { .name = "experiment.name", .type = NB_CONFIG_STRING, .def = "run",
-      .help = "name of the run (default run directory runs/<name>-seed<seed>)" },
+      .help = "name of the run: one directory name, no '/', at most 200 bytes "
+              "(default run directory runs/<name>-seed<seed>)" },
     { .name = "experiment.seed", .type = NB_CONFIG_INT, .def = "0", .min = "0",
       .max = "4294967295", .help = "seed of the NumPy-compatible stream (numpy.random.seed)" },
 

@@ -331,12 +331,32 @@ static int cross_check(const nb_config *cfg, nb_run_spec *s, nb_error *err)
     return NB_OK;
 }
 
+/* experiment.name names the default run directory, runs/<name>-seed<seed>,
+ * and titles the plots and logs: one directory name, printable. */
+static int check_name(const nb_config *cfg, const char *name, nb_error *err)
+{
+    const char *key = "experiment.name";
+    if (!name[0]) return bad(cfg, err, key, "is empty: it names the run directory runs/<name>-seed<seed>");
+    if (strlen(name) > NBI_RUN_NAME_MAX)
+        return bad(cfg, err, key, "is %zu bytes long; at most %d (it names a directory)", strlen(name),
+                   NBI_RUN_NAME_MAX);
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if (*c == '/')
+            return bad(cfg, err, key, "contains '/': it is one directory name, runs/<name>-seed<seed> "
+                                      "(--out DIR chooses another place)");
+        if (*c < 0x20 || *c == 0x7F)
+            return bad(cfg, err, key, "contains the control character 0x%02X", *c);
+    }
+    return NB_OK;
+}
+
 int nbi_run_spec_fill(const nb_config *cfg, const char *cfgdir, nb_run_spec *spec, nb_error *err)
 {
     if (!cfg || !spec) return nb_error_set(err, NB_EINVAL, "run spec: NULL argument");
     memset(spec, 0, sizeof *spec);
     long long seed = 0;
     int st = get_str(cfg, err, "experiment.name", &spec->experiment.name);
+    if (st == NB_OK) st = check_name(cfg, spec->experiment.name, err);
     if (st == NB_OK && (st = nb_config_get_int(cfg, "experiment.seed", &seed)) != NB_OK)
         nb_error_set(err, st, "config: key 'experiment.seed': %s", nb_strerror(st));
     spec->experiment.seed = (unsigned long)seed;   /* the schema bounds it to 0..2^32-1 */
