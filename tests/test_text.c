@@ -1,6 +1,7 @@
 /* test_text.c — nabla/text.h: the one number parser and formatter and the
  * one JSON writer.  (Their behaviour under a decimal-comma locale is
  * test_locale.c's.) */
+#define _GNU_SOURCE 1   /* fopencookie: a stream that fails as a memory stream does */
 #include <config.h>
 
 #include <errno.h>
@@ -341,6 +342,43 @@ START_TEST(test_json_write_error)
 }
 END_TEST
 
+/* A stream that takes 100 bytes, then fails every write with errno err. */
+typedef struct failing_sink {
+    size_t taken;
+    int err;
+} failing_sink;
+
+static ssize_t failing_write(void *cookie, const char *buf, size_t n)
+{
+    failing_sink *k = cookie;
+    (void)buf;
+    if (k->taken + n > 100) {
+        errno = k->err;
+        return -1;
+    }
+    k->taken += n;
+    return (ssize_t)n;
+}
+
+/* Out of memory in the stream (what open_memstream's buffer does when it
+ * cannot grow) is NB_ENOMEM, not an I/O error; any other failure NB_EIO. */
+START_TEST(test_json_write_out_of_memory)
+{
+    const int errs[2] = { ENOMEM, ENOSPC };
+    const int want[2] = { NB_ENOMEM, NB_EIO };
+    for (int k = 0; k < 2; k++) {
+        failing_sink sink = { 0, errs[k] };
+        FILE *f = fopencookie(&sink, "w", (cookie_io_functions_t){ NULL, failing_write, NULL, NULL });
+        ck_assert_ptr_nonnull(f);
+        nb_json j;
+        nb_json_init(&j, f, 0);
+        build_big(&j);
+        ck_assert_int_eq(nb_json_finish(&j), want[k]);
+        fclose(f);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("text");
@@ -354,6 +392,7 @@ int main(void)
     tcase_add_test(tj, test_json_strings_random);
     tcase_add_test(tj, test_json_misuse);
     tcase_add_test(tj, test_json_write_error);
+    tcase_add_test(tj, test_json_write_out_of_memory);
     suite_add_tcase(s, tj);
     return nb_test_run(s);
 }

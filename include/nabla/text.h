@@ -108,8 +108,9 @@ void nb_json_uint(nb_json *j, unsigned long long v);
 void nb_json_bool(nb_json *j, int v);
 void nb_json_null(nb_json *j);
 
-/* Ends the document with a newline and flushes out.  NB_OK, NB_EIO when a
- * write or the flush failed,
+/* Ends the document with a newline and flushes out.  NB_OK, NB_ENOMEM when
+ * the stream ran out of memory (an open_memstream buffer that could not
+ * grow), NB_EIO when a write or the flush failed otherwise,
  * NB_ESTATE when the calls did not make one complete value (a container
  * left open, a key without a value, a value without a key inside an
  * object, more than NB_JSON_MAX_DEPTH levels). */

@@ -7,6 +7,7 @@
  * writer is a straight list of calls with one check at nb_json_finish(). */
 #include <config.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +16,18 @@
 #include <nabla/text.h>
 #include "io/io.h"
 
+/* A failed write: out of memory when the stream says so (a memory stream
+ * whose buffer could not grow), an I/O error otherwise. */
+static void write_failed(nb_json *j)
+{
+    if (j->status == NB_OK) j->status = errno == ENOMEM ? NB_ENOMEM : NB_EIO;
+}
+
 static void put(nb_json *j, const char *s, size_t n)
 {
-    if (j->status == NB_OK && n > 0 && fwrite(s, 1, n, j->out) != n) j->status = NB_EIO;
+    if (j->status != NB_OK || n == 0) return;
+    errno = 0;
+    if (fwrite(s, 1, n, j->out) != n) write_failed(j);
 }
 
 static void emit(nb_json *j, const char *s) { put(j, s, strlen(s)); }
@@ -196,6 +206,9 @@ int nb_json_finish(nb_json *j)
 {
     if (j->depth != 0 || j->want_value || j->values != 1) misuse(j);
     emit(j, "\n");
-    if (j->status == NB_OK && (fflush(j->out) != 0 || ferror(j->out))) j->status = NB_EIO;
+    if (j->status == NB_OK) {
+        errno = 0;
+        if (fflush(j->out) != 0 || ferror(j->out)) write_failed(j);
+    }
     return j->status;
 }
