@@ -2852,9 +2852,12 @@ START_TEST(test_fvvcheck)
         s.bug = 0;
         ck_assert_int_eq(nb_fvvcheck_fdf(&fdf, x, &o, &r), NB_OK);
         expect_pass(&r, "hand-derived fvv", mode);
+        ck_assert_uint_eq(r.n_diagnoses, 0);
         if (mode == NB_GC_PER_COORD) {
             ck_assert_uint_eq(r.n_checked, 8 * (3 + 3));   /* e_0, e_1, e_2 and 3 pairs */
             ck_assert_ptr_nonnull(strstr(r.entries[0].name, "fvv["));
+            ck_assert_uint_eq(r.n_blocks, 2);
+            ck_assert(r.blocks[0].rel_diff < 1e-8 && r.blocks[1].rel_diff < 1e-8);
         }
         nb_gradcheck_report_free(&r);
         s.bug = 1;
@@ -2866,6 +2869,17 @@ START_TEST(test_fvvcheck)
             ck_assert_uint_eq(r.worst_index / 8, 3);
             ck_assert_msg(strstr(r.entries[0].name, "along x[0]+x[1]") != NULL, "%s",
                           r.entries[0].name);
+            /* summarised as the matrices fvv (n x p) and fvv_pairs (n x 3):
+             * the whole first pair's column, and nothing else, is wrong */
+            ck_assert_uint_eq(r.n_blocks, 2);
+            ck_assert_str_eq(r.blocks[0].name, "fvv");
+            ck_assert_str_eq(r.blocks[1].name, "fvv_pairs");
+            ck_assert_uint_eq(r.blocks[0].n_failed, 0);
+            ck_assert_uint_eq(r.blocks[1].n_failed, 8);
+            ck_assert_uint_eq(r.n_diagnoses, 1);
+            ck_assert_int_eq(r.diagnoses[0].kind, NB_GC_DIAG_SPARSE);
+            ck_assert_int_eq(r.diagnoses[0].block, 1);
+            ck_assert_ptr_nonnull(strstr(r.diagnoses[0].text, "fvv_pairs[*][0]"));
         }
         nb_gradcheck_report_free(&r);
     }
@@ -2888,7 +2902,7 @@ static int hv_bug = 0;   /* the planted bug, read by hv_hvp */
 static void hv_hvp(const gsl_vector *x, const gsl_vector *v, void *params, gsl_vector *hv)
 {
     (void)params;
-    int wrong = hv_bug;
+    int wrong = hv_bug == 1;
     size_t n = x->size;
     for (size_t i = 0; i < n; i++) {
         double xi = gsl_vector_get(x, i);
@@ -2897,7 +2911,7 @@ static void hv_hvp(const gsl_vector *x, const gsl_vector *v, void *params, gsl_v
         double s = d * gsl_vector_get(v, i);
         if (i + 1 < n) s += -400.0 * gsl_vector_get(x, wrong ? i + 1 : i) * gsl_vector_get(v, i + 1);
         if (i > 0) s += -400.0 * gsl_vector_get(x, i - 1) * gsl_vector_get(v, i - 1);
-        gsl_vector_set(hv, i, s);
+        gsl_vector_set(hv, i, hv_bug == 2 ? 2.0 * s : s);   /* bug 2: the Hessian of 2 f */
     }
 }
 
@@ -2912,6 +2926,7 @@ START_TEST(test_hvpcheck)
         hv_bug = 0;
         ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, hv_hvp, x, &o, &r), NB_OK);
         expect_pass(&r, "hand-derived Hessian-vector product", mode);
+        ck_assert_uint_eq(r.n_diagnoses, 0);
         if (mode == NB_GC_PER_COORD) ck_assert_uint_eq(r.n_checked, 25);
         nb_gradcheck_report_free(&r);
         hv_bug = 1;
@@ -2923,6 +2938,25 @@ START_TEST(test_hvpcheck)
             for (size_t k = 0; k < r.n_entries; k++)
                 if (r.entries[k].verdict == NB_GC_FAIL)
                     ck_assert_uint_eq(r.entries[k].index / 5, r.entries[k].index % 5 + 1);
+            /* summarised as the Hessian H (5x5); the four entries named */
+            ck_assert_uint_eq(r.n_blocks, 1);
+            ck_assert_str_eq(r.blocks[0].name, "H");
+            ck_assert_uint_eq(r.n_diagnoses, 1);
+            ck_assert_int_eq(r.diagnoses[0].kind, NB_GC_DIAG_SPARSE);
+            ck_assert_ptr_nonnull(strstr(r.diagnoses[0].text, "H[0][1], H[1][2], H[2][3], H[3][4]"));
+            char *js = capture(nb_gradcheck_report_json, &r);
+            ck_assert_msg(strstr(js, "\"diagnosis\":[{\"block\":\"H\",\"kind\":\"sparse\"") != NULL,
+                          "%s", js);
+            free(js);
+        }
+        nb_gradcheck_report_free(&r);
+        hv_bug = 2;
+        ck_assert_int_eq(nb_hvpcheck_fdf(&fdf, hv_hvp, x, &o, &r), NB_OK);
+        expect_fail(&r, "HVP of 2 f", mode);
+        if (mode == NB_GC_PER_COORD) {
+            ck_assert_uint_eq(n_kind(&r, NB_GC_DIAG_SCALE), 1);
+            ck_assert_msg(fabs(r.diagnoses[0].value - 2.0) <= 1e-6, "%g", r.diagnoses[0].value);
+            ck_assert_ptr_nonnull(strstr(r.diagnoses[0].text, "a factor 2"));
         }
         nb_gradcheck_report_free(&r);
     }

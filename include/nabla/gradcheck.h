@@ -210,8 +210,10 @@ int nb_jaccheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
  * n (p + p(p-1)/2) entries, index d*n + i for direction d and residual i,
  * named "fvv[i] along x[j]+x[k]" (opts.blocks name the coordinates).
  * Directional mode tries opts.n_directions random v.  Same error bars,
- * verdicts and report as the first-order checks (no diagnosis).  fdf->fvv
- * or fdf->df NULL is an error. */
+ * verdicts and report as the first-order checks; per-coordinate reports
+ * summarise and diagnose the blocks "fvv" (n x p, along e_j) and
+ * "fvv_pairs" (n x p(p-1)/2, along e_j + e_k), column-major (never
+ * "numerical").  fdf->fvv or fdf->df NULL is an error. */
 int nb_fvvcheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
                     const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
 
@@ -221,7 +223,8 @@ typedef void (*nb_hvp_fn)(const gsl_vector *x, const gsl_vector *v, void *params
 /* Checks hvp (called with fdf->params) against the derivative along v of
  * the user's gradient fdf->df: per-coordinate mode v = e_j for every j
  * (the Hessian column by column: entry j*n + i is H[i][j], named
- * "Hv[x[i]] along x[j]"), directional mode opts.n_directions random v. */
+ * "Hv[x[i]] along x[j]"; summarised and diagnosed as the block "H", n x n,
+ * never "numerical"), directional mode opts.n_directions random v. */
 int nb_hvpcheck_fdf(const gsl_multimin_function_fdf *fdf, nb_hvp_fn hvp, const gsl_vector *x,
                     const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
 

@@ -225,6 +225,27 @@ static int all_finite(const gsl_vector *x)
     return 1;
 }
 
+/* Per-coordinate mode: a summary and a diagnosis (diagnose.c) of the
+ * matrices the entries make, column d holding direction d (entry d n + i
+ * at row i, column-major):
+ *   hvp  "H"          n x n, the Hessian, H[i][j] = (H e_j)_i;
+ *   fvv  "fvv"        n x p, residual i along e_j (the second derivatives
+ *                     d2 r_i / dx_j^2);
+ *        "fvv_pairs"  n x p(p-1)/2, residual i along e_j + e_k, the pairs
+ *                     (0,1), (0,2), ..., (1,2), ... in that order.
+ * So a factor 2 on the whole Hessian is named scale 2, a few wrong entries
+ * are listed as H[i][j].  The reference is a derivative of the user's own
+ * first derivatives, not of a function the checker can probe, so the
+ * numerical hypothesis is not tried. */
+static void explain(const vec_line *c, int pairs, nb_gradcheck_report *r, const nbi_results *res,
+                    const nb_gradcheck_opts *o)
+{
+    nb_gradcheck_block b[2] = { { c->mm ? "H" : "fvv", 0, c->n, c->p, 1 },
+                                { "fvv_pairs", c->n * c->p, c->n, c->p * (c->p - 1) / 2, 1 } };
+    size_t nb = pairs && c->p > 1 ? 2 : 1;
+    if (nbi_report_add_blocks(r, res, b, nb) == NB_OK) nbi_diagnose(r, res, 0, nb, NULL, 0, o);
+}
+
 /* Runs a prepared line check and finishes the report. */
 static int second_run(vec_line *c, const gsl_vector *x, analytic_fn analytic, void *actx,
                       int pairs, const char *what, const nb_gradcheck_opts *o,
@@ -246,6 +267,7 @@ static int second_run(vec_line *c, const gsl_vector *x, analytic_fn analytic, vo
         st = run_directions(c, x, analytic, actx, pairs, what, o, r, &res);
         gsl_set_error_handler(saved);
     }
+    if (st == NB_OK && o->mode == NB_GC_PER_COORD) explain(c, pairs, r, &res, o);
     if (st == NB_OK) {
         nbi_report_conclude(r, &res, SIZE_MAX);   /* entries keep their names */
         nbi_report_finish(r);
