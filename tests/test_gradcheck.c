@@ -1183,7 +1183,12 @@ END_TEST
 typedef struct exp_data {
     double t[EXP_N], y[EXP_N];
     size_t bad_i, bad_j;   /* entry to corrupt, bad_i = EXP_N for none */
+    int bug;               /* exp_bug */
 } exp_data;
+
+/* Whole-Jacobian bugs: the residual's sign (y - f differentiated as
+ * f - y), d/db written 2, the Jacobian of 2 f, d/dlam without its A. */
+enum exp_bug { EXP_OK, EXP_SIGN, EXP_DB_2, EXP_TWICE, EXP_DLAM_NO_A };
 
 static void exp_init(exp_data *D)
 {
@@ -1193,6 +1198,7 @@ static void exp_init(exp_data *D)
     }
     D->bad_i = EXP_N;
     D->bad_j = 0;
+    D->bug = EXP_OK;
 }
 
 static int exp_f(const gsl_vector *x, void *p, gsl_vector *f)
@@ -1215,6 +1221,12 @@ static int exp_df(const gsl_vector *x, void *p, gsl_matrix *J)
     }
     if (D->bad_i < EXP_N)   /* a sign flip in one entry */
         gsl_matrix_set(J, D->bad_i, D->bad_j, -gsl_matrix_get(J, D->bad_i, D->bad_j));
+    if (D->bug == EXP_SIGN) gsl_matrix_scale(J, -1.0);
+    if (D->bug == EXP_TWICE) gsl_matrix_scale(J, 2.0);
+    if (D->bug == EXP_DB_2)
+        for (size_t i = 0; i < EXP_N; i++) gsl_matrix_set(J, i, 2, 2.0);
+    if (D->bug == EXP_DLAM_NO_A)
+        for (size_t i = 0; i < EXP_N; i++) gsl_matrix_set(J, i, 1, -D->t[i] * exp(-lam * D->t[i]));
     return GSL_SUCCESS;
 }
 
@@ -1287,6 +1299,81 @@ START_TEST(test_jacobian_wrong_entry)
         ck_assert_uint_eq(r.blocks[1].n_checked, 2 * EXP_N);
         ck_assert_uint_eq(r.blocks[D.bad_j == 0 ? 0 : 1].n_failed, 1);
         ck_assert_uint_eq(r.blocks[D.bad_j == 0 ? 1 : 0].n_failed, 0);
+        /* and the diagnosis names it, in its column: one entry wrong, the
+         * rest right */
+        ck_assert_uint_eq(r.n_diagnoses, 1);
+        ck_assert_int_eq(r.diagnoses[0].kind, NB_GC_DIAG_SPARSE);
+        ck_assert_ptr_nonnull(strstr(r.diagnoses[0].text, "1 of 20 coordinates of J[*]["));
+        ck_assert_int_eq(r.diagnoses[0].block, -1);
+        ck_assert_msg(strstr(r.diagnoses[0].text, want) != NULL, "%s", r.diagnoses[0].text);
+        nb_gradcheck_report_free(&r);
+    }
+    gsl_vector_free(x);
+}
+END_TEST
+
+static char *capture(void (*fn)(FILE *, const nb_gradcheck_report *), const nb_gradcheck_report *r);
+static const char *diag_text(const nb_gradcheck_report *r);
+
+/* A Jacobian is diagnosed as one n x p matrix "J": the residual's sign,
+ * a factor 2 throughout, one parameter's column wrong; the correct one
+ * gets nothing. */
+START_TEST(test_jacobian_diagnosis)
+{
+    exp_data D;
+    exp_init(&D);
+    const double xv[EXP_P] = { 4.385, 0.1385, 0.8 };
+    gsl_vector *x = vec_from(xv, EXP_P);
+    const nb_gradcheck_block cols[3] = { { "A", 0, 1, 1, 0 }, { "lam", 1, 1, 1, 0 },
+                                         { "b", 2, 1, 1, 0 } };
+    nb_gradcheck_opts o = opts_mode(NB_GC_PER_COORD);
+    o.blocks = cols;
+    o.n_blocks = 3;
+    const struct {
+        int bug, kind;
+        double value;
+        size_t n_coords;
+        const char *text;
+    } cases[] = {
+        { EXP_OK, -1, NAN, 0, NULL },
+        /* every entry fails but J[0][lam] = -t_0 A e = 0 (t_0 = 0) */
+        { EXP_SIGN, NB_GC_DIAG_SIGN, NAN, EXP_N * EXP_P - 1, "a = -n on every coordinate of J" },
+        { EXP_TWICE, NB_GC_DIAG_SCALE, 2.0, EXP_N * EXP_P - 1, "a factor 2" },
+        { EXP_DB_2, NB_GC_DIAG_OFFSET, 1.0, EXP_N, "a - n = 1, the same on J[*][b] (20 coordinates)" },
+        /* one column off by 1/A, found column by column (J[0][lam] is 0 either way) */
+        { EXP_DLAM_NO_A, NB_GC_DIAG_SCALE, 1.0 / 4.385, EXP_N - 1,
+          "on every coordinate of J[*][lam] (19 failing)" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        D.bug = cases[c].bug;
+        gsl_multifit_nlinear_fdf fdf = exp_fdf(&D);
+        nb_gradcheck_report r;
+        ck_assert_int_eq(nb_jaccheck_fdf(&fdf, x, &o, &r), NB_OK);
+        ck_assert_uint_eq(r.jac_cols, EXP_P);
+        if (cases[c].kind < 0) {
+            ck_assert(r.passed && r.n_diagnoses == 0);
+            nb_gradcheck_report_free(&r);
+            continue;
+        }
+        ck_assert(!r.passed);
+        ck_assert_msg(r.n_diagnoses == 1 && r.diagnoses[0].kind == cases[c].kind, "bug %d: %s",
+                      cases[c].bug, diag_text(&r));
+        ck_assert_uint_eq(r.diagnoses[0].n_coords, cases[c].n_coords);
+        if (!isnan(cases[c].value))
+            ck_assert_msg(fabs(r.diagnoses[0].value - cases[c].value) <= 1e-6, "%g",
+                          r.diagnoses[0].value);
+        ck_assert_msg(strstr(r.diagnoses[0].text, cases[c].text) != NULL, "%s",
+                      r.diagnoses[0].text);
+        char *js = capture(nb_gradcheck_report_json, &r);
+        char key[96];
+        snprintf(key, sizeof key, "\"diagnosis\":[{\"block\":\"J\",\"kind\":\"%s\"",
+                 nb_gradcheck_diagnosis_name(cases[c].kind));
+        ck_assert_msg(strstr(js, key) != NULL, "%s", js);
+        if (cases[c].bug == EXP_DB_2)   /* the coordinates by name */
+            ck_assert_msg(strstr(js, "\"coords\":[\"J[0][b]\",\"J[1][b]\"") != NULL, "%s", js);
+        if (cases[c].bug == EXP_DLAM_NO_A)
+            ck_assert_msg(strstr(js, "\"coords\":[\"J[1][lam]\",\"J[2][lam]\"") != NULL, "%s", js);
+        free(js);
         nb_gradcheck_report_free(&r);
     }
     gsl_vector_free(x);
@@ -3014,6 +3101,7 @@ static Suite *gradcheck_suite(void)
     tcase_add_loop_test(tc, test_jacobian_pass, 0, 2);
     tcase_add_loop_test(tc, test_jacobian_wrong_entry, 0, 2);
     tcase_add_test(tc, test_jacobian_errors);
+    tcase_add_test(tc, test_jacobian_diagnosis);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fdf consistency");

@@ -174,6 +174,9 @@ typedef struct nb_gradcheck_report {
      * explain them within the checker's error bars; none for correct code. */
     size_t n_diagnoses;
     nb_gradcheck_diagnosis *diagnoses;
+    /* Per-coordinate Jacobian checks (nb_jaccheck_fdf): p, and coordinate
+     * i*p + j is J[i][j] (named "J[i][<name of column j>]"); else 0. */
+    size_t jac_cols;
 } nb_gradcheck_report;
 
 /* Every check initialises *report from scratch: free a report's contents
@@ -196,7 +199,9 @@ int nb_gradcheck_fdf(const gsl_multimin_function_fdf *fdf, const gsl_vector *x,
 
 /* The same for a hand-derived Jacobian of a nonlinear least-squares model:
  * fdf->f gives the n residuals, fdf->df the (n, p) Jacobian.  worst_index is
- * i * p + j.  fdf->df NULL (GSL's own finite differences) is an error. */
+ * i * p + j.  Per-coordinate reports set jac_cols = p and diagnose the
+ * Jacobian as a whole, then column by column (block -1, "J" in the JSON;
+ * never "numerical").  fdf->df NULL (GSL's own finite differences) is an error. */
 int nb_jaccheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
                     const nb_gradcheck_opts *opts, nb_gradcheck_report *report);
 

@@ -75,8 +75,11 @@ int nbi_report_add_blocks(nb_gradcheck_report *r, const nbi_results *res,
  * entries (jac_p > 0: Jacobian entries i*p + j named "J[i][name of j]";
  * jac_p == SIZE_MAX: the entries keep the names the target gave them). */
 void nbi_report_conclude(nb_gradcheck_report *r, const nbi_results *res, size_t jac_p);
-/* The name of coordinate i by r->blocks: "Theta2[1][1]", "b[3]", "w", "x[i]". */
+/* The name of coordinate i by r->blocks: "Theta2[1][1]", "b[3]", "w", "x[i]";
+ * in a Jacobian report (r->jac_cols = p) "J[i / p][name of column i % p]". */
 void nbi_coord_name(const nb_gradcheck_report *r, size_t i, char *buf, size_t len);
+/* The name of coordinate j of x by r->blocks (a Jacobian's column). */
+void nbi_column_name(const nb_gradcheck_report *r, size_t j, char *buf, size_t len);
 /* The same from a list of blocks (opts.blocks), before any summary exists. */
 void nbi_block_name(const nb_gradcheck_block *blocks, size_t n_blocks, size_t i, char *buf,
                     size_t len);

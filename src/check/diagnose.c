@@ -93,6 +93,45 @@ static void add(ctx *c, const group *g, int kind, double value, const size_t *co
 
 /* ---- describing a set of coordinates ---------------------------------- */
 
+/* A group read as a matrix: every coordinate of a 2-D block checked. */
+static int is_matrix(const group *g)
+{
+    return g->complete && g->rows > 1 && g->cols > 1 && g->n == g->rows * g->cols;
+}
+
+/* The column of the group's k-th coordinate (block order). */
+static size_t column_at(const group *g, size_t k)
+{
+    return g->col_major ? k / g->rows : k % g->cols;
+}
+
+/* The column holding every failure (f, a subsequence of g->idx), or
+ * SIZE_MAX when they span several or g is not a matrix. */
+static size_t one_column(const group *g, const size_t *f, size_t nf)
+{
+    if (!is_matrix(g) || nf == 0) return SIZE_MAX;
+    size_t col = SIZE_MAX;
+    for (size_t k = 0, at = 0; k < nf; k++) {
+        while (g->idx[at] != f[k]) at++;   /* f is a subsequence of idx */
+        size_t cc = column_at(g, at);
+        if (col != SIZE_MAX && cc != col) return SIZE_MAX;
+        col = cc;
+    }
+    return col;
+}
+
+/* "Theta1[*][0]", or for a Jacobian "J[*][lam]" (the column's parameter). */
+static void column_label(const ctx *c, const group *g, size_t col, char *buf, size_t len)
+{
+    if (c->r->jac_cols) {
+        char name[48];
+        nbi_column_name(c->r, col, name, sizeof name);
+        snprintf(buf, len, "J[*][%s]", name);
+    } else {
+        snprintf(buf, len, "%s[*][%zu]", g->name, col);
+    }
+}
+
 /* "column 0 (5 coordinates)", "all but column 0 (15 coordinates)",
  * "Theta1[1][2], Theta1[3][0]", "all 20 coordinates". */
 static void describe(const ctx *c, const group *g, const size_t *f, size_t nf, char *buf,
@@ -104,25 +143,31 @@ static void describe(const ctx *c, const group *g, const size_t *f, size_t nf, c
         snprintf(buf, len, "all %zu coordinates", nf);
         return;
     }
-    if (g->block >= 0 && g->complete && g->rows > 1 && g->cols > 1) {
-        const nb_gradcheck_block_summary *b = &c->r->blocks[g->block];
+    if (is_matrix(g)) {
         /* One column, or all but one column? */
         for (int but = 0; but <= 1; but++)
             for (size_t col = 0; col < g->cols; col++) {
                 size_t want = but ? g->rows * (g->cols - 1) : g->rows;
                 if (nf != want) continue;
                 size_t hits = 0;
-                for (size_t k = 0; k < nf; k++) {
-                    size_t kk = f[k] - b->offset;
-                    size_t cc = g->col_major ? kk / g->rows : kk % g->cols;
-                    if ((cc == col) != but) hits++;
+                for (size_t k = 0, at = 0; k < nf; k++) {
+                    while (g->idx[at] != f[k]) at++;   /* f is a subsequence of idx */
+                    if ((column_at(g, at) == col) != but) hits++;
                 }
                 if (hits == nf) {
-                    snprintf(buf, len, "%s%s[*][%zu] (%zu coordinates)", but ? "all but " : "",
-                             g->name, col, nf);
+                    char label[64];
+                    column_label(c, g, col, label, sizeof label);
+                    snprintf(buf, len, "%s%s (%zu coordinates)", but ? "all but " : "", label, nf);
                     return;
                 }
             }
+        size_t col = one_column(g, f, nf);   /* part of one column */
+        if (col != SIZE_MAX && nf > 1) {
+            char label[64];
+            column_label(c, g, col, label, sizeof label);
+            snprintf(buf, len, "%zu of the %zu coordinates of %s", nf, g->rows, label);
+            return;
+        }
     }
     size_t used = 0;
     buf[0] = '\0';
@@ -383,28 +428,16 @@ static int try_offset(ctx *c, const group *g, const size_t *f, size_t nf)
     return 1;
 }
 
-/* Every failure in one column of the block, and that whole column. */
-static int one_column(const ctx *c, const group *g, const size_t *f, size_t nf)
-{
-    if (g->block < 0 || !g->complete || g->rows < 2 || g->cols < 2 || nf != g->rows) return 0;
-    const nb_gradcheck_block_summary *b = &c->r->blocks[g->block];
-    size_t col = SIZE_MAX;
-    for (size_t k = 0; k < nf; k++) {
-        size_t kk = f[k] - b->offset, cc = g->col_major ? kk / g->rows : kk % g->cols;
-        if (col != SIZE_MAX && cc != col) return 0;
-        col = cc;
-    }
-    return 1;
-}
 
-/* A few: at most a fifth of the block (at least 3), or one whole column
- * of several (a Hessian's column, a pair of directions of fvv). */
+/* A few: at most a fifth of the block (at least 3), or all in one column
+ * of several (one parameter's column of a Jacobian, a Hessian's column, a
+ * pair of directions of fvv). */
 static int try_sparse(ctx *c, const group *g, const size_t *f, size_t nf)
 {
     size_t n_checked = 0;
     for (size_t k = 0; k < g->n; k++) n_checked += usable(E(c, g->idx[k]));
     size_t few = n_checked / 5 > 3 ? n_checked / 5 : 3;
-    if ((nf > few && !one_column(c, g, f, nf)) || nf >= n_checked) return 0;
+    if ((nf > few && one_column(g, f, nf) == SIZE_MAX) || nf >= n_checked) return 0;
     char where[160], text[512];
     describe(c, g, f, nf, where, sizeof where);
     snprintf(text, sizeof text, "%zu of %zu coordinates of %s wrong, the rest right: %s", nf,
@@ -413,26 +446,65 @@ static int try_sparse(ctx *c, const group *g, const size_t *f, size_t nf)
     return 1;
 }
 
-static void diagnose_group(ctx *c, const group *g)
+/* Tries the hypotheses in order on g's failures (sparse last, and only
+ * when allowed); 1 when one explained them, 0 when none did or nothing
+ * failed. */
+static int explain_group(ctx *c, const group *g, int allow_sparse)
 {
     size_t *f = malloc((g->n ? g->n : 1) * sizeof *f), nf = 0;
-    if (!f) return;
+    if (!f) return 0;
     for (size_t k = 0; k < g->n; k++)
         if (failing(E(c, g->idx[k]))) f[nf++] = g->idx[k];
-    if (nf > 0)
-        (void)(try_numerical(c, g, f, nf) || try_zero(c, g, f, nf) || try_sign(c, g, f, nf) ||
-               try_scale(c, g, f, nf) || try_transpose(c, g, f, nf) ||
-               try_proportional(c, g, f, nf) || try_offset(c, g, f, nf) ||
-               try_sparse(c, g, f, nf));
+    int done = nf > 0 &&
+               (try_numerical(c, g, f, nf) || try_zero(c, g, f, nf) || try_sign(c, g, f, nf) ||
+                try_scale(c, g, f, nf) || try_transpose(c, g, f, nf) ||
+                try_proportional(c, g, f, nf) || try_offset(c, g, f, nf) ||
+                (allow_sparse && try_sparse(c, g, f, nf)));
     free(f);
+    return done;
+}
+
+static void diagnose_group(ctx *c, const group *g) { (void)explain_group(c, g, 1); }
+
+/* A Jacobian (n x p, row-major, coordinate i*p + j): first as a whole (the
+ * residual's sign, a factor throughout), then, when no pattern covers it
+ * all, column by column: each column is one parameter's derivatives, where
+ * a hand derivation goes wrong ("J[*][lam]": a = 0.23 n, a factor lost). */
+static void diagnose_jacobian(ctx *c, const nbi_results *res)
+{
+    size_t p = res->jac_p, m = res->n / p;
+    size_t *all = malloc((m * p > 0 ? m * p : 1) * sizeof *all);
+    if (!all) return;
+    group g = { -1, "J", all, 0, m, p, 0, 1 };
+    for (size_t i = 0; i < m * p; i++) {
+        if (res->e[i].checked) all[g.n++] = i;
+        else g.complete = 0;
+    }
+    if (g.n && !explain_group(c, &g, 0)) {
+        for (size_t j = 0; j < p; j++) {
+            char name[64], col[48];
+            nbi_column_name(c->r, j, col, sizeof col);
+            snprintf(name, sizeof name, "J[*][%s]", col);
+            group cg = { -1, name, all, 0, m, 1, 0, 1 };
+            for (size_t i = 0; i < m; i++)
+                if (res->e[i * p + j].checked) all[cg.n++] = i * p + j;
+            cg.rows = cg.n;
+            if (cg.n) diagnose_group(c, &cg);
+        }
+    }
+    free(all);
 }
 
 void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, size_t n_blocks,
                   const nbi_objective *obj, size_t index_offset, const nb_gradcheck_opts *o)
 {
-    if (!r || !res || res->lost || res->jac_p || r->mode == NB_GC_DIRECTIONAL) return;
+    if (!r || !res || res->lost || r->mode == NB_GC_DIRECTIONAL) return;
     if (r->n_failed == 0) return;   /* nothing to explain */
     ctx c = { r, res, obj, index_offset, o, NAN };
+    if (res->jac_p) {
+        diagnose_jacobian(&c, res);
+        return;
+    }
     size_t lo = index_offset, hi = obj ? index_offset + obj->n : res->n;
     if (hi > res->n) hi = res->n;
     if (lo >= hi) return;

@@ -1347,8 +1347,12 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
         if (st != NB_OK)
             nbi_report_error(r, st, "jaccheck_fdf: out of memory (n = %zu, p = %zu)", n, p);
         /* The caller's blocks name the columns (J[i][Theta2[1][1]]) and
-         * are summarised over every row. */
-        if (st == NB_OK) nbi_report_add_blocks(r, &res, o->blocks, o->n_blocks);
+         * are summarised over every row; the diagnosis reads the whole
+         * Jacobian as one n x p matrix (no 'numerical': its entries are
+         * not coordinates of one function the checker could probe). */
+        r->jac_cols = p;
+        if (st == NB_OK && nbi_report_add_blocks(r, &res, o->blocks, o->n_blocks) == NB_OK)
+            nbi_diagnose(r, &res, 0, 0, NULL, 0, o);
     }
     nbi_report_conclude(r, &res, p);
     nbi_results_free(&res);

@@ -97,11 +97,22 @@ static void name_rc(const char *name, size_t rows, size_t cols, int col_major, s
     else snprintf(buf, len, "%s[%zu][%zu]", name, row, col);
 }
 
+void nbi_column_name(const nb_gradcheck_report *r, size_t j, char *buf, size_t len)
+{
+    const nb_gradcheck_block_summary *b = block_of(r, j);
+    if (!b) snprintf(buf, len, "x[%zu]", j);
+    else name_rc(b->name, b->rows, b->cols, b->col_major, j - b->offset, buf, len);
+}
+
 void nbi_coord_name(const nb_gradcheck_report *r, size_t i, char *buf, size_t len)
 {
-    const nb_gradcheck_block_summary *b = block_of(r, i);
-    if (!b) snprintf(buf, len, "x[%zu]", i);
-    else name_rc(b->name, b->rows, b->cols, b->col_major, i - b->offset, buf, len);
+    if (!r->jac_cols) {
+        nbi_column_name(r, i, buf, len);
+        return;
+    }
+    char col[48];
+    nbi_column_name(r, i % r->jac_cols, col, sizeof col);
+    snprintf(buf, len, "J[%zu][%s]", i / r->jac_cols, col);
 }
 
 void nbi_block_name(const nb_gradcheck_block *blocks, size_t n_blocks, size_t i, char *buf,
@@ -214,15 +225,10 @@ void nbi_report_conclude(nb_gradcheck_report *r, const nbi_results *res, size_t 
         r->rel_diff = NAN;
     }
     if (r->mode == NB_GC_DIRECTIONAL || jac_p == SIZE_MAX) return;
+    r->jac_cols = jac_p;
     for (size_t k = 0; k < r->n_entries; k++) {
         nb_gradcheck_entry *e = &r->entries[k];
-        if (jac_p) {
-            char col[48];
-            nbi_coord_name(r, e->index % jac_p, col, sizeof col);
-            snprintf(e->name, sizeof e->name, "J[%zu][%s]", e->index / jac_p, col);
-        } else {
-            nbi_coord_name(r, e->index, e->name, sizeof e->name);
-        }
+        nbi_coord_name(r, e->index, e->name, sizeof e->name);
     }
 }
 
@@ -320,6 +326,7 @@ void nbi_report_json_blocks(nb_json *j, const nb_gradcheck_report *r)
         nb_json_begin_object(j, 0);
         nb_json_key(j, "block");
         if (d->block >= 0 && (size_t)d->block < r->n_blocks) nb_json_string(j, r->blocks[d->block].name);
+        else if (r->jac_cols) nb_json_string(j, "J");   /* the whole Jacobian */
         else nb_json_null(j);
         nb_json_key(j, "kind");
         nb_json_string(j, nb_gradcheck_diagnosis_name(d->kind));
