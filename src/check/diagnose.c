@@ -22,7 +22,12 @@
  * that coordinate's error bar (scaled as the hypothesis scales n), so a
  * correct gradient, which has no failure, never gets a diagnosis, and a
  * pattern is named only when it accounts for all the evidence.  Kinks are
- * left out of every test (their value is a convention). */
+ * left out of every test (their value is a convention).
+ *
+ * A Jacobian is read as one n x p matrix first and then column by column
+ * (diagnose_jacobian); second-order targets pass their matrices as blocks
+ * (target_second.c).  Without an objective to probe, "numerical" is not
+ * tried. */
 #include <config.h>
 
 #include <float.h>
@@ -427,7 +432,6 @@ static int try_offset(ctx *c, const group *g, const size_t *f, size_t nf)
     add(c, g, NB_GC_DIAG_OFFSET, off, f, nf, text);
     return 1;
 }
-
 
 /* A few: at most a fifth of the block (at least 3), or all in one column
  * of several (one parameter's column of a Jacobian, a Hessian's column, a
