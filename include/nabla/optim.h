@@ -198,11 +198,11 @@ int nb_optim_step(nb_optim *opt, nb_error *err);
  * reports.  Graph errors (loss not 1x1, not on the tape, a sticky error)
  * are returned with the graph's message copied to err.  Afterwards the
  * gradients of fused weights are not computed (nb_node_grad holds stale
- * values); the others hold their gradients.  Types without fused_update:
- * exactly the three calls.  NB_EINVAL for NULL opt.  (The products read
- * the tape's values: a tape input that borrows a parameter's memory through
- * nb_input_view is not known to alias it; train such a parameter with the
- * three calls.) */
+ * values); the others hold their gradients.  Types without fused_update,
+ * and graphs where a tape input borrows a parameter's memory through
+ * nb_input_view (updating the parameter in place would change the input
+ * under a product that reads it): exactly the three calls.  NB_EINVAL for
+ * NULL opt. */
 int nb_optim_backward(nb_optim *opt, nb_node *loss, nb_error *err);
 
 /* Learning rate the schedule gives at epoch (NaN for NULL). */

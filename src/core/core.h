@@ -19,6 +19,7 @@
 #define NB_NODE_SCALAR     8u  /* made with its op's scalar pair (or pointwise
                                   function) on 1x1 inputs: forward replay and
                                   backward take that path too */
+#define NB_NODE_VIEW      16u  /* nb_input_view: its value is the caller's memory */
 
 /* Fields in the order the backward sweep reads them: a 1x1 node's sweep
  * touches op, in, rows, cols, value, grad, aux and flags,
@@ -173,6 +174,11 @@ typedef struct nbi_param_use {
 } nbi_param_use;
 
 int nbi_param_uses(const nb_graph *g, const nb_node *out, nbi_param_use *uses, size_t n);
+
+/* 1 when an input on the tape up to out borrows memory (nb_input_view)
+ * that overlaps a parameter's value: updating that parameter in place
+ * would change the input under a product that still reads it. */
+int nbi_view_aliases_param(const nb_graph *g, const nb_node *out);
 
 /* nb_graph_zero_grad(g) then nb_backward(g, loss), except for each
  * parameter k < n with skip[k] != 0: its gradient buffer is neither cleared

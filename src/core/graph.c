@@ -269,7 +269,7 @@ nb_node *nb_input_view(nb_graph *g, size_t rows, size_t cols, const double *data
     if (check_data_finite(g, "input_view", rows, cols, data) != NB_OK) return NULL;
     nb_node *n = nbi_arena_alloc(g, sizeof *n, 0);
     /* value is never written: inputs need no gradient. */
-    if (n) init_node(n, NULL, rows, cols, (double *)data, 0);
+    if (n) init_node(n, NULL, rows, cols, (double *)data, NB_NODE_VIEW);
     if (!n || push_tape(g, n) != NB_OK) {
         nbi_graph_error(g, NB_ENOMEM, "input_view: (%zux%zu): out of memory", rows, cols);
         return NULL;
@@ -761,6 +761,22 @@ int nbi_param_uses(const nb_graph *g, const nb_node *out, nbi_param_use *uses, s
         }
     }
     return NB_OK;
+}
+
+int nbi_view_aliases_param(const nb_graph *g, const nb_node *out)
+{
+    if (!g || !out || (out->flags & NB_NODE_PARAM) || out->index >= g->n_tape) return 0;
+    for (size_t i = 0; i <= out->index; i++) {
+        const nb_node *t = g->tape[i];
+        if (!(t->flags & NB_NODE_VIEW)) continue;
+        uintptr_t v0 = (uintptr_t)t->value, v1 = v0 + t->rows * t->cols * sizeof(double);
+        for (size_t k = 0; k < g->n_params; k++) {
+            const nb_node *p = g->params[k];
+            uintptr_t p0 = (uintptr_t)p->value, p1 = p0 + p->rows * p->cols * sizeof(double);
+            if (v0 < p1 && p0 < v1) return 1;
+        }
+    }
+    return 0;
 }
 
 /* The backward of a node made with NB_NODE_SCALAR: its op's scalar pair,

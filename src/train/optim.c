@@ -472,7 +472,10 @@ int nb_optim_step(nb_optim *opt, nb_error *err)
  *     second reads); a fused parameter has one use, so no other product
  *     reads it;
  *   - a bad gradient changes nothing: every ordinary gradient and both
- *     factors of every product are checked before the first write.
+ *     factors of every product are checked before the first write;
+ *   - no input on the tape borrows a parameter's memory (nb_input_view):
+ *     the products read inputs after some parameters are already updated,
+ *     and such an input would then not hold its forward value.
  * The order is: plan, sweep (skipping the fused parameters), check
  * everything, run the deferred products, run the ordinary updates. */
 
@@ -483,6 +486,10 @@ static size_t plan_fused(nb_optim *opt, const nb_node *loss)
     size_t n = opt->n_slots, count = 0;
     memset(opt->fused, 0, n);
     if (nbi_param_uses(opt->g, loss, opt->uses, n) != NB_OK) return 0;
+    /* An input borrowing a parameter's memory (nb_input_view) would change
+     * under a product that reads it once that parameter is updated in
+     * place: no fusion at all then, the three calls exactly. */
+    if (nbi_view_aliases_param(opt->g, loss)) return 0;
     for (size_t k = 0; k < n; k++) {
         const nbi_param_use *u = &opt->uses[k];
         if (!opt->slots[k].trainable || u->count != 1) continue;
