@@ -1375,6 +1375,16 @@ START_TEST(test_jacobian_diagnosis)
             ck_assert_msg(strstr(js, "\"coords\":[\"J[1][lam]\",\"J[2][lam]\"") != NULL, "%s", js);
         free(js);
         nb_gradcheck_report_free(&r);
+        /* Directional mode (v^T J u against the slope of v^T f along u)
+         * sees the patterns of the whole Jacobian only. */
+        nb_gradcheck_opts od = opts_mode(NB_GC_DIRECTIONAL);
+        ck_assert_int_eq(nb_jaccheck_fdf(&fdf, x, &od, &r), NB_OK);
+        if (cases[c].bug == EXP_SIGN || cases[c].bug == EXP_TWICE)
+            ck_assert_msg(r.n_diagnoses == 1 && r.diagnoses[0].kind == cases[c].kind, "bug %d: %s",
+                          cases[c].bug, diag_text(&r));
+        else
+            ck_assert_msg(r.n_diagnoses == 0, "bug %d: %s", cases[c].bug, diag_text(&r));
+        nb_gradcheck_report_free(&r);
     }
     gsl_vector_free(x);
 }
@@ -2789,6 +2799,90 @@ START_TEST(test_diagnose_planted)
 }
 END_TEST
 
+/* f = sum_k (c_k x_k^2 / 2 + sin x_k), c_k = 1.5 + 0.25 k; the gradient
+ * c_k x_k + cos x_k, with a bug: its sign flipped, all of it scaled, one
+ * coordinate wrong. */
+typedef struct dirbug {
+    int kind;   /* 0 none, 1 sign, 2 scale by c, 3 coordinate 4 wrong */
+    double c;
+} dirbug;
+
+static double dir_f(const gsl_vector *x, void *params)
+{
+    (void)params;
+    double f = 0.0;
+    for (size_t k = 0; k < x->size; k++) {
+        double v = gsl_vector_get(x, k);
+        f += (1.5 + 0.25 * (double)k) * v * v / 2.0 + sin(v);
+    }
+    return f;
+}
+
+static void dir_df(const gsl_vector *x, void *params, gsl_vector *g)
+{
+    const dirbug *b = params;
+    for (size_t k = 0; k < x->size; k++) {
+        double v = gsl_vector_get(x, k), a = (1.5 + 0.25 * (double)k) * v + cos(v);
+        if (b->kind == 1) a = -a;
+        if (b->kind == 2) a *= b->c;
+        if (b->kind == 3 && k == 4) a += 0.5;
+        gsl_vector_set(g, k, a);
+    }
+}
+
+/* Directional mode sees only patterns of the whole gradient: its sign
+ * flipped, a factor on all of it (a missing 1/m named with batch_size);
+ * one wrong coordinate fails every direction with a ratio of its own and
+ * gets no diagnosis, the correct gradient none either. */
+START_TEST(test_diagnose_directional)
+{
+    static const struct {
+        dirbug b;
+        int kind;   /* -1: none */
+        double value;
+        const char *words;
+    } cases[] = {
+        { { 0, 0 }, -1, NAN, NULL },
+        { { 1, 0 }, NB_GC_DIAG_SIGN, NAN, "a = -n on every direction checked" },
+        { { 2, 8.0 }, NB_GC_DIAG_SCALE, 8.0, "a factor m = 8: a missing 1/m?" },
+        { { 2, 2.385 }, NB_GC_DIAG_SCALE, 2.385, "a = 2.385 n on every direction checked" },
+        { { 3, 0 }, -1, NAN, NULL },
+    };
+    double xv[12];
+    for (size_t k = 0; k < 12; k++) xv[k] = 0.9 * cos(2.385 * (double)k) - 0.1;
+    gsl_vector_view x = gsl_vector_view_array(xv, 12);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        dirbug b = cases[c].b;
+        gsl_multimin_function_fdf fdf = { dir_f, dir_df, NULL, 12, &b };
+        nb_gradcheck_opts o = opts_mode(NB_GC_DIRECTIONAL);
+        o.batch_size = 8;
+        nb_gradcheck_report r;
+        ck_assert_int_eq(nb_gradcheck_fdf(&fdf, &x.vector, &o, &r), NB_OK);
+        ck_assert(r.passed == (b.kind == 0));
+        if (cases[c].kind < 0) {
+            ck_assert_msg(r.n_diagnoses == 0, "case %zu: %s", c, diag_text(&r));
+        } else {
+            ck_assert_msg(r.n_diagnoses == 1 && r.diagnoses[0].kind == cases[c].kind, "case %zu: %s",
+                          c, diag_text(&r));
+            ck_assert_int_eq(r.diagnoses[0].block, -1);
+            ck_assert_uint_eq(r.diagnoses[0].n_coords, r.n_failed);
+            ck_assert_msg(strstr(r.diagnoses[0].text, cases[c].words) != NULL, "%s",
+                          r.diagnoses[0].text);
+            if (!isnan(cases[c].value))
+                ck_assert_msg(fabs(r.diagnoses[0].value - cases[c].value) <= 1e-6 * cases[c].value,
+                              "%.17g", r.diagnoses[0].value);
+            char *js = capture(nb_gradcheck_report_json, &r);
+            char key[96];
+            snprintf(key, sizeof key, "\"diagnosis\":[{\"block\":null,\"kind\":\"%s\"",
+                     nb_gradcheck_diagnosis_name(cases[c].kind));
+            ck_assert_msg(strstr(js, key) != NULL, "%s", js);
+            free(js);
+        }
+        nb_gradcheck_report_free(&r);
+    }
+}
+END_TEST
+
 /* Blocks that do not fit or overlap are refused with a message naming them. */
 START_TEST(test_blocks_refused)
 {
@@ -3143,6 +3237,7 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, test_diagnose_numerical_naive_log);
     tcase_add_test(tc, test_diagnose_planted);
     tcase_add_test(tc, test_diagnose_graph);
+    tcase_add_test(tc, test_diagnose_directional);
     tcase_add_test(tc, test_op_report_blocks);
     tcase_add_test(tc, test_blocks_refused);
     suite_add_tcase(s, tc);

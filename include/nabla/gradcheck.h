@@ -170,8 +170,9 @@ typedef struct nb_gradcheck_report {
     size_t n_blocks;
     nb_gradcheck_block_summary *blocks;
     double rel_diff;          /* ||a - n|| / ||a + n|| over every checked entry */
-    /* Explanations of the failures (per-coordinate mode), only those that
-     * explain them within the checker's error bars; none for correct code. */
+    /* Explanations of the failures, only those that explain them within
+     * the checker's error bars; none for correct code.  Directional mode:
+     * only zero, sign or scale holding on every direction checked. */
     size_t n_diagnoses;
     nb_gradcheck_diagnosis *diagnoses;
     /* Per-coordinate Jacobian checks (nb_jaccheck_fdf): p, and coordinate

@@ -118,6 +118,10 @@ double nbi_noise_gain_central(void);
  * numerical hypothesis; it is left as it was. */
 void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, size_t n_blocks,
                   const nbi_objective *obj, size_t index_offset, const nb_gradcheck_opts *o);
+/* Directional mode: zero, sign or scale when one holds on every direction
+ * checked (block -1). */
+void nbi_diagnose_directions(nb_gradcheck_report *r, const nbi_results *res,
+                             const nb_gradcheck_opts *o);
 
 /* Decides coordinate i with analytic derivative a; restores x_i after. */
 int nbi_check_coord(const nbi_objective *obj, size_t i, double a,

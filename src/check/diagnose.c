@@ -27,7 +27,11 @@
  * A Jacobian is read as one n x p matrix first and then column by column
  * (diagnose_jacobian); second-order targets pass their matrices as blocks
  * (target_second.c).  Without an objective to probe, "numerical" is not
- * tried. */
+ * tried.  In directional mode each entry is one random direction u (a =
+ * grad . u, n the slope along u), so only patterns of the whole derivative
+ * can show: zero, sign and scale on every direction checked
+ * (nbi_diagnose_directions); a wrong derivative of any other kind gives
+ * each random direction a ratio a/n of its own, so none of them fits. */
 #include <config.h>
 
 #include <float.h>
@@ -50,6 +54,7 @@ typedef struct group {
     size_t rows, cols;
     int col_major;
     int complete;        /* every coordinate of the block was checked */
+    int directions;      /* entries are random directions, not coordinates */
 } group;
 
 typedef struct ctx {
@@ -145,7 +150,7 @@ static void describe(const ctx *c, const group *g, const size_t *f, size_t nf, c
     size_t n_checked = 0;
     for (size_t k = 0; k < g->n; k++) n_checked += usable(E(c, g->idx[k])) || E(c, g->idx[k])->verdict == NB_GC_KINK;
     if (nf == n_checked) {
-        snprintf(buf, len, "all %zu coordinates", nf);
+        snprintf(buf, len, "all %zu %s", nf, g->directions ? "directions" : "coordinates");
         return;
     }
     if (is_matrix(g)) {
@@ -178,9 +183,11 @@ static void describe(const ctx *c, const group *g, const size_t *f, size_t nf, c
     buf[0] = '\0';
     for (size_t k = 0; k < nf && used + 1 < len; k++) {
         char name[64];
-        nbi_coord_name(c->r, f[k], name, sizeof name);
+        if (g->directions) snprintf(name, sizeof name, "direction %zu", f[k]);
+        else nbi_coord_name(c->r, f[k], name, sizeof name);
         if (k == 6) {
-            snprintf(buf + used, len - used, ", ... (%zu coordinates)", nf);
+            snprintf(buf + used, len - used, ", ... (%zu %s)", nf,
+                     g->directions ? "directions" : "coordinates");
             return;
         }
         int w = snprintf(buf + used, len - used, "%s%s", k ? ", " : "", name);
@@ -290,6 +297,13 @@ static int try_zero(ctx *c, const group *g, const size_t *f, size_t nf)
     return 1;
 }
 
+/* "every coordinate of Theta1", or "every direction checked". */
+static void every(const group *g, char *buf, size_t len)
+{
+    if (g->directions) snprintf(buf, len, "every direction checked");
+    else snprintf(buf, len, "every coordinate of %s", g->name);
+}
+
 static int try_sign(ctx *c, const group *g, const size_t *f, size_t nf)
 {
     for (size_t k = 0; k < g->n; k++) {
@@ -297,10 +311,10 @@ static int try_sign(ctx *c, const group *g, const size_t *f, size_t nf)
         if (!usable(e)) continue;
         if (!(fabs(e->analytic + e->numeric) <= e->tol)) return 0;
     }
-    char where[160], text[512];
+    char where[160], all[96], text[512];
     describe(c, g, f, nf, where, sizeof where);
-    snprintf(text, sizeof text, "a = -n on every coordinate of %s (%s failing): a sign flipped",
-             g->name, where);
+    every(g, all, sizeof all);
+    snprintf(text, sizeof text, "a = -n on %s (%s failing): a sign flipped", all, where);
     add(c, g, NB_GC_DIAG_SIGN, NAN, f, nf, text);
     return 1;
 }
@@ -343,10 +357,11 @@ static int try_scale(ctx *c, const group *g, const size_t *f, size_t nf)
         if (!usable(e)) continue;
         if (!(fabs(e->analytic - s * e->numeric) <= (1.0 + fabs(s)) * e->tol)) return 0;
     }
-    char nb[96], b1[32], text[512];
+    char nb[96], b1[32], all[96], text[512];
     const char *named = scale_name(s, c->o->batch_size, nb, sizeof nb);
-    snprintf(text, sizeof text, "a = %s n on every coordinate of %s (%zu failing)%s%s",
-             num(s, b1, sizeof b1), g->name, nf, named ? ": " : "", named ? named : "");
+    every(g, all, sizeof all);
+    snprintf(text, sizeof text, "a = %s n on %s (%zu failing)%s%s", num(s, b1, sizeof b1), all,
+             nf, named ? ": " : "", named ? named : "");
     add(c, g, NB_GC_DIAG_SCALE, s, f, nf, text);
     return 1;
 }
@@ -479,7 +494,7 @@ static void diagnose_jacobian(ctx *c, const nbi_results *res)
     size_t p = res->jac_p, m = res->n / p;
     size_t *all = malloc((m * p > 0 ? m * p : 1) * sizeof *all);
     if (!all) return;
-    group g = { -1, "J", all, 0, m, p, 0, 1 };
+    group g = { -1, "J", all, 0, m, p, 0, 1, 0 };
     for (size_t i = 0; i < m * p; i++) {
         if (res->e[i].checked) all[g.n++] = i;
         else g.complete = 0;
@@ -489,7 +504,7 @@ static void diagnose_jacobian(ctx *c, const nbi_results *res)
             char name[64], col[48];
             nbi_column_name(c->r, j, col, sizeof col);
             snprintf(name, sizeof name, "J[*][%s]", col);
-            group cg = { -1, name, all, 0, m, 1, 0, 1 };
+            group cg = { -1, name, all, 0, m, 1, 0, 1, 0 };
             for (size_t i = 0; i < m; i++)
                 if (res->e[i * p + j].checked) all[cg.n++] = i * p + j;
             cg.rows = cg.n;
@@ -497,6 +512,27 @@ static void diagnose_jacobian(ctx *c, const nbi_results *res)
         }
     }
     free(all);
+}
+
+void nbi_diagnose_directions(nb_gradcheck_report *r, const nbi_results *res,
+                             const nb_gradcheck_opts *o)
+{
+    if (!r || !res || res->lost || r->mode != NB_GC_DIRECTIONAL || r->n_failed == 0) return;
+    ctx c = { r, res, NULL, 0, o, NAN };
+    size_t *idx = malloc((res->n ? res->n : 1) * sizeof *idx);
+    size_t *f = malloc((res->n ? res->n : 1) * sizeof *f), nf = 0;
+    group g = { -1, "directions", idx, 0, 0, 1, 0, 1, 1 };
+    if (!idx || !f) goto done;
+    for (size_t i = 0; i < res->n; i++)
+        if (res->e[i].checked) {
+            idx[g.n++] = i;
+            if (failing(&res->e[i])) f[nf++] = i;
+        }
+    g.rows = g.n;
+    if (nf > 0) (void)(try_zero(&c, &g, f, nf) || try_sign(&c, &g, f, nf) || try_scale(&c, &g, f, nf));
+done:
+    free(idx);
+    free(f);
 }
 
 void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, size_t n_blocks,
@@ -522,7 +558,7 @@ void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, 
                 if (s->offset + k >= lo && s->offset + k < hi) in_block[s->offset + k - lo] = 1;
             continue;
         }
-        group g = { (long)b, s->name, idx, 0, s->rows, s->cols, s->col_major, 1 };
+        group g = { (long)b, s->name, idx, 0, s->rows, s->cols, s->col_major, 1, 0 };
         for (size_t k = 0; k < s->rows * s->cols; k++) {
             size_t i = s->offset + k;
             if (i < lo || i >= hi || !res->e[i].checked) {
@@ -535,7 +571,7 @@ void nbi_diagnose(nb_gradcheck_report *r, const nbi_results *res, size_t first, 
         diagnose_group(&c, &g);
     }
     /* The coordinates outside every block, as one column "x". */
-    group g = { -1, "x", idx, 0, 0, 1, 0, 1 };
+    group g = { -1, "x", idx, 0, 0, 1, 0, 1, 0 };
     for (size_t i = lo; i < hi; i++)
         if (!in_block[i - lo] && res->e[i].checked) idx[g.n++] = i;
     g.rows = g.n;

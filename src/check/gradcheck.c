@@ -1043,6 +1043,7 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
         gsl_rng_set(rng, o->seed);
         st = check_directions(&obj, grad, grad2, o, rng, 0, r, &res);
         gsl_rng_free(rng);
+        if (st == NB_OK) nbi_diagnose_directions(r, &res, o);
     } else {
         st = check_coords(&obj, grad, grad2, o, 0, r, &res);
         /* The explanation: the caller's blocks, then the diagnosis. */
@@ -1342,6 +1343,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
             }
             st = nbi_check_directions(&obj, jtv, &one, rng, d, r, &res);
         }
+        if (st == NB_OK) nbi_diagnose_directions(r, &res, o);
     } else {
         st = jac_coords(&c, J, o, r, &res);
         if (st != NB_OK)
@@ -1589,6 +1591,7 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
         else {
             gsl_rng_set(rng, o.seed);
             st = nbi_check_directions(&obj, grad, &o, rng, 0, report, &res);
+            if (st == NB_OK) nbi_diagnose_directions(report, &res, &o);
         }
     } else {
         st = nbi_check_coords(&obj, grad, &o, 0, report, &res);

@@ -268,6 +268,7 @@ static int second_run(vec_line *c, const gsl_vector *x, analytic_fn analytic, vo
         gsl_set_error_handler(saved);
     }
     if (st == NB_OK && o->mode == NB_GC_PER_COORD) explain(c, pairs, r, &res, o);
+    if (st == NB_OK && o->mode == NB_GC_DIRECTIONAL) nbi_diagnose_directions(r, &res, o);
     if (st == NB_OK) {
         nbi_report_conclude(r, &res, SIZE_MAX);   /* entries keep their names */
         nbi_report_finish(r);
