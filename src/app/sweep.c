@@ -983,6 +983,40 @@ static int finish_text(const nb_sweep *sw, FILE *f, char **buf, size_t *n, const
     return st;
 }
 
+/* A plot's two texts built in memory: its data and its gnuplot script. */
+typedef struct plot_texts {
+    FILE *d, *s;
+    char *dat, *gp;
+    size_t dn, gn;
+} plot_texts;
+
+static int plot_texts_open(plot_texts *t, nb_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->d = open_memstream(&t->dat, &t->dn);
+    t->s = open_memstream(&t->gp, &t->gn);
+    if (t->d && t->s) return NB_OK;
+    if (t->d) fclose(t->d), free(t->dat);
+    if (t->s) fclose(t->s), free(t->gp);
+    return nb_error_set(err, NB_ENOMEM, "out of memory");
+}
+
+/* Closes both streams (close_text) and writes PDIR/NAME.dat and
+ * PDIR/NAME.gp, each atomically; the texts are freed. */
+static int plot_texts_write(plot_texts *t, const char *pdir, const char *name, nb_error *err)
+{
+    char fn[160], fg[160];
+    snprintf(fn, sizeof fn, "%s.dat", name);
+    snprintf(fg, sizeof fg, "%s.gp", name);
+    int st = close_text(t->d, &t->dat, fn, err);
+    int st_gp = close_text(t->s, &t->gp, fg, st == NB_OK ? err : NULL);
+    if (st == NB_OK) st = st_gp;
+    if (st == NB_OK) st = write_text(pdir, fn, t->dat, t->dn, err);
+    if (st == NB_OK) st = write_text(pdir, fg, t->gp, t->gn, err);
+    free(t->dat), free(t->gp);
+    return st;
+}
+
 /* The base config with relative data paths made absolute (they were
  * relative to the file that set them), saved as DIR/base.conf. */
 static int save_base(nb_sweep *sw, nb_error *err)
@@ -1852,14 +1886,9 @@ static int read_costs(const nb_sweep *sw, const cell *x, double **step, double *
  * and mean ± one sd over the group's finished cells. */
 static int plot_bands(const nb_sweep *sw, const char *pdir, group *g, size_t ng, nb_error *err)
 {
-    char *dat = NULL, *gp = NULL;
-    size_t dn = 0, gn = 0;
-    FILE *d = open_memstream(&dat, &dn), *s = open_memstream(&gp, &gn);
-    if (!d || !s) {
-        if (d) fclose(d), free(dat);
-        if (s) fclose(s), free(gp);
-        return nb_error_set(err, NB_ENOMEM, "out of memory");
-    }
+    plot_texts pt;
+    if (plot_texts_open(&pt, err) != NB_OK) return NB_ENOMEM;
+    FILE *d = pt.d, *s = pt.s;
     int positive = 1;
     size_t blocks = 0;
     char (*labels)[160] = calloc(ng ? ng : 1, sizeof *labels);
@@ -1923,13 +1952,7 @@ static int plot_bands(const nb_sweep *sw, const char *pdir, group *g, size_t ng,
         fputs("set label 1 'no finished cell' at graph 0.5, 0.5 center\nplot [0:1] [0:1] NaN notitle\n", s);
     }
     free(labels);
-    int st = close_text(d, &dat, "cost-bands.dat", err);
-    int st_gp = close_text(s, &gp, "cost-bands.gp", st == NB_OK ? err : NULL);
-    if (st == NB_OK) st = st_gp;
-    if (st == NB_OK) st = write_text(pdir, "cost-bands.dat", dat, dn, err);
-    if (st == NB_OK) st = write_text(pdir, "cost-bands.gp", gp, gn, err);
-    free(dat), free(gp);
-    return st;
+    return plot_texts_write(&pt, pdir, "cost-bands", err);
 }
 
 /* plots/final-<metric>-vs-<axis>.{dat,gp,png}: each finished cell, and each
@@ -1939,14 +1962,9 @@ static int plot_axis(const nb_sweep *sw, const char *pdir, group *g, size_t ng, 
                      size_t cap, nb_error *err)
 {
     const axis *ax = &sw->ax[i];
-    char *dat = NULL, *gp = NULL;
-    size_t dn = 0, gn = 0;
-    FILE *d = open_memstream(&dat, &dn), *s = open_memstream(&gp, &gn);
-    if (!d || !s) {
-        if (d) fclose(d), free(dat);
-        if (s) fclose(s), free(gp);
-        return nb_error_set(err, NB_ENOMEM, "out of memory");
-    }
+    plot_texts pt;
+    if (plot_texts_open(&pt, err) != NB_OK) return NB_ENOMEM;
+    FILE *d = pt.d, *s = pt.s;
     double lo = INFINITY, hi = -INFINITY;
     fprintf(d, "# %s %s (every finished cell)\n", ax->key, metric_names[m]);
     for (size_t c = 0; c < sw->ncells; c++) {
@@ -1979,16 +1997,7 @@ static int plot_axis(const nb_sweep *sw, const char *pdir, group *g, size_t ng, 
                "     '%s.dat' index 1 using 1:2:3 with yerrorbars pt 5 ps 1.1 lc rgb '#08519c' title 'mean +/- 1 sd over seeds'\n",
             name, name, metric_names[m], ax->key, ax->key, logx ? " (log scale)" : "", metric_names[m],
             logx ? "set logscale x\n" : "", name, name);
-    char fn[160], fg[160];
-    snprintf(fn, sizeof fn, "%s.dat", name);
-    snprintf(fg, sizeof fg, "%s.gp", name);
-    int st = close_text(d, &dat, fn, err);
-    int st_gp = close_text(s, &gp, fg, st == NB_OK ? err : NULL);
-    if (st == NB_OK) st = st_gp;
-    if (st == NB_OK) st = write_text(pdir, fn, dat, dn, err);
-    if (st == NB_OK) st = write_text(pdir, fg, gp, gn, err);
-    free(dat), free(gp);
-    return st;
+    return plot_texts_write(&pt, pdir, name, err);
 }
 
 int nb_sweep_report(nb_sweep *sw, nb_error *err)
