@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include <gsl/gsl_rng.h>
+#include <gsl/gsl_vector.h>
 #include <nabla/gradcheck.h>
 #include <nabla/text.h>
 #include "ops/ops.h"
@@ -68,6 +69,12 @@ void nbi_results_free(nbi_results *res);
 /* opts.blocks against n coordinates: each non-empty, inside, no two
  * overlapping; else an error status with r->error naming the block. */
 int nbi_check_blocks(nb_gradcheck_report *r, const nb_gradcheck_opts *o, size_t n, const char *who);
+/* r->replay: the options that replay the check, as C source ('.' in any
+ * locale). */
+void nbi_set_replay(nb_gradcheck_report *r, const nb_gradcheck_opts *o);
+/* 1 when every element of v is finite; else 0 with the first bad index in
+ * *bad (bad may be NULL). */
+int nbi_vec_all_finite(const gsl_vector *v, size_t *bad);
 /* Appends one summary per block (computed from res) to r->blocks. */
 int nbi_report_add_blocks(nb_gradcheck_report *r, const nbi_results *res,
                           const nb_gradcheck_block *blocks, size_t n_blocks);

@@ -956,11 +956,11 @@ static void fdf_release(void *p)
     free(c);
 }
 
-static int vec_all_finite(const gsl_vector *v, size_t *bad)
+int nbi_vec_all_finite(const gsl_vector *v, size_t *bad)
 {
     for (size_t i = 0; i < v->size; i++)
         if (!isfinite(gsl_vector_get(v, i))) {
-            *bad = i;
+            if (bad) *bad = i;
             return 0;
         }
     return 1;
@@ -988,7 +988,7 @@ static int gradcheck_fdf_run(const gsl_multimin_function_fdf *fdf, const gsl_vec
                              const nb_gradcheck_opts *o, nb_gradcheck_report *r)
 {
     size_t n = x->size, bad = 0;
-    if (!vec_all_finite(x, &bad))
+    if (!nbi_vec_all_finite(x, &bad))
         return nbi_report_error(r, NB_EDOMAIN, "gradcheck_fdf: x[%zu] = %g is not finite", bad,
                                 gsl_vector_get(x, bad));
     gsl_vector *xc = vec_copy(x);
@@ -1062,7 +1062,7 @@ done:
     return st;
 }
 
-static void set_replay(nb_gradcheck_report *r, const nb_gradcheck_opts *o)
+void nbi_set_replay(nb_gradcheck_report *r, const nb_gradcheck_opts *o)
 {
     /* C source to paste back: '.' and every digit needed, whatever the locale. */
     char tf[32], step[32];
@@ -1094,7 +1094,7 @@ int nb_gradcheck_fdf(const gsl_multimin_function_fdf *fdf, const gsl_vector *x,
     int bs = nbi_check_blocks(report, &o, x->size, "gradcheck_fdf");
     if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "fdf (n=%zu)", x->size);
-    set_replay(report, &o);
+    nbi_set_replay(report, &o);
     handler_guard h = guard_on();
     int st = gradcheck_fdf_run(fdf, x, &o, report);
     guard_off(h);
@@ -1296,7 +1296,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
                         const nb_gradcheck_opts *o, nb_gradcheck_report *r)
 {
     size_t n = fdf->n, p = fdf->p, bad = 0;
-    if (!vec_all_finite(x, &bad))
+    if (!nbi_vec_all_finite(x, &bad))
         return nbi_report_error(r, NB_EDOMAIN, "jaccheck_fdf: x[%zu] = %g is not finite", bad,
                                 gsl_vector_get(x, bad));
     int st = NB_OK;
@@ -1315,7 +1315,7 @@ static int jaccheck_run(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x
         st = nbi_report_error(r, NB_EGSL, "jaccheck_fdf: f(x) returned an error status");
         goto done;
     }
-    if (!vec_all_finite(f, &bad)) {
+    if (!nbi_vec_all_finite(f, &bad)) {
         st = nbi_report_error(r, NB_EDOMAIN, "jaccheck_fdf: residual f_%zu(x) = %g is not finite",
                               bad, gsl_vector_get(f, bad));
         goto done;
@@ -1392,7 +1392,7 @@ int nb_jaccheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
     int bs = nbi_check_blocks(report, &o, fdf->p, "jaccheck_fdf");
     if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "jacobian (n=%zu, p=%zu)", fdf->n, fdf->p);
-    set_replay(report, &o);
+    nbi_set_replay(report, &o);
     handler_guard h = guard_on();
     int st = jaccheck_run(fdf, x, &o, report);
     guard_off(h);
@@ -1543,7 +1543,7 @@ int nb_gradcheck_graph(nb_graph *g, nb_node *loss, const nb_gradcheck_opts *opts
     size_t np = nb_graph_param_count(g), n = nb_graph_param_size(g);
     if (n == 0) return nbi_report_error(report, NB_EINVAL, "gradcheck_graph: the graph has no parameters");
     snprintf(report->target, sizeof report->target, "graph (%zu parameters in %zu tensors)", n, np);
-    set_replay(report, &o);
+    nbi_set_replay(report, &o);
     int st = NB_OK;
     size_t *offset = malloc((np + 1) * sizeof *offset);
     double *saved = malloc(n * sizeof *saved), *grad = malloc(n * sizeof *grad);

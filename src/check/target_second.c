@@ -208,23 +208,6 @@ done:
     return st;
 }
 
-static void set_replay2(nb_gradcheck_report *r, const nb_gradcheck_opts *o)
-{
-    char tf[32], step[32];   /* C to paste back, '.' whatever the locale */
-    nbi_format(r->replay, sizeof r->replay,
-               "opts.mode = %s; opts.seed = %lu; opts.tol_factor = %s; opts.step = %s",
-               o->mode == NB_GC_DIRECTIONAL ? "NB_GC_DIRECTIONAL" : "NB_GC_PER_COORD", o->seed,
-               nbi_format_double(o->tol_factor, tf, sizeof tf),
-               nbi_format_double(o->step, step, sizeof step));
-}
-
-static int all_finite(const gsl_vector *x)
-{
-    for (size_t i = 0; i < x->size; i++)
-        if (!isfinite(gsl_vector_get(x, i))) return 0;
-    return 1;
-}
-
 /* Per-coordinate mode: a summary and a diagnosis (diagnose.c) of the
  * matrices the entries make, column d holding direction d (entry d n + i
  * at row i, column-major):
@@ -309,11 +292,12 @@ int nb_fvvcheck_fdf(const gsl_multifit_nlinear_fdf *fdf, const gsl_vector *x,
     if (fdf->n == 0 || fdf->p == 0)
         return nbi_report_error(report, NB_ESHAPE, "fvvcheck_fdf: empty problem (n = %zu, p = %zu)",
                                 fdf->n, fdf->p);
-    if (!all_finite(x)) return nbi_report_error(report, NB_EDOMAIN, "fvvcheck_fdf: x is not finite");
+    if (!nbi_vec_all_finite(x, NULL))
+        return nbi_report_error(report, NB_EDOMAIN, "fvvcheck_fdf: x is not finite");
     int bs = nbi_check_blocks(report, &o, fdf->p, "fvvcheck_fdf");
     if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "fvv (n=%zu, p=%zu)", fdf->n, fdf->p);
-    set_replay2(report, &o);
+    nbi_set_replay(report, &o);
     vec_line c;
     memset(&c, 0, sizeof c);
     c.n = fdf->n;
@@ -355,11 +339,12 @@ int nb_hvpcheck_fdf(const gsl_multimin_function_fdf *fdf, nb_hvp_fn hvp, const g
         return nbi_report_error(report, NB_ESHAPE,
                                 "hvpcheck_fdf: fdf->n = %zu but x has %zu elements", fdf->n, x->size);
     if (x->size == 0) return nbi_report_error(report, NB_ESHAPE, "hvpcheck_fdf: x is empty");
-    if (!all_finite(x)) return nbi_report_error(report, NB_EDOMAIN, "hvpcheck_fdf: x is not finite");
+    if (!nbi_vec_all_finite(x, NULL))
+        return nbi_report_error(report, NB_EDOMAIN, "hvpcheck_fdf: x is not finite");
     int bs = nbi_check_blocks(report, &o, x->size, "hvpcheck_fdf");
     if (bs != NB_OK) return bs;
     snprintf(report->target, sizeof report->target, "hessian-vector product (n=%zu)", x->size);
-    set_replay2(report, &o);
+    nbi_set_replay(report, &o);
     vec_line c;
     memset(&c, 0, sizeof c);
     c.n = c.p = x->size;
